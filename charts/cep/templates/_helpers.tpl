@@ -1,0 +1,327 @@
+{{/*
+Helpers of the cep chart. Every per-service template ranges over
+.Values.services and calls "cep.service" to get the effective block
+(serviceDefaults deep-merged with the service's own values).
+*/}}
+
+{{- define "cep.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cep.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cep.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Deep merge, in place: (list dst src). Maps are merged recursively; any other
+value of src (including false, 0, "" and lists) replaces the one of dst.
+*/}}
+{{- define "cep.deepMerge" -}}
+{{- $dst := index . 0 -}}
+{{- $src := index . 1 -}}
+{{- range $k, $v := $src -}}
+{{- if and (kindIs "map" $v) (kindIs "map" (index $dst $k)) -}}
+{{- include "cep.deepMerge" (list (index $dst $k) $v) -}}
+{{- else -}}
+{{- $_ := set $dst $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Effective service block, as JSON: (dict "root" $ "name" $name).
+Adds: name, binary, resourceName, databaseCluster, databaseNamespace.
+*/}}
+{{- define "cep.service" -}}
+{{- $root := .root -}}
+{{- $name := .name -}}
+{{- if not (regexMatch "^[a-z][a-z0-9]*(-[a-z0-9]+)*$" $name) -}}
+{{- fail (printf "services.%s: a service name must be lowercase letters, digits and dashes" $name) -}}
+{{- end -}}
+{{- $svc := deepCopy $root.Values.serviceDefaults -}}
+{{- include "cep.deepMerge" (list $svc (deepCopy (index $root.Values.services $name))) -}}
+{{- $_ := set $svc "name" $name -}}
+{{- $_ := set $svc "binary" (default $name $svc.binary) -}}
+{{- $_ := set $svc "resourceName" (printf "%s-%s" (include "cep.fullname" $root) $name | trunc 63 | trimSuffix "-") -}}
+{{- $_ := set $svc "databaseCluster" (default (printf "cep-%s-db" $name) $svc.database.cluster) -}}
+{{- $_ := set $svc "databaseNamespace" (default $root.Release.Namespace $svc.database.namespace) -}}
+{{- if $svc.enabled -}}
+{{- if not (and $svc.grpcPort $svc.metricsPort) -}}
+{{- fail (printf "services.%s: grpcPort and metricsPort are required" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $svc -}}
+{{- end -}}
+
+{{/* Names of the enabled services, as JSON list. */}}
+{{- define "cep.enabledServices" -}}
+{{- $names := list -}}
+{{- range $name, $raw := .Values.services -}}
+{{- if (include "cep.service" (dict "root" $ "name" $name) | fromJson).enabled -}}
+{{- $names = append $names $name -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $names -}}
+{{- end -}}
+
+{{/* Common labels: (dict "root" $ "svc" $svc ["role" "server"]). */}}
+{{- define "cep.labels" -}}
+helm.sh/chart: {{ include "cep.chart" .root }}
+{{ include "cep.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: cep
+{{- end -}}
+
+{{/*
+Selector labels of a service's pods. Every pod of a service (server, migration
+job, cron jobs) carries app.kubernetes.io/component=<service>: that is what the
+NetworkPolicies of k8s/base (PostgreSQL, NATS) let in. `cep-role` tells the
+server pods (selected by the Service, Deployment and PDB) from the jobs.
+*/}}
+{{- define "cep.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cep.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .svc.name }}
+{{- with .role }}
+cep-role: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "cep.image" -}}
+{{- $img := deepCopy .root.Values.image -}}
+{{- with .svc.image }}{{ include "cep.deepMerge" (list $img .) }}{{ end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $img.repository $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $img.repository (default .root.Chart.AppVersion $img.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cep.imagePullPolicy" -}}
+{{- $img := deepCopy .root.Values.image -}}
+{{- with .svc.image }}{{ include "cep.deepMerge" (list $img .) }}{{ end -}}
+{{- $img.pullPolicy -}}
+{{- end -}}
+
+{{/* Upper-case env segment: "nir" -> "NIR", "jwt_secret" -> "JWT_SECRET". */}}
+{{- define "cep.envSegment" -}}
+{{- . | upper | replace "-" "_" -}}
+{{- end -}}
+
+{{/*
+Secret references of a service, as JSON map env-name -> {name, key}:
+the chart-wide `secrets`, the service's `secrets` over them, and the database
+URL (default: CloudNativePG app secret <cluster>-app, key uri).
+*/}}
+{{- define "cep.secretEnv" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $refs := deepCopy (default dict $root.Values.secrets) -}}
+{{- if not (hasKey $refs "database") -}}{{- $_ := set $refs "database" dict -}}{{- end -}}
+{{- if not (hasKey $refs.database "url") -}}
+{{- $_ := set $refs.database "url" (dict "name" (printf "%s-app" $svc.databaseCluster) "key" "uri") -}}
+{{- end -}}
+{{- include "cep.deepMerge" (list $refs (default dict $svc.secrets)) -}}
+{{- $out := dict -}}
+{{- range $section, $keys := $refs -}}
+{{- range $key, $ref := $keys -}}
+{{- if $ref -}}
+{{- if not (and (kindIs "map" $ref) $ref.name $ref.key) -}}
+{{- fail (printf "services.%s.secrets.%s.%s: a secret reference needs name and key" $svc.name $section $key) -}}
+{{- end -}}
+{{- $env := printf "CEP_%s__%s__%s" (include "cep.envSegment" $svc.name) (include "cep.envSegment" $section) (include "cep.envSegment" $key) -}}
+{{- $_ := set $out $env (dict "name" $ref.name "key" $ref.key "setting" (printf "%s.%s" $section $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+The settings of a service as a map (section -> key -> value), before TOML
+rendering: (dict "root" $ "svc" $svc).
+*/}}
+{{- define "cep.settings" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $s := $root.Values.settings -}}
+{{- $operator := dict "id" ($s.operator.id | toString) "lots" $s.operator.lots -}}
+{{- if $s.operator.structures -}}{{- $_ := set $operator "structures" $s.operator.structures -}}{{- end -}}
+{{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
+{{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
+{{- $out := dict
+  "environment" $s.environment
+  "server" (dict
+    "grpc_listen" (printf "0.0.0.0:%d" (int $svc.grpcPort))
+    "metrics_listen" (printf "0.0.0.0:%d" (int $svc.metricsPort))
+    "shutdown_grace_seconds" (int $s.shutdownGraceSeconds))
+  "database" (dict
+    "max_connections" (int $svc.database.maxConnections)
+    "migrate_on_start" false)
+  "nats" (dict
+    "url" $s.nats.url
+    "stream_replicas" (int $s.nats.streamReplicas))
+  "auth" (dict "jwt_issuer" $s.auth.jwtIssuer)
+  "telemetry" $telemetry
+  "operator" $operator
+-}}
+{{- include "cep.deepMerge" (list $out (deepCopy (default dict $svc.settings))) -}}
+{{- /* A secret never lands in a ConfigMap. */ -}}
+{{- $secretEnv := include "cep.secretEnv" . | fromJson -}}
+{{- range $env, $ref := $secretEnv -}}
+{{- $parts := splitList "." $ref.setting -}}
+{{- $section := index $out (index $parts 0) -}}
+{{- if and (kindIs "map" $section) (hasKey $section (index $parts 1)) -}}
+{{- fail (printf "services.%s.settings.%s is a secret: give it in secrets as {name, key}, not as a value" $svc.name $ref.setting) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* A TOML value: string, bool, number, or a list of these. */}}
+{{- define "cep.tomlValue" -}}
+{{- $v := . -}}
+{{- if kindIs "string" $v -}}
+{{- toJson $v -}}
+{{- else if kindIs "bool" $v -}}
+{{- $v -}}
+{{- else if or (kindIs "int" $v) (kindIs "int64" $v) (kindIs "float64" $v) -}}
+{{- if eq (float64 (int64 $v)) (float64 $v) -}}{{- int64 $v -}}{{- else -}}{{- $v -}}{{- end -}}
+{{- else if kindIs "slice" $v -}}
+{{- $items := list -}}
+{{- range $v -}}{{- $items = append $items (include "cep.tomlValue" .) -}}{{- end -}}
+[{{ join ", " $items }}]
+{{- else if kindIs "invalid" $v -}}
+{{- fail "a setting is null: remove it instead" -}}
+{{- else -}}
+{{- fail (printf "unsupported setting value %v (%s)" $v (kindOf $v)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cep.tomlKey" -}}
+{{- if regexMatch "^[A-Za-z0-9_-]+$" . -}}{{ . }}{{- else -}}{{ toJson . }}{{- end -}}
+{{- end -}}
+
+{{/* A TOML table body, then its sub-tables: (dict "prefix" "a.b" "table" $map). */}}
+{{- define "cep.tomlTable" -}}
+{{- $prefix := .prefix -}}
+{{- range $k, $v := .table }}
+{{- if not (kindIs "map" $v) }}
+{{ include "cep.tomlKey" $k }} = {{ include "cep.tomlValue" $v }}
+{{- end }}
+{{- end }}
+{{- range $k, $v := .table }}
+{{- if kindIs "map" $v }}
+{{- $name := ternary (include "cep.tomlKey" $k) (printf "%s.%s" $prefix (include "cep.tomlKey" $k)) (eq $prefix "") }}
+
+[{{ $name }}]
+{{- include "cep.tomlTable" (dict "prefix" $name "table" $v) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "cep.toml" -}}
+# Rendered by the cep Helm chart from its values; secrets come from the
+# environment (CEP_<SERVICE>__<SECTION>__<KEY>), never from this file.
+{{- include "cep.tomlTable" (dict "prefix" "" "table" .) }}
+{{ end -}}
+
+{{/* Env vars of a service container: (dict "root" $ "svc" $svc). */}}
+{{- define "cep.env" -}}
+- name: CEP_CONFIG_DIR
+  value: /etc/cep
+{{- range $env, $ref := (include "cep.secretEnv" . | fromJson) }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- with .svc.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level fields shared by the Deployment, the migration Job and CronJobs. */}}
+{{- define "cep.podCommon" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+automountServiceAccountToken: false
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $svc.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $svc.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $svc.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes shared by all pods of a service: (dict "svc" $svc "configMap" name). */}}
+{{- define "cep.volumes" -}}
+- name: config
+  configMap:
+    name: {{ .configMap }}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .svc.tmpSizeLimit }}
+{{- end -}}
+
+{{- define "cep.volumeMounts" -}}
+- name: config
+  mountPath: /etc/cep
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{/* NetworkPolicy egress rules to DNS and to the service's own database. */}}
+{{- define "cep.egressDnsAndDatabase" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $np := $root.Values.networkPolicy -}}
+# DNS
+- to:
+    {{- toYaml $np.dns.peers | nindent 4 }}
+  ports:
+    - port: {{ $np.dns.port }}
+      protocol: UDP
+    - port: {{ $np.dns.port }}
+      protocol: TCP
+# PostgreSQL: the pods of this service's CloudNativePG cluster only
+- to:
+    - podSelector:
+        matchLabels:
+          cnpg.io/cluster: {{ $svc.databaseCluster }}
+      {{- if ne $svc.databaseNamespace $root.Release.Namespace }}
+      namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $svc.databaseNamespace }}
+      {{- end }}
+  ports:
+    - port: {{ $np.database.port }}
+      protocol: TCP
+{{- end -}}

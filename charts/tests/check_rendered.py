@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""Checks of the rendered Helm chart and kustomize overlays.
+
+Run by scripts/check-charts.sh, which renders into a folder first:
+
+  chart-default.yaml       helm template, values.yaml            (pairs with k8s-dev.yaml)
+  chart-production.yaml    helm template, values-production.yaml (pairs with k8s-production.yaml)
+  chart-all-services.yaml  helm template, ci/all-services-values.yaml (every service block on)
+  k8s-dev.yaml, k8s-production.yaml   kubectl kustomize of the overlays
+  k8s-db-<service>.yaml    kubectl kustomize of each k8s/base/databases/<service>
+
+What it checks:
+  schema      every core-kind document against the Kubernetes OpenAPI schema of
+              each version in --kube-versions (kubernetes-validate, strict: unknown
+              fields are errors); custom resources (CloudNativePG, Barman Cloud)
+              are listed as skipped, with the reason, and get a structural check.
+  workloads   each service Deployment (and Job, CronJob, StatefulSet): gRPC startup,
+              liveness and readiness probes on its gRPC port, resource requests and
+              limits, non-root / read-only root / no capabilities / no privilege
+              escalation / RuntimeDefault seccomp, no service-account token, and a
+              NetworkPolicy (Ingress+Egress) selecting its pods; a Service, a PDB, an
+              HPA when autoscaled.
+  settings    each ConfigMap's TOML parses, carries no secret, listens on the ports
+              the pod declares, leaves migrations to the hook Job, and asks for no
+              more JetStream replicas than the paired overlay runs.
+  platform    namespace under the restricted Pod Security Standard, default-deny
+              NetworkPolicy, NATS and PostgreSQL sizes per overlay, WAL archiving
+              and daily ScheduledBackup wired to an ObjectStore, and the chart's
+              references (database secrets and selectors, NATS service and labels)
+              matching what the overlay creates.
+  check-config  for each enabled service of the default and production renders,
+              `<bin-dir>/<service> check-config` with CEP_CONFIG_DIR holding the
+              rendered TOML and dummy secrets in the environment must print
+              "configuration ok" and exit 0; the same file plus an unknown key
+              must be refused (proves the rendered file is what was read).
+
+Prints a summary and writes the counts as JSON to --counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import json
+import os
+import re
+import secrets
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+try:
+    import kubernetes_validate
+    import kubernetes_validate.utils as kv_utils
+except ImportError:  # pragma: no cover - reported as a failure below
+    kubernetes_validate = None
+    kv_utils = None
+
+# API groups whose kinds kubernetes-validate knows (built-in Kubernetes APIs).
+CORE_GROUPS = {
+    "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+    "admissionregistration.k8s.io", "apiextensions.k8s.io", "node.k8s.io", "certificates.k8s.io",
+}
+
+# Custom resources we render on purpose, and why their schema is not checked here.
+CRD_SKIP_REASONS = {
+    ("postgresql.cnpg.io", "Cluster"): "CloudNativePG CRD: its schema ships with the operator, not with kubernetes-validate",
+    ("postgresql.cnpg.io", "ScheduledBackup"): "CloudNativePG CRD: its schema ships with the operator, not with kubernetes-validate",
+    ("barmancloud.cnpg.io", "ObjectStore"): "Barman Cloud plugin CRD: its schema ships with the plugin, not with kubernetes-validate",
+}
+
+SECRET_KEY_PATTERN = re.compile(r"(secret|password|passwd|token|credential|private|_key$|^key$|^url$)", re.I)
+# Settings known to be secrets in the binary contract; `url` is a secret only under [database].
+SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "index_key")}
+
+
+@dataclass
+class Report:
+    verbose: bool = False
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)
+
+    def ok(self, what: str) -> None:
+        self.passed += 1
+        if self.verbose:
+            print(f"  PASS  {what}")
+
+    def fail(self, what: str, why: str) -> None:
+        self.failed += 1
+        line = f"{what}: {why}"
+        self.failures.append(line)
+        print(f"  FAIL  {line}")
+
+    def skip(self, what: str, why: str) -> None:
+        self.skipped += 1
+        line = f"{what}: {why}"
+        self.skips.append(line)
+        print(f"  SKIP  {line}")
+
+    def check(self, cond: bool, what: str, why: str) -> bool:
+        if cond:
+            self.ok(what)
+        else:
+            self.fail(what, why)
+        return bool(cond)
+
+
+def group_of(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def name_of(doc: dict) -> str:
+    return f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+
+
+def load_docs(path: Path, report: Report) -> list[dict] | None:
+    if not path.exists() or path.stat().st_size == 0:
+        report.fail(f"render {path.name}", "missing or empty (its render step failed)")
+        return None
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except yaml.YAMLError as e:
+        report.fail(f"render {path.name}", f"not valid YAML: {e}")
+        return None
+    bad = [d for d in docs if not isinstance(d, dict) or "kind" not in d or "apiVersion" not in d]
+    if not report.check(not bad, f"render {path.name}", "documents without kind/apiVersion"):
+        return None
+    return docs
+
+
+# --------------------------------------------------------------------------- schema
+def install_schema_cache() -> None:
+    """kubernetes-validate reads the 1.3 MB definitions file for every document; cache it."""
+    if kv_utils is None or getattr(kv_utils, "_cep_cached", False):
+        return
+    kv_utils.schema_contents = functools.lru_cache(maxsize=None)(kv_utils.schema_contents)
+    kv_utils._cep_cached = True
+
+
+def check_schema(file: str, docs: list[dict], versions: list[str], report: Report) -> None:
+    if kubernetes_validate is None:
+        report.fail(f"schema {file}", "kubernetes_validate is not importable (run scripts/install-chart-tools.sh)")
+        return
+    install_schema_cache()
+    valid = 0
+    for doc in docs:
+        group, kind = group_of(doc["apiVersion"]), doc["kind"]
+        what = f"schema {file} {name_of(doc)}"
+        if group not in CORE_GROUPS:
+            reason = CRD_SKIP_REASONS.get((group, kind))
+            if reason is None:
+                report.fail(what, f"custom resource {doc['apiVersion']} {kind} is neither validated nor listed as a known CRD")
+            else:
+                report.skip(what, f"schema not validated ({reason}); structural check below")
+            continue
+        for version in versions:
+            try:
+                kv_utils.validate(doc, version, strict=True)
+            except kv_utils.ValidationError as e:
+                path = ".".join(str(p) for p in e.path)
+                report.fail(f"{what} (k8s {version})", f"{path}: {e.message}")
+                continue
+            except kv_utils.SchemaNotFoundError as e:
+                report.fail(f"{what} (k8s {version})", e.message)
+                continue
+            except kv_utils.VersionNotSupportedError:
+                report.fail(f"{what} (k8s {version})", f"kubernetes-validate does not know Kubernetes {version}")
+                continue
+            report.ok(f"{what} (k8s {version})")
+            valid += 1
+    print(f"  schema {file}: {valid} document/version pairs valid (strict, Kubernetes {', '.join(versions)})")
+
+
+# --------------------------------------------------------------------------- helpers
+def labels_match(selector: dict | None, labels: dict | None) -> bool:
+    """Does a selector (a LabelSelector, or a Service's plain map) select these labels?
+    matchLabels only, as we render them; an empty selector selects everything."""
+    selector = selector or {}
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        if selector.get("matchExpressions"):
+            return False  # not used by our manifests: count as no match so that it gets noticed
+        match = selector.get("matchLabels") or {}
+    else:
+        match = selector
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+def pod_spec_of(doc: dict) -> tuple[dict, dict] | None:
+    """(pod metadata, pod spec) of a workload."""
+    kind = doc["kind"]
+    spec = doc.get("spec", {})
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        tpl = spec.get("template", {})
+    elif kind == "CronJob":
+        tpl = spec.get("jobTemplate", {}).get("spec", {}).get("template", {})
+    elif kind == "Pod":
+        tpl = doc
+    else:
+        return None
+    return tpl.get("metadata", {}), tpl.get("spec", {})
+
+
+def network_policies_selecting(docs: list[dict], namespace_labels: dict) -> list[dict]:
+    return [d for d in docs if d["kind"] == "NetworkPolicy" and labels_match(d["spec"].get("podSelector"), namespace_labels)]
+
+
+def check_pod_security(what: str, pod: dict, container: dict, report: Report) -> None:
+    psc = pod.get("securityContext", {}) or {}
+    csc = container.get("securityContext", {}) or {}
+
+    def eff(key):
+        return csc[key] if key in csc else psc.get(key)
+
+    caps = csc.get("capabilities", {}) or {}
+    seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    problems = []
+    if eff("runAsNonRoot") is not True:
+        problems.append("runAsNonRoot is not true")
+    if eff("runAsUser") == 0:
+        problems.append("runAsUser is 0")
+    if csc.get("readOnlyRootFilesystem") is not True:
+        problems.append("readOnlyRootFilesystem is not true")
+    if csc.get("allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation is not false")
+    if csc.get("privileged"):
+        problems.append("privileged")
+    if "ALL" not in (caps.get("drop") or []):
+        problems.append("capabilities.drop lacks ALL")
+    if caps.get("add"):
+        problems.append(f"capabilities.add {caps['add']}")
+    if seccomp != "RuntimeDefault":
+        problems.append(f"seccompProfile is {seccomp!r}, not RuntimeDefault")
+    report.check(not problems, f"{what} securityContext", "; ".join(problems))
+
+
+def check_resources(what: str, container: dict, report: Report) -> None:
+    res = container.get("resources", {}) or {}
+    limits, requests = res.get("limits", {}) or {}, res.get("requests", {}) or {}
+    missing = [f"limits.{k}" for k in ("cpu", "memory") if k not in limits]
+    missing += [f"requests.{k}" for k in ("cpu", "memory") if k not in requests]
+    report.check(not missing, f"{what} resources", f"missing {', '.join(missing)}")
+
+
+def check_network_policy(what: str, docs: list[dict], pod_labels: dict, report: Report) -> list[dict]:
+    nps = network_policies_selecting(docs, pod_labels)
+    full = [n for n in nps if {"Ingress", "Egress"} <= set(n["spec"].get("policyTypes", []))]
+    report.check(bool(full), f"{what} network policy",
+                 "no NetworkPolicy with policyTypes [Ingress, Egress] selects its pods"
+                 + (f" (only {[name_of(n) for n in nps]})" if nps else ""))
+    return full
+
+
+# --------------------------------------------------------------------------- chart
+def grpc_port_of(container: dict) -> int | None:
+    for p in container.get("ports", []) or []:
+        if p.get("name") == "grpc":
+            return p.get("containerPort")
+    return None
+
+
+def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -> dict:
+    """Assertions on one chart render. Returns {service: info} for the later checks."""
+    by_kind: dict[str, list[dict]] = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+
+    report.check("Secret" not in by_kind, f"{file} no Secret", "the chart renders a Secret: secrets are references only")
+
+    services: dict[str, dict] = {}
+    deployments = by_kind.get("Deployment", [])
+    report.check(bool(deployments), f"{file} deployments", "no Deployment rendered")
+    for dep in deployments:
+        name = dep["metadata"]["name"]
+        meta, pod = pod_spec_of(dep)
+        labels = meta.get("labels", {})
+        svc_name = labels.get("app.kubernetes.io/component", "?")
+        what = f"{file} Deployment/{name}"
+        containers = pod.get("containers", [])
+        main = next((c for c in containers if c.get("name") == svc_name), containers[0] if containers else {})
+        port = grpc_port_of(main)
+        report.check(port is not None, f"{what} grpc port", "container has no port named grpc")
+
+        probe_problems = []
+        for probe, want_service in (("startupProbe", None), ("livenessProbe", ""), ("readinessProbe", None)):
+            p = main.get(probe)
+            if not p or "grpc" not in p:
+                probe_problems.append(f"{probe} is not a grpc probe")
+                continue
+            if p["grpc"].get("port") != port:
+                probe_problems.append(f"{probe} checks port {p['grpc'].get('port')}, not the grpc port {port}")
+            if want_service is not None and p["grpc"].get("service", "") != want_service:
+                probe_problems.append(f"{probe} checks service {p['grpc'].get('service')!r}")
+        report.check(not probe_problems, f"{what} probes", "; ".join(probe_problems))
+        check_resources(what, main, report)
+        check_pod_security(what, pod, main, report)
+        report.check(pod.get("automountServiceAccountToken") is False, f"{what} no API token",
+                     "automountServiceAccountToken is not false")
+        sa = pod.get("serviceAccountName")
+        report.check(("ServiceAccount", sa) in names, f"{what} service account", f"ServiceAccount {sa!r} not rendered")
+        cm_names = [v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v]
+        report.check(bool(cm_names) and all(("ConfigMap", n) in names for n in cm_names), f"{what} config map",
+                     f"ConfigMap volume(s) {cm_names} not rendered")
+        env = {e["name"]: e for e in main.get("env", [])}
+        mounts = {m["mountPath"]: m for m in main.get("volumeMounts", [])}
+        report.check(env.get("CEP_CONFIG_DIR", {}).get("value") == "/etc/cep" and "/etc/cep" in mounts,
+                     f"{what} settings mount", "CEP_CONFIG_DIR=/etc/cep with the ConfigMap mounted there is expected")
+
+        nps = check_network_policy(what, docs, labels, report)
+        egress_ports = {p.get("port") for n in nps for r in n["spec"].get("egress", []) or [] for p in r.get("ports", []) or []}
+        missing = [str(p) for p in (53, 4222, 5432) if p not in egress_ports]
+        report.check(not missing, f"{what} egress", f"no egress to port(s) {', '.join(missing)} (DNS, NATS, PostgreSQL)")
+        ingress_ports = {p.get("port") for n in nps for r in n["spec"].get("ingress", []) or [] for p in r.get("ports", []) or []}
+        report.check("grpc" in ingress_ports or port in ingress_ports, f"{what} ingress",
+                     "no ingress rule to the gRPC port")
+
+        svcs = [s for s in by_kind.get("Service", []) if s["spec"].get("selector") and labels_match(s["spec"]["selector"], labels)]
+        report.check(any(any(p.get("port") == port for p in s["spec"].get("ports", [])) for s in svcs),
+                     f"{what} service", "no Service selects its pods on the gRPC port")
+        pdbs = [p for p in by_kind.get("PodDisruptionBudget", []) if labels_match(p["spec"].get("selector"), labels)]
+        report.check(bool(pdbs), f"{what} pdb", "no PodDisruptionBudget selects its pods")
+        hpas = [h for h in by_kind.get("HorizontalPodAutoscaler", [])
+                if h["spec"]["scaleTargetRef"].get("kind") == "Deployment" and h["spec"]["scaleTargetRef"].get("name") == name]
+        if expect_hpa:
+            report.check(bool(hpas), f"{what} hpa", "no HorizontalPodAutoscaler targets it")
+        if hpas:
+            report.check("replicas" not in dep["spec"], f"{what} replicas", "replicas is set although an HPA scales it")
+
+        secret_env = {k: v["valueFrom"]["secretKeyRef"] for k, v in env.items() if "valueFrom" in v and "secretKeyRef" in v["valueFrom"]}
+        plain_env = {k: v.get("value", "") for k, v in env.items() if "value" in v}
+        services[svc_name] = {
+            "deployment": name, "labels": labels, "grpc_port": port,
+            "metrics_port": next((p["containerPort"] for p in main.get("ports", []) if p.get("name") == "metrics"), None),
+            "binary": Path((main.get("command") or [svc_name])[0]).name,
+            "config_maps": cm_names, "secret_env": secret_env, "plain_env": plain_env,
+            "network_policies": nps,
+        }
+
+    # Jobs and CronJobs (migrations, scheduled jobs)
+    for doc in by_kind.get("Job", []) + by_kind.get("CronJob", []):
+        meta, pod = pod_spec_of(doc)
+        what = f"{file} {name_of(doc)}"
+        for c in pod.get("containers", []):
+            check_resources(f"{what} {c['name']}", c, report)
+            check_pod_security(f"{what} {c['name']}", pod, c, report)
+        check_network_policy(what, docs, meta.get("labels", {}), report)
+        if doc["kind"] == "Job":
+            ann = doc["metadata"].get("annotations", {})
+            hooks = set(ann.get("helm.sh/hook", "").split(","))
+            report.check({"pre-install", "pre-upgrade"} <= hooks, f"{what} hook",
+                         "a migration Job must be a pre-install,pre-upgrade hook")
+            vols = [v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v]
+            hook_cms = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"
+                        and "pre-install" in d["metadata"].get("annotations", {}).get("helm.sh/hook", "")}
+            report.check(all(v in hook_cms for v in vols), f"{what} hook config",
+                         f"its ConfigMap(s) {vols} are not hooks themselves, so they would not exist at pre-install")
+
+    # Settings (TOML) of each service
+    cms = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    for svc_name, info in services.items():
+        for cm_name in info["config_maps"]:
+            cm = cms.get(cm_name)
+            what = f"{file} ConfigMap/{cm_name}"
+            if cm is None:
+                continue
+            key = f"{svc_name}.toml"
+            text = (cm.get("data") or {}).get(key)
+            if not report.check(text is not None, f"{what} {key}", f"no key {key}"):
+                continue
+            try:
+                settings = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as e:
+                report.fail(f"{what} toml", f"not valid TOML: {e}")
+                continue
+            report.ok(f"{what} toml")
+            info["settings"] = settings
+            info["toml"] = text
+            leaked = []
+            for section, table in settings.items():
+                if not isinstance(table, dict):
+                    if SECRET_KEY_PATTERN.search(section):
+                        leaked.append(section)
+                    continue
+                for k in table:
+                    if (section, k) in SECRET_SETTINGS or (k != "url" and SECRET_KEY_PATTERN.search(k)) or section == "nir":
+                        leaked.append(f"{section}.{k}")
+            report.check(not leaked, f"{what} no secret", f"secret-looking settings in a ConfigMap: {leaked}")
+            srv = settings.get("server", {})
+            grpc_listen, metrics_listen = srv.get("grpc_listen", ""), srv.get("metrics_listen", "")
+            report.check(grpc_listen.endswith(f":{info['grpc_port']}") and metrics_listen.endswith(f":{info['metrics_port']}"),
+                         f"{what} ports", f"listens on {grpc_listen}/{metrics_listen}, the pod declares "
+                         f"{info['grpc_port']}/{info['metrics_port']}")
+            report.check(settings.get("database", {}).get("migrate_on_start") is False, f"{what} migrations",
+                         "database.migrate_on_start must be false (the hook Job migrates)")
+            op = settings.get("operator", {})
+            report.check(bool(re.fullmatch(r"[A-Za-z0-9]{2}", str(op.get("id", "")))) and op.get("lots")
+                         and all(isinstance(l, int) and 1 <= l <= 19 for l in op.get("lots", [])),
+                         f"{what} operator", f"operator id/lots invalid: {op}")
+    return services
+
+
+# --------------------------------------------------------------------------- platform
+def check_cnpg_structure(file: str, docs: list[dict], report: Report) -> None:
+    """Structural checks of the custom resources whose schema we cannot validate."""
+    clusters = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Cluster"}
+    stores = {d["metadata"]["name"] for d in docs if d["kind"] == "ObjectStore"}
+    cluster_keys = {"description", "instances", "imageName", "primaryUpdateStrategy", "enableSuperuserAccess", "bootstrap",
+                    "postgresql", "storage", "walStorage", "resources", "affinity", "plugins", "monitoring",
+                    "inheritedMetadata", "backup", "managed", "topologySpreadConstraints", "priorityClassName"}
+    for name, c in clusters.items():
+        what = f"{file} Cluster/{name}"
+        spec = c.get("spec", {})
+        unknown = set(spec) - cluster_keys
+        report.check(not unknown, f"{what} fields", f"fields not expected in a CloudNativePG Cluster spec: {sorted(unknown)}")
+        report.check(isinstance(spec.get("instances"), int) and spec["instances"] >= 1 and spec.get("storage", {}).get("size"),
+                     f"{what} size", "instances and storage.size are required")
+        initdb = spec.get("bootstrap", {}).get("initdb", {})
+        report.check(bool(initdb.get("database") and initdb.get("owner")), f"{what} bootstrap",
+                     "bootstrap.initdb.database and owner are required (they name the <cluster>-app secret's user)")
+        for p in spec.get("plugins", []) or []:
+            if p.get("isWALArchiver"):
+                obj = p.get("parameters", {}).get("barmanObjectName")
+                report.check(obj in stores, f"{what} WAL archive", f"barmanObjectName {obj!r} is not an ObjectStore of the render")
+    for d in docs:
+        if d["kind"] == "ScheduledBackup":
+            what = f"{file} ScheduledBackup/{d['metadata']['name']}"
+            spec = d.get("spec", {})
+            report.check(len(str(spec.get("schedule", "")).split()) == 6, f"{what} schedule",
+                         "CloudNativePG schedules have six fields (seconds first)")
+            report.check(spec.get("cluster", {}).get("name") in clusters, f"{what} cluster",
+                         f"cluster {spec.get('cluster')} is not in the render")
+            report.check(spec.get("method") != "plugin" or spec.get("pluginConfiguration", {}).get("name") == "barman-cloud.cloudnative-pg.io",
+                         f"{what} method", "method plugin needs pluginConfiguration.name barman-cloud.cloudnative-pg.io")
+        if d["kind"] == "ObjectStore":
+            what = f"{file} ObjectStore/{d['metadata']['name']}"
+            conf = d.get("spec", {}).get("configuration", {})
+            report.check(str(conf.get("destinationPath", "")).startswith(("s3://", "gs://", "https://")), f"{what} destination",
+                         "configuration.destinationPath is required")
+            report.check(re.fullmatch(r"[1-9][0-9]*[dwm]", str(d.get("spec", {}).get("retentionPolicy", "30d"))) is not None,
+                         f"{what} retention", "retentionPolicy must look like 30d")
+
+
+def check_platform(file: str, docs: list[dict], report: Report, overlay: str) -> dict:
+    by_kind: dict[str, list[dict]] = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    ns = by_kind.get("Namespace", [])
+    report.check(len(ns) == 1 and ns[0]["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "restricted",
+                 f"{file} namespace", "one Namespace with pod-security.kubernetes.io/enforce=restricted is expected")
+    deny = [n for n in by_kind.get("NetworkPolicy", []) if n["spec"].get("podSelector") in ({}, None)
+            and {"Ingress", "Egress"} <= set(n["spec"].get("policyTypes", []))
+            and not n["spec"].get("ingress") and not n["spec"].get("egress")]
+    report.check(bool(deny), f"{file} default deny", "no default-deny NetworkPolicy (podSelector {}, Ingress+Egress, no rules)")
+
+    for doc in by_kind.get("StatefulSet", []) + by_kind.get("Deployment", []):
+        meta, pod = pod_spec_of(doc)
+        what = f"{file} {name_of(doc)}"
+        for c in pod.get("containers", []):
+            check_resources(f"{what} {c['name']}", c, report)
+            check_pod_security(f"{what} {c['name']}", pod, c, report)
+            report.check(bool(c.get("readinessProbe")) and bool(c.get("livenessProbe")), f"{what} {c['name']} probes",
+                         "readiness and liveness probes are required")
+        check_network_policy(what, docs, meta.get("labels", {}), report)
+
+    want = {"dev": 1, "production": 3}[overlay]
+    nats = [s for s in by_kind.get("StatefulSet", []) if s["metadata"]["name"] == "nats"]
+    nats_info: dict = {}
+    if report.check(len(nats) == 1, f"{file} nats", "no StatefulSet nats"):
+        st = nats[0]
+        report.check(st["spec"].get("replicas") == want, f"{file} nats replicas",
+                     f"{st['spec'].get('replicas')} replicas, {want} expected for {overlay}")
+        report.check(bool(st["spec"].get("volumeClaimTemplates")), f"{file} nats volumes",
+                     "JetStream needs persistent volumes (volumeClaimTemplates)")
+        cm_name = next((v["configMap"]["name"] for v in st["spec"]["template"]["spec"].get("volumes", []) if "configMap" in v), None)
+        conf = next((d.get("data", {}).get("nats.conf", "") for d in by_kind.get("ConfigMap", []) if d["metadata"]["name"] == cm_name), "")
+        report.check("jetstream" in conf, f"{file} nats jetstream", f"ConfigMap {cm_name} does not enable JetStream")
+        clustered = re.search(r"^\s*cluster\s*\{", conf, re.M) is not None
+        report.check(clustered == (want > 1), f"{file} nats cluster block",
+                     "a cluster block is needed with several servers and must be absent with one")
+        routes = re.findall(r"nats-(\d+)\.nats-headless", conf)
+        report.check(not clustered or sorted(set(int(r) for r in routes)) == list(range(want)), f"{file} nats routes",
+                     f"routes to servers {routes}, {want} servers run")
+        nats_info = {"replicas": st["spec"].get("replicas"),
+                     "pod_labels": st["spec"]["template"]["metadata"].get("labels", {}),
+                     "services": {s["metadata"]["name"]: s for s in by_kind.get("Service", [])
+                                  if labels_match(s["spec"].get("selector"), st["spec"]["template"]["metadata"].get("labels", {}))}}
+
+    clusters = by_kind.get("Cluster", [])
+    report.check(bool(clusters), f"{file} databases", "no CloudNativePG Cluster")
+    for c in clusters:
+        what = f"{file} Cluster/{c['metadata']['name']}"
+        report.check(c["spec"].get("instances") == want, f"{what} instances",
+                     f"{c['spec'].get('instances')} instances, {want} expected for {overlay}")
+        nps = [n for n in by_kind.get("NetworkPolicy", [])
+               if labels_match(n["spec"].get("podSelector"), {"cnpg.io/cluster": c["metadata"]["name"]})
+               and n["spec"].get("podSelector", {}).get("matchLabels")]
+        report.check(bool(nps), f"{what} network policy", "no NetworkPolicy selects cnpg.io/cluster=<name>")
+        if overlay == "production":
+            report.check(any(p.get("isWALArchiver") for p in c["spec"].get("plugins", [])), f"{what} WAL archive",
+                         "no WAL archiver plugin")
+            report.check(any(b["spec"]["cluster"]["name"] == c["metadata"]["name"] for b in by_kind.get("ScheduledBackup", [])),
+                         f"{what} backup", "no ScheduledBackup")
+    check_cnpg_structure(file, docs, report)
+    return {"nats": nats_info, "clusters": {c["metadata"]["name"]: c for c in clusters},
+            "network_policies": by_kind.get("NetworkPolicy", []),
+            "app_secret_names": {f"{c['metadata']['name']}-app" for c in clusters}}
+
+
+def check_pairing(chart_file: str, services: dict, platform: dict, report: Report, all_databases: set[str]) -> None:
+    """The chart's references must meet what the paired overlay creates."""
+    nats = platform.get("nats") or {}
+    for svc, info in services.items():
+        what = f"{chart_file} {svc} vs overlay"
+        settings = info.get("settings", {})
+        url = settings.get("nats", {}).get("url", "")
+        m = re.match(r"^(?:nats|tls)://([^:/]+)(?::(\d+))?", url)
+        host, port = (m.group(1), int(m.group(2) or 4222)) if m else ("", 0)
+        svc_obj = (nats.get("services") or {}).get(host.split(".")[0])
+        report.check(svc_obj is not None and any(p.get("port") == port for p in svc_obj["spec"]["ports"]),
+                     f"{what} nats url", f"{url} is not a Service of the overlay's NATS pods")
+        replicas = settings.get("nats", {}).get("stream_replicas")
+        report.check(isinstance(replicas, int) and 1 <= replicas <= (nats.get("replicas") or 0), f"{what} stream replicas",
+                     f"stream_replicas {replicas} but the overlay runs {nats.get('replicas')} NATS server(s)")
+        nats_peers_ok = any(
+            labels_match(peer.get("podSelector"), nats.get("pod_labels")) and "namespaceSelector" not in peer
+            for np in info["network_policies"] for rule in np["spec"].get("egress", []) or []
+            if any(p.get("port") == 4222 for p in rule.get("ports", []) or [])
+            for peer in rule.get("to", []) or [])
+        report.check(nats_peers_ok, f"{what} nats egress", "the egress rule to 4222 does not select the overlay's NATS pods")
+        db_secret = next((ref["name"] for env, ref in info["secret_env"].items() if env.endswith("__DATABASE__URL")), None)
+        cluster = db_secret[:-len("-app")] if db_secret and db_secret.endswith("-app") else None
+        if cluster in platform["clusters"]:
+            report.ok(f"{what} database")
+            db_nps = [n for n in platform["network_policies"]
+                      if n["spec"].get("podSelector", {}).get("matchLabels", {}).get("cnpg.io/cluster") == cluster]
+            admitted = any(labels_match(peer.get("podSelector"), info["labels"])
+                           for n in db_nps for rule in n["spec"].get("ingress", []) or []
+                           if any(p.get("port") == 5432 for p in rule.get("ports", []) or [])
+                           for peer in rule.get("from", []) or [] if "namespaceSelector" not in peer)
+            report.check(admitted, f"{what} database ingress",
+                         f"the NetworkPolicy of {cluster} does not let the {svc} pods in on 5432")
+        elif cluster in all_databases:
+            report.fail(f"{what} database", f"{cluster} exists in k8s/base/databases but is not listed in k8s/base/kustomization.yaml")
+        else:
+            report.fail(f"{what} database", f"database URL secret {db_secret!r} is not the app secret of a Cluster of the overlay")
+
+
+# --------------------------------------------------------------------------- check-config
+def dummy_secret(env_name: str) -> str:
+    if env_name.endswith("__DATABASE__URL"):
+        svc = env_name.split("__")[0].removeprefix("CEP_").lower()
+        # The shape of CloudNativePG's <cluster>-app secret, key uri.
+        return f"postgresql://{svc}:dummy-password@cep-{svc}-db-rw.cep:5432/{svc}"
+    if env_name.endswith("JWT_SECRET"):
+        return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48))
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool, report: Report) -> None:
+    for svc, info in sorted(services.items()):
+        what = f"check-config {file} {svc}"
+        binary = bin_dir / info["binary"]
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            msg = (f"needs the service binary {binary} (build it, e.g. `cargo build -p {svc}`, "
+                   f"or point CEP_BIN_DIR at the folder holding it)")
+            if require_bin:
+                report.fail(what, msg + "; CEP_REQUIRE_BIN=1")
+            else:
+                report.skip(what, msg)
+            continue
+        if "toml" not in info:
+            report.fail(what, "no rendered settings to check")
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"cep-{svc}-config-") as tmp:
+            env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
+            env.update({k: v for k, v in info["plain_env"].items() if k != "CEP_CONFIG_DIR"})
+            env.update({k: dummy_secret(k) for k in info["secret_env"]})
+            env["CEP_CONFIG_DIR"] = tmp
+            cfg = Path(tmp) / f"{svc}.toml"
+            cfg.write_text(info["toml"])
+
+            def run() -> subprocess.CompletedProcess:
+                return subprocess.run([str(binary), "check-config"], env=env, cwd=tmp, capture_output=True,
+                                      text=True, timeout=60)
+            try:
+                res = run()
+            except (OSError, subprocess.TimeoutExpired) as e:
+                report.fail(what, f"could not run {binary}: {e}")
+                continue
+            out = (res.stdout + res.stderr).strip()
+            if not report.check(res.returncode == 0 and "configuration ok" in res.stdout + res.stderr, what,
+                                f"exit {res.returncode}: {out[-1500:]}"):
+                continue
+            # The same file with an unknown key must be refused: proves the file was read.
+            cfg.write_text("chart_check_unknown_key = 1\n" + info["toml"])
+            try:
+                res = run()
+            except (OSError, subprocess.TimeoutExpired) as e:
+                report.fail(f"{what} (unknown key)", f"could not run {binary}: {e}")
+                continue
+            report.check(res.returncode != 0, f"{what} (unknown key refused)",
+                         "check-config accepted an unknown key: is $CEP_CONFIG_DIR/<service>.toml read, and are unknown keys refused?")
+
+
+# --------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--renders", required=True, type=Path)
+    ap.add_argument("--kube-versions", default="1.30.0")
+    ap.add_argument("--bin-dir", required=True, type=Path)
+    ap.add_argument("--require-bin", action="store_true")
+    ap.add_argument("--databases", default="", help="space-separated names of k8s/base/databases/*")
+    ap.add_argument("--counts", type=Path)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    report = Report(verbose=args.verbose)
+    versions = args.kube_versions.split()
+    all_databases = {f"cep-{d}-db" for d in args.databases.split()}
+    r = args.renders
+
+    print("== schema validation")
+    loaded: dict[str, list[dict] | None] = {}
+    files = ["chart-default.yaml", "chart-production.yaml", "chart-all-services.yaml", "k8s-dev.yaml", "k8s-production.yaml"]
+    files += [f"k8s-db-{d}.yaml" for d in args.databases.split()]
+    for f in files:
+        loaded[f] = load_docs(r / f, report)
+        if loaded[f] is not None:
+            check_schema(f, loaded[f], versions, report)
+
+    print("== chart renders: workloads, settings, policies")
+    chart_services = {}
+    for f, hpa in (("chart-default.yaml", False), ("chart-production.yaml", True), ("chart-all-services.yaml", False)):
+        if loaded.get(f) is not None:
+            chart_services[f] = check_chart(f, loaded[f], report, expect_hpa=hpa)
+            print(f"  {f}: services {', '.join(sorted(chart_services[f])) or 'none'}")
+
+    print("== platform renders (kustomize)")
+    platforms = {}
+    for f, overlay in (("k8s-dev.yaml", "dev"), ("k8s-production.yaml", "production")):
+        if loaded.get(f) is not None:
+            platforms[overlay] = check_platform(f, loaded[f], report, overlay)
+    for d in args.databases.split():
+        f = f"k8s-db-{d}.yaml"
+        if loaded.get(f) is not None:
+            kinds = sorted(x["kind"] for x in loaded[f])
+            report.check(kinds == ["Cluster", "NetworkPolicy", "ScheduledBackup"], f"{f} contents",
+                         f"expected a Cluster, its NetworkPolicy and its ScheduledBackup, got {kinds}")
+            check_cnpg_structure(f, loaded[f] + [{"kind": "ObjectStore", "apiVersion": "barmancloud.cnpg.io/v1",
+                                                  "metadata": {"name": "cep-pg-backups"}, "spec": {"configuration": {"destinationPath": "s3://x/"}}}],
+                                 report)
+
+    print("== chart values vs overlay")
+    for chart_file, overlay in (("chart-default.yaml", "dev"), ("chart-production.yaml", "production")):
+        if chart_file in chart_services and overlay in platforms:
+            check_pairing(chart_file, chart_services[chart_file], platforms[overlay], report, all_databases)
+
+    print("== check-config (the services' own settings loader)")
+    for f in ("chart-default.yaml", "chart-production.yaml"):
+        if f in chart_services:
+            run_check_config(f, chart_services[f], args.bin_dir, args.require_bin, report)
+
+    if args.counts:
+        args.counts.write_text(json.dumps({"passed": report.passed, "failed": report.failed, "skipped": report.skipped,
+                                           "failures": report.failures, "skips": report.skips}))
+    print(f"  checks of the renders: {report.passed} passed, {report.failed} failed, {report.skipped} skipped")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

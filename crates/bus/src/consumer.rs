@@ -1,0 +1,696 @@
+//! Durable pull consumers that apply each message once, with bounded redelivery and
+//! dead letters.
+//!
+//! For each message, in one database transaction: insert `(consumer, message id)` into
+//! `inbox`; if it was already there, the message was applied before and is only acked;
+//! otherwise run the handler and commit, then ack. On a handler error the transaction
+//! is rolled back and:
+//! - [`HandlerError::Transient`]: NAK with a delay growing with the delivery count, or,
+//!   at the `max_deliver`-th delivery, dead-letter;
+//! - [`HandlerError::Permanent`] (undecodable payload, refused content): dead-letter at
+//!   once.
+//!
+//! Dead-lettering publishes the original payload and headers to
+//! `cep.deadletter.<consumer>.<original subject>` (stream `DEADLETTER`, created when
+//! missing) with the `cep-deadletter-*` headers, `Nats-Msg-Id` =
+//! `<message id>.deadletter.<consumer>`, then acks the original. No inbox row is written
+//! for a dead letter, so replaying it after a fix applies it.
+//!
+//! When the database is unreachable (begin, inbox insert or commit fails) the message
+//! is kept in progress (`+WPI`) and retried with a backoff: an outage does not use up
+//! deliveries.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
+
+use crate::relay::error_chain;
+use crate::streams::{deadletter_stream_spec, deadletter_subject, stream_config};
+use crate::{BusError, headers, trace};
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_NAK_DELAY: Duration = Duration::from_secs(300);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+const DEADLETTER_ATTEMPTS: u32 = 3;
+const MAX_HEADER_ERROR_LEN: usize = 500;
+
+/// Boxed error carried by a [`HandlerError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a consumer reads and how it retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerSpec {
+    /// Stream to read, e.g. `BENEFICIARIES`.
+    pub stream: String,
+    /// Durable consumer name: the consuming service, e.g. `journeys` (one NATS token, no
+    /// dot). Also the inbox key and part of the dead-letter subject.
+    pub durable_name: String,
+    /// Subjects to read, e.g. `cep.beneficiaries.>`.
+    pub filter_subject: String,
+    /// How long a delivered message may stay unacknowledged before redelivery.
+    pub ack_wait: Duration,
+    /// Deliveries before a failing message is dead-lettered (server-side bound too).
+    pub max_deliver: i64,
+    /// NAK delay after the first failed delivery, doubled at each further one (at most
+    /// 5 min).
+    pub nak_delay: Duration,
+}
+
+impl ConsumerSpec {
+    /// A spec with `ack_wait` 30 s, `max_deliver` 5 and `nak_delay` 1 s.
+    pub fn new(
+        stream: impl Into<String>,
+        durable_name: impl Into<String>,
+        filter_subject: impl Into<String>,
+    ) -> Self {
+        ConsumerSpec {
+            stream: stream.into(),
+            durable_name: durable_name.into(),
+            filter_subject: filter_subject.into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            nak_delay: Duration::from_secs(1),
+        }
+    }
+
+    fn nak_delay_after(&self, delivered: i64) -> Duration {
+        let doublings = u32::try_from(delivered.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+        self.nak_delay
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(MAX_NAK_DELAY)
+    }
+}
+
+/// Why a handler did not apply a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// May succeed later (database conflict, service unavailable): redelivered, up to
+    /// `max_deliver` deliveries, then dead-lettered.
+    #[error("transient handler failure")]
+    Transient(#[source] BoxError),
+    /// Will never succeed (undecodable payload, refused content): dead-lettered at once.
+    #[error("permanent handler failure")]
+    Permanent(#[source] BoxError),
+}
+
+impl HandlerError {
+    /// A failure worth retrying.
+    pub fn transient(error: impl Into<BoxError>) -> Self {
+        HandlerError::Transient(error.into())
+    }
+
+    /// A failure not worth retrying.
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
+        HandlerError::Permanent(error.into())
+    }
+
+    /// Whether the message goes to dead letters at once.
+    #[must_use]
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, HandlerError::Permanent(_))
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        HandlerError::Transient(Box::new(error))
+    }
+}
+
+/// A message delivered to a handler.
+#[derive(Debug)]
+pub struct Delivery {
+    message: jetstream::Message,
+    message_id: String,
+    stream: String,
+    stream_sequence: u64,
+    delivered: i64,
+}
+
+impl Delivery {
+    fn new(message: jetstream::Message) -> Result<Self, async_nats::Error> {
+        let (stream, stream_sequence, delivered) = {
+            let info = message.info()?;
+            (info.stream.to_owned(), info.stream_sequence, info.delivered)
+        };
+        // events from the outbox carry their id; anything else is keyed by its position
+        let message_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::MSG_ID))
+            .map(|v| v.as_str().to_owned())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| format!("{stream}:{stream_sequence}"));
+        Ok(Delivery {
+            message,
+            message_id,
+            stream,
+            stream_sequence,
+            delivered,
+        })
+    }
+
+    /// The subject the message was published on.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        self.message.subject.as_str()
+    }
+
+    /// The payload (an encoded protobuf message for events).
+    #[must_use]
+    pub fn payload(&self) -> &[u8] {
+        &self.message.payload
+    }
+
+    /// Decodes the payload; an undecodable payload is a [`HandlerError::Permanent`].
+    ///
+    /// # Errors
+    ///
+    /// [`HandlerError::Permanent`] when the payload is not a valid `M`.
+    pub fn decode<M: prost::Message + Default>(&self) -> Result<M, HandlerError> {
+        M::decode(self.payload()).map_err(HandlerError::permanent)
+    }
+
+    /// The de-duplication key: `Nats-Msg-Id` (the producer's event id), or
+    /// `<stream>:<sequence>` for a message published without one.
+    #[must_use]
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// All headers.
+    #[must_use]
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.message.headers.as_ref()
+    }
+
+    /// One header's value.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .and_then(|h| h.get(name))
+            .map(async_nats::HeaderValue::as_str)
+    }
+
+    /// `ce-type`: the protobuf full name of the payload.
+    #[must_use]
+    pub fn ce_type(&self) -> Option<&str> {
+        self.header(headers::CE_TYPE)
+    }
+
+    /// `cep-lot`, when present and valid.
+    #[must_use]
+    pub fn lot(&self) -> Option<u8> {
+        self.header(headers::CEP_LOT)?.parse().ok()
+    }
+
+    /// The W3C `traceparent` of the producing request (also the parent of the
+    /// handler's span when an OpenTelemetry layer is installed).
+    #[must_use]
+    pub fn traceparent(&self) -> Option<&str> {
+        self.header(headers::TRACEPARENT)
+    }
+
+    /// The stream the message was read from.
+    #[must_use]
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The message's sequence in its stream.
+    #[must_use]
+    pub fn stream_sequence(&self) -> u64 {
+        self.stream_sequence
+    }
+
+    /// How many times the message has been delivered, this time included (1 at first).
+    #[must_use]
+    pub fn delivered(&self) -> i64 {
+        self.delivered
+    }
+}
+
+/// Applies a message; called inside the transaction that records it in the inbox.
+///
+/// Implement it with an `async fn`, or wrap a closure with [`handler_fn`].
+pub trait Handler: Send + Sync {
+    /// Applies `delivery` through `conn` (a transaction committed when this returns
+    /// `Ok`, rolled back otherwise). Error messages are logged and copied into dead
+    /// letters: never put personal data in them.
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        delivery: &'a Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+impl<F> Handler for F
+where
+    F: for<'a> Fn(&'a mut PgConnection, &'a Delivery) -> BoxFuture<'a, Result<(), HandlerError>>
+        + Send
+        + Sync,
+{
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        delivery: &'a Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        self(conn, delivery)
+    }
+}
+
+/// Pins down the signature of a closure handler so that it is a [`Handler`]:
+///
+/// ```no_run
+/// # use cep_bus::{handler_fn, HandlerError};
+/// let handler = handler_fn(|conn, delivery| {
+///     Box::pin(async move {
+///         sqlx::query("insert into seen (id) values ($1)")
+///             .bind(delivery.message_id())
+///             .execute(&mut *conn)
+///             .await?;
+///         Ok::<_, HandlerError>(())
+///     })
+/// });
+/// ```
+pub fn handler_fn<F>(f: F) -> F
+where
+    F: for<'a> Fn(&'a mut PgConnection, &'a Delivery) -> BoxFuture<'a, Result<(), HandlerError>>
+        + Send
+        + Sync,
+{
+    f
+}
+
+/// A durable pull consumer (explicit ack, `ack_wait`, `max_deliver`) applying messages
+/// one at a time, in stream order, exactly once through the `inbox` table.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    pool: PgPool,
+    js: jetstream::Context,
+    spec: ConsumerSpec,
+    deadletter_replicas: usize,
+    prefetch: usize,
+}
+
+/// What happened to one attempt at a message.
+enum Applied {
+    /// Acked, NAKed or dead-lettered: next message.
+    Settled,
+    /// The database failed around the handler: retry the same message.
+    DatabaseUnavailable(sqlx::Error),
+}
+
+/// Whether to go on reading.
+enum Flow {
+    Continue,
+    Shutdown,
+}
+
+impl Consumer {
+    /// A consumer for `spec`; the `DEADLETTER` stream is created with 1 replica when
+    /// missing (see [`Consumer::deadletter_replicas`]).
+    #[must_use]
+    pub fn new(pool: PgPool, js: jetstream::Context, spec: ConsumerSpec) -> Self {
+        Consumer {
+            pool,
+            js,
+            spec,
+            deadletter_replicas: 1,
+            prefetch: 16,
+        }
+    }
+
+    /// Replicas of the `DEADLETTER` stream if this consumer creates it.
+    #[must_use]
+    pub fn deadletter_replicas(mut self, replicas: usize) -> Self {
+        self.deadletter_replicas = replicas.max(1);
+        self
+    }
+
+    /// How many messages are pulled ahead of processing (their `ack_wait` runs while
+    /// they wait: keep `prefetch` × handler time well below `ack_wait`).
+    #[must_use]
+    pub fn prefetch(mut self, messages: usize) -> Self {
+        self.prefetch = messages.max(1);
+        self
+    }
+
+    /// The spec.
+    #[must_use]
+    pub fn spec(&self) -> &ConsumerSpec {
+        &self.spec
+    }
+
+    /// Creates (or updates) the durable consumer and applies messages with `handler`
+    /// until `shutdown` resolves. The message being applied is finished first.
+    /// While the stream or NATS is unavailable, retries with a bounded backoff.
+    ///
+    /// # Errors
+    ///
+    /// None at present: failures are logged and retried until shutdown.
+    pub async fn run<H: Handler>(
+        self,
+        handler: H,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), BusError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut backoff = MIN_BACKOFF;
+        let span = tracing::info_span!("bus.consumer", consumer = %self.spec.durable_name, stream = %self.spec.stream);
+        span.in_scope(
+            || tracing::info!(filter_subject = %self.spec.filter_subject, "consumer started"),
+        );
+        'open: loop {
+            let opened = tokio::select! {
+                biased;
+                () = &mut shutdown => break 'open,
+                opened = self.open().instrument(span.clone()) => opened,
+            };
+            let mut messages = match opened {
+                Ok(messages) => messages,
+                Err(error) => {
+                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), retry_in = ?backoff, "consumer cannot start"));
+                    if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
+                        break 'open;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue 'open;
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break 'open,
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(message)) => {
+                        backoff = MIN_BACKOFF;
+                        if let Flow::Shutdown =
+                            self.deliver(&handler, message, shutdown.as_mut()).await
+                        {
+                            break 'open;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        let reopen = !matches!(
+                            error.kind(),
+                            pull::MessagesErrorKind::MissingHeartbeat
+                                | pull::MessagesErrorKind::Pull
+                                | pull::MessagesErrorKind::Other
+                        );
+                        span.in_scope(|| tracing::warn!(error = %error_chain(&error), reopen, "consumer cannot read messages"));
+                        if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
+                            break 'open;
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        if reopen {
+                            continue 'open;
+                        }
+                    }
+                    None => {
+                        span.in_scope(|| {
+                            tracing::warn!("consumer message stream ended, reopening")
+                        });
+                        if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
+                            break 'open;
+                        }
+                        continue 'open;
+                    }
+                }
+            }
+        }
+        span.in_scope(|| tracing::info!("consumer stopped"));
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<pull::Stream, BusError> {
+        let consumer_error = |source: async_nats::Error| BusError::Consumer {
+            consumer: self.spec.durable_name.clone(),
+            stream: self.spec.stream.clone(),
+            source,
+        };
+        let deadletters = deadletter_stream_spec(self.deadletter_replicas);
+        self.js
+            .get_or_create_stream(stream_config(&deadletters))
+            .await
+            .map_err(|e| BusError::Stream {
+                stream: deadletters.name.clone(),
+                source: Box::new(e),
+            })?;
+        let stream = self
+            .js
+            .get_stream(&self.spec.stream)
+            .await
+            .map_err(|e| consumer_error(Box::new(e)))?;
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(self.spec.durable_name.clone()),
+                filter_subject: self.spec.filter_subject.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: self.spec.ack_wait,
+                max_deliver: self.spec.max_deliver,
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| consumer_error(Box::new(e)))?;
+        consumer
+            .stream()
+            .max_messages_per_batch(self.prefetch)
+            .messages()
+            .await
+            .map_err(|e| consumer_error(Box::new(e)))
+    }
+
+    /// Applies one message, retrying while the database is unavailable.
+    async fn deliver<H: Handler, S: Future<Output = ()>>(
+        &self,
+        handler: &H,
+        message: jetstream::Message,
+        mut shutdown: Pin<&mut S>,
+    ) -> Flow {
+        let delivery = match Delivery::new(message) {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::warn!(consumer = %self.spec.durable_name, error = %error_chain(error.as_ref()), "ignoring a message without jetstream metadata");
+                return Flow::Continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "bus.consume",
+            consumer = %self.spec.durable_name,
+            subject = %delivery.subject(),
+            message_id = %delivery.message_id(),
+            stream_sequence = delivery.stream_sequence(),
+            delivered = delivery.delivered(),
+        );
+        trace::set_remote_parent(&span, delivery.traceparent());
+        let mut backoff = MIN_BACKOFF;
+        let max_backoff = (self.spec.ack_wait / 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        loop {
+            match self
+                .apply(handler, &delivery)
+                .instrument(span.clone())
+                .await
+            {
+                Applied::Settled => return Flow::Continue,
+                Applied::DatabaseUnavailable(error) => {
+                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), retry_in = ?backoff, "database unavailable, message kept in progress"));
+                    if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
+                        // hand it back at once rather than after ack_wait
+                        let _ = delivery.message.ack_with(AckKind::Nak(None)).await;
+                        return Flow::Shutdown;
+                    }
+                    // resets ack_wait without counting a delivery
+                    let _ = delivery.message.ack_with(AckKind::Progress).await;
+                    backoff = (backoff * 2).min(max_backoff);
+                }
+            }
+        }
+    }
+
+    async fn apply<H: Handler>(&self, handler: &H, delivery: &Delivery) -> Applied {
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(error) => return Applied::DatabaseUnavailable(error),
+        };
+        let recorded = sqlx::query(
+            "insert into inbox (consumer, message_id) values ($1, $2) on conflict do nothing",
+        )
+        .bind(&self.spec.durable_name)
+        .bind(delivery.message_id())
+        .execute(&mut *tx)
+        .await;
+        match recorded {
+            Err(error) => return Applied::DatabaseUnavailable(error),
+            Ok(done) if done.rows_affected() == 0 => {
+                drop(tx);
+                tracing::debug!("message already applied, acknowledged again");
+                self.ack(delivery).await;
+                return Applied::Settled;
+            }
+            Ok(_) => {}
+        }
+        match handler.handle(&mut tx, delivery).await {
+            Ok(()) => {
+                if let Err(error) = tx.commit().await {
+                    return Applied::DatabaseUnavailable(error);
+                }
+                tracing::debug!("message applied");
+                self.ack(delivery).await;
+            }
+            Err(error) => {
+                // a failed rollback means a lost connection, which ends the transaction too
+                let _ = tx.rollback().await;
+                if error.is_permanent() {
+                    self.dead_letter(delivery, "permanent", &error).await;
+                } else if delivery.delivered() >= self.spec.max_deliver {
+                    self.dead_letter(delivery, "max-deliver", &error).await;
+                } else {
+                    let delay = self.spec.nak_delay_after(delivery.delivered());
+                    tracing::warn!(error = %error_chain(&error), retry_in = ?delay, "message not applied, will be redelivered");
+                    self.nak(delivery, delay).await;
+                }
+            }
+        }
+        Applied::Settled
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &'static str, error: &HandlerError) {
+        let durable = &self.spec.durable_name;
+        let subject = deadletter_subject(durable, delivery.subject());
+        let error_text = error_chain(error);
+        let mut h = delivery.headers().cloned().unwrap_or_default();
+        h.insert(
+            headers::MSG_ID,
+            format!("{}.deadletter.{durable}", delivery.message_id()),
+        );
+        h.insert(headers::DEADLETTER_CONSUMER, durable.as_str());
+        h.insert(headers::DEADLETTER_REASON, reason);
+        h.insert(
+            headers::DEADLETTER_ERROR,
+            header_safe(&error_text, MAX_HEADER_ERROR_LEN),
+        );
+        h.insert(headers::DEADLETTER_SUBJECT, delivery.subject());
+        h.insert(headers::DEADLETTER_STREAM, delivery.stream());
+        h.insert(
+            headers::DEADLETTER_STREAM_SEQUENCE,
+            delivery.stream_sequence().to_string(),
+        );
+        h.insert(
+            headers::DEADLETTER_DELIVERIES,
+            delivery.delivered().to_string(),
+        );
+
+        let mut attempt = 1;
+        loop {
+            let publish = async {
+                let ack = self
+                    .js
+                    .publish_with_headers(
+                        subject.clone(),
+                        h.clone(),
+                        delivery.message.payload.clone(),
+                    )
+                    .await?;
+                ack.await?;
+                Ok::<_, async_nats::Error>(())
+            };
+            let result = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+                Ok(result) => result,
+                Err(elapsed) => Err(Box::new(elapsed) as async_nats::Error),
+            };
+            match result {
+                Ok(()) => {
+                    tracing::warn!(deadletter_subject = %subject, reason, error = %error_text, "message dead-lettered");
+                    self.ack(delivery).await;
+                    return;
+                }
+                Err(publish_error) if attempt < DEADLETTER_ATTEMPTS => {
+                    tracing::warn!(error = %error_chain(publish_error.as_ref()), attempt, "cannot dead-letter the message, retrying");
+                    let _ = delivery.message.ack_with(AckKind::Progress).await;
+                    tokio::time::sleep(MIN_BACKOFF * 10 * attempt).await;
+                    attempt += 1;
+                }
+                Err(publish_error) => {
+                    // still in the stream: redelivered while deliveries remain, else
+                    // reported by the server's MAX_DELIVERIES advisory
+                    tracing::error!(
+                        error = %error_chain(publish_error.as_ref()),
+                        stream = %delivery.stream(),
+                        stream_sequence = delivery.stream_sequence(),
+                        "cannot dead-letter the message, left in its stream"
+                    );
+                    self.nak(delivery, self.spec.nak_delay_after(delivery.delivered()))
+                        .await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, delivery: &Delivery) {
+        if let Err(error) = delivery.message.ack().await {
+            // the message comes back after ack_wait and the inbox skips it
+            tracing::warn!(error = %error_chain(error.as_ref()), "ack failed, the message will be redelivered and skipped");
+        }
+    }
+
+    async fn nak(&self, delivery: &Delivery, delay: Duration) {
+        if let Err(error) = delivery.message.ack_with(AckKind::Nak(Some(delay))).await {
+            tracing::warn!(error = %error_chain(error.as_ref()), "nak failed, the message will be redelivered after ack_wait");
+        }
+    }
+}
+
+/// Sleeps, or returns `true` as soon as `shutdown` resolves.
+async fn sleep_or_shutdown<S: Future<Output = ()>>(
+    duration: Duration,
+    shutdown: Pin<&mut S>,
+) -> bool {
+    tokio::select! {
+        biased;
+        () = shutdown => true,
+        () = tokio::time::sleep(duration) => false,
+    }
+}
+
+/// A header value: no control characters (a header line ends at CR LF), bounded length.
+fn header_safe(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{ConsumerSpec, header_safe};
+
+    #[test]
+    fn nak_delays_double_with_each_delivery_up_to_five_minutes() {
+        let spec = ConsumerSpec::new("S", "c", "s.>");
+        assert_eq!(spec.nak_delay_after(1), Duration::from_secs(1));
+        assert_eq!(spec.nak_delay_after(2), Duration::from_secs(2));
+        assert_eq!(spec.nak_delay_after(4), Duration::from_secs(8));
+        assert_eq!(spec.nak_delay_after(60), Duration::from_secs(300));
+        assert_eq!(spec.nak_delay_after(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn header_values_lose_line_breaks_and_are_bounded() {
+        assert_eq!(header_safe("a\r\nb", 10), "a  b");
+        assert_eq!(header_safe("abcdef", 3), "abc");
+    }
+}

@@ -1,0 +1,99 @@
+//! Writing events to the outbox, in the caller's transaction.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::BusError;
+
+/// The `LISTEN`/`NOTIFY` channel on which the outbox trigger wakes the relay.
+pub const NOTIFY_CHANNEL: &str = "cep_bus_outbox";
+
+/// An event a service wants published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// NATS subject, e.g. `cep.beneficiaries.registered` (no wildcard, no space).
+    pub subject: String,
+    /// CloudEvents type: the protobuf full name, e.g. `cep.events.v1.BeneficiaryRegistered`.
+    pub ce_type: String,
+    /// Lot the event concerns, sent as header `cep-lot` when known.
+    pub lot: Option<u8>,
+    /// The encoded protobuf message.
+    pub payload: Vec<u8>,
+}
+
+/// Writes the message in the caller's transaction (same commit as the state change)
+/// with the W3C `traceparent` of the current span when there is one; the relay is
+/// notified when the transaction commits. Returns the event id (UUID v7), which becomes
+/// the `Nats-Msg-Id` and `ce-id`.
+///
+/// # Errors
+///
+/// [`BusError::InvalidMessage`] for an empty type or a subject that cannot be published
+/// to, [`BusError::Database`] when the insert fails.
+pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid, BusError> {
+    validate(&msg)?;
+    let id = Uuid::now_v7();
+    let traceparent = crate::current_traceparent();
+    // the statement trigger NOTIFYs cep_bus_outbox, delivered at commit only
+    sqlx::query(
+        "insert into outbox (id, subject, ce_type, lot, payload, traceparent) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(&msg.subject)
+    .bind(&msg.ce_type)
+    .bind(msg.lot.map(i16::from))
+    .bind(&msg.payload)
+    .bind(traceparent)
+    .execute(conn)
+    .await?;
+    tracing::debug!(event_id = %id, subject = %msg.subject, ce_type = %msg.ce_type, "event written to the outbox");
+    Ok(id)
+}
+
+fn validate(msg: &OutboxMessage) -> Result<(), BusError> {
+    if msg.ce_type.trim().is_empty() {
+        return Err(BusError::InvalidMessage("ce_type is empty"));
+    }
+    if msg.subject.is_empty() {
+        return Err(BusError::InvalidMessage("subject is empty"));
+    }
+    let bad_token = msg.subject.split('.').any(|token| {
+        token.is_empty()
+            || token == "*"
+            || token == ">"
+            || token.chars().any(|c| c.is_whitespace() || c.is_control())
+    });
+    if bad_token {
+        return Err(BusError::InvalidMessage(
+            "subject must be dot-separated non-empty tokens without wildcard or space",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OutboxMessage, validate};
+
+    fn message(subject: &str, ce_type: &str) -> OutboxMessage {
+        OutboxMessage {
+            subject: subject.to_owned(),
+            ce_type: ce_type.to_owned(),
+            lot: None,
+            payload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_concrete_subjects_and_named_types_are_accepted() {
+        assert!(validate(&message("cep.beneficiaries.registered", "cep.events.v1.X")).is_ok());
+        for subject in ["", "cep..x", "cep.*", "cep.>", "cep.a b", ".cep", "cep."] {
+            assert!(
+                validate(&message(subject, "t")).is_err(),
+                "{subject:?} accepted"
+            );
+        }
+        assert!(validate(&message("cep.x", " ")).is_err());
+    }
+}

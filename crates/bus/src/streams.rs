@@ -1,0 +1,88 @@
+//! JetStream streams: one per producing service, plus `DEADLETTER`.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+use crate::BusError;
+
+/// Window in which JetStream drops a message whose `Nats-Msg-Id` it has already stored.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// Name of the stream holding dead letters.
+pub const DEADLETTER_STREAM: &str = "DEADLETTER";
+/// Prefix of dead-letter subjects: `cep.deadletter.<consumer>.<original subject>`.
+pub const DEADLETTER_SUBJECT_PREFIX: &str = "cep.deadletter";
+
+/// What a stream must look like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Stream name, e.g. `BENEFICIARIES`.
+    pub name: String,
+    /// Subjects it captures, e.g. `cep.beneficiaries.>`.
+    pub subjects: Vec<String>,
+    /// Replicas: 1 on a single server, 3 in Kubernetes.
+    pub replicas: usize,
+}
+
+impl StreamSpec {
+    /// A stream over the given subjects.
+    pub fn new(
+        name: impl Into<String>,
+        subjects: impl IntoIterator<Item = impl Into<String>>,
+        replicas: usize,
+    ) -> Self {
+        StreamSpec {
+            name: name.into(),
+            subjects: subjects.into_iter().map(Into::into).collect(),
+            replicas,
+        }
+    }
+}
+
+/// The `DEADLETTER` stream over `cep.deadletter.>`.
+#[must_use]
+pub fn deadletter_stream_spec(replicas: usize) -> StreamSpec {
+    StreamSpec::new(
+        DEADLETTER_STREAM,
+        [format!("{DEADLETTER_SUBJECT_PREFIX}.>")],
+        replicas,
+    )
+}
+
+/// The subject a consumer dead-letters a message of `original_subject` to:
+/// `cep.deadletter.<consumer>.<original subject>`.
+#[must_use]
+pub fn deadletter_subject(consumer: &str, original_subject: &str) -> String {
+    format!("{DEADLETTER_SUBJECT_PREFIX}.{consumer}.{original_subject}")
+}
+
+/// Creates the stream or updates it to the spec (file storage, limits retention,
+/// duplicate window [`DUPLICATE_WINDOW`]); running it again changes nothing.
+///
+/// # Errors
+///
+/// [`BusError::Stream`] when JetStream refuses (e.g. subjects overlapping another
+/// stream, more replicas than servers) or cannot be reached.
+pub async fn ensure_stream(js: &jetstream::Context, spec: &StreamSpec) -> Result<(), BusError> {
+    js.create_or_update_stream(stream_config(spec))
+        .await
+        .map_err(|e| BusError::Stream {
+            stream: spec.name.clone(),
+            source: Box::new(e),
+        })?;
+    tracing::debug!(stream = %spec.name, "stream ensured");
+    Ok(())
+}
+
+/// The JetStream configuration of a spec.
+pub(crate) fn stream_config(spec: &StreamSpec) -> stream::Config {
+    stream::Config {
+        name: spec.name.clone(),
+        subjects: spec.subjects.clone(),
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        num_replicas: spec.replicas.max(1),
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    }
+}

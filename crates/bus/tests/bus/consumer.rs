@@ -1,0 +1,326 @@
+//! Consumers: effects applied once, failures redelivered then dead-lettered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use cep_bus::{
+    Consumer, ConsumerSpec, DEADLETTER_STREAM, Delivery, Handler, HandlerError, handler_fn, headers,
+};
+use sqlx::PgConnection;
+
+use crate::helpers::{Bus, Running, STREAM, eventually, header};
+
+const DURABLE: &str = "journeys";
+
+/// A protobuf event for the handlers to decode.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Registered {
+    #[prost(string, tag = "1")]
+    beneficiary_id: String,
+}
+
+/// What the test handler does after writing its effect.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Succeed,
+    FailTransiently,
+}
+
+/// Decodes the payload, writes an effect row, then succeeds or fails.
+struct RecordEffect {
+    calls: Arc<AtomicUsize>,
+    outcome: Outcome,
+}
+
+impl Handler for RecordEffect {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let event: Registered = delivery.decode()?;
+        sqlx::query("insert into effects (message_id, beneficiary_id) values ($1, $2)")
+            .bind(delivery.message_id())
+            .bind(&event.beneficiary_id)
+            .execute(&mut *conn)
+            .await?;
+        match self.outcome {
+            Outcome::Succeed => Ok(()),
+            Outcome::FailTransiently => Err(HandlerError::transient("downstream unavailable")),
+        }
+    }
+}
+
+async fn with_effects_table(bus: &Bus) {
+    sqlx::query("create table effects (id bigserial primary key, message_id text not null, beneficiary_id text not null)")
+        .execute(bus.pool())
+        .await
+        .unwrap();
+}
+
+fn spec() -> ConsumerSpec {
+    ConsumerSpec {
+        ack_wait: Duration::from_secs(5),
+        max_deliver: 3,
+        nak_delay: Duration::from_millis(50),
+        ..ConsumerSpec::new(STREAM, DURABLE, "cep.test.>")
+    }
+}
+
+fn encoded(beneficiary_id: &str) -> Vec<u8> {
+    prost::Message::encode_to_vec(&Registered {
+        beneficiary_id: beneficiary_id.to_owned(),
+    })
+}
+
+async fn count(bus: &Bus, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(bus.pool())
+        .await
+        .unwrap()
+}
+
+/// Waits until the consumer has acknowledged everything up to `sequence`.
+async fn wait_acked(bus: &Bus, sequence: u64) {
+    let acked = eventually(|| async {
+        let stream = bus.js.get_stream(STREAM).await.unwrap();
+        match stream.consumer_info(DURABLE).await {
+            Ok(info) => info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0,
+            Err(_) => false,
+        }
+    })
+    .await;
+    assert!(acked, "message {sequence} not acknowledged");
+}
+
+fn start(bus: &Bus, handler: impl Handler + 'static) -> Running {
+    let consumer = Consumer::new(bus.pool().clone(), bus.js.clone(), spec());
+    Running::spawn(|shutdown| consumer.run(handler, shutdown))
+}
+
+#[tokio::test]
+async fn a_handled_message_commits_its_effect_and_its_inbox_row_together() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    let id = bus
+        .enqueue_committed("cep.test.registered", &encoded("b-1"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&calls),
+            outcome: Outcome::Succeed,
+        },
+    );
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    let (message_id, beneficiary_id): (String, String) =
+        sqlx::query_as("select message_id, beneficiary_id from effects")
+            .fetch_one(bus.pool())
+            .await
+            .unwrap();
+    assert_eq!(message_id, id.to_string());
+    assert_eq!(beneficiary_id, "b-1");
+    let inbox: (String, String) = sqlx::query_as("select consumer, message_id from inbox")
+        .fetch_one(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(inbox, (DURABLE.to_owned(), id.to_string()));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_not_applied_twice() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    bus.enqueue_committed("cep.test.registered", &encoded("b-2"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let first_calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&first_calls),
+            outcome: Outcome::Succeed,
+        },
+    );
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    // forget the consumer's progress: the stream delivers the message again
+    bus.js
+        .get_stream(STREAM)
+        .await
+        .unwrap()
+        .delete_consumer(DURABLE)
+        .await
+        .unwrap();
+    let second_calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&second_calls),
+            outcome: Outcome::Succeed,
+        },
+    );
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    assert_eq!(first_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        second_calls.load(Ordering::SeqCst),
+        0,
+        "the inbox skips the handler"
+    );
+    assert_eq!(count(&bus, "select count(*) from effects").await, 1);
+    assert_eq!(count(&bus, "select count(*) from inbox").await, 1);
+}
+
+#[tokio::test]
+async fn a_failing_handler_is_redelivered_up_to_max_deliver_then_dead_lettered() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    let id = bus
+        .enqueue_committed("cep.test.registered", &encoded("b-3"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&calls),
+            outcome: Outcome::FailTransiently,
+        },
+    );
+    bus.wait_stream_count(DEADLETTER_STREAM, 1).await;
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "max_deliver deliveries");
+    assert_eq!(
+        count(&bus, "select count(*) from effects").await,
+        0,
+        "failed attempts roll back their effect"
+    );
+    assert_eq!(count(&bus, "select count(*) from inbox").await, 0);
+
+    let dead = bus.stream_message(DEADLETTER_STREAM, 1).await;
+    assert_eq!(
+        dead.subject.as_str(),
+        "cep.deadletter.journeys.cep.test.registered"
+    );
+    assert_eq!(&dead.payload[..], &encoded("b-3")[..]);
+    assert_eq!(
+        header(&dead, headers::DEADLETTER_REASON),
+        Some("max-deliver")
+    );
+    assert_eq!(header(&dead, headers::DEADLETTER_DELIVERIES), Some("3"));
+    assert_eq!(header(&dead, headers::DEADLETTER_CONSUMER), Some(DURABLE));
+    assert_eq!(
+        header(&dead, headers::DEADLETTER_SUBJECT),
+        Some("cep.test.registered")
+    );
+    assert_eq!(header(&dead, headers::DEADLETTER_STREAM), Some(STREAM));
+    assert_eq!(
+        header(&dead, headers::DEADLETTER_STREAM_SEQUENCE),
+        Some("1")
+    );
+    assert!(
+        header(&dead, headers::DEADLETTER_ERROR)
+            .is_some_and(|e| e.contains("downstream unavailable"))
+    );
+    let id = id.to_string();
+    assert_eq!(
+        header(&dead, headers::CE_ID),
+        Some(id.as_str()),
+        "original headers kept"
+    );
+    assert_eq!(
+        header(&dead, headers::MSG_ID),
+        Some(format!("{id}.deadletter.{DURABLE}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_undecodable_payload_goes_to_dead_letters_at_once() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    // a field 1 of length 200 in a 3-byte payload: truncated protobuf
+    bus.enqueue_committed("cep.test.registered", b"\x0a\xc8\x01")
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&calls),
+            outcome: Outcome::Succeed,
+        },
+    );
+    bus.wait_stream_count(DEADLETTER_STREAM, 1).await;
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not redelivered");
+    let dead = bus.stream_message(DEADLETTER_STREAM, 1).await;
+    assert_eq!(header(&dead, headers::DEADLETTER_REASON), Some("permanent"));
+    assert_eq!(header(&dead, headers::DEADLETTER_DELIVERIES), Some("1"));
+    assert_eq!(&dead.payload[..], b"\x0a\xc8\x01");
+    assert_eq!(count(&bus, "select count(*) from inbox").await, 0);
+}
+
+#[tokio::test]
+async fn a_closure_handler_applies_messages_published_without_the_outbox() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    // a message without Nats-Msg-Id is keyed by its stream position
+    bus.js
+        .publish_with_headers("cep.test.raw", HeaderMap::new(), encoded("b-4").into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let handler = handler_fn(|conn, delivery| {
+        Box::pin(async move {
+            let event: Registered = delivery.decode()?;
+            sqlx::query("insert into effects (message_id, beneficiary_id) values ($1, $2)")
+                .bind(delivery.message_id())
+                .bind(event.beneficiary_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    });
+    let running = start(&bus, handler);
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    let message_id: String = sqlx::query_scalar("select message_id from effects")
+        .fetch_one(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(message_id, format!("{STREAM}:1"));
+}

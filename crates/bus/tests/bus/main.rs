@@ -1,0 +1,8 @@
+//! Integration tests of cep-bus against a real PostgreSQL (`CEP_TEST_DATABASE_URL`)
+//! and real nats-server processes.
+
+mod consumer;
+mod helpers;
+mod outbox;
+mod relay;
+mod tracing_context;

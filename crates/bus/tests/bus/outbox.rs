@@ -1,0 +1,122 @@
+//! The outbox: what is committed is published once, what is rolled back never.
+
+use std::time::Duration;
+
+use cep_bus::{Relay, headers};
+use chrono::DateTime;
+
+use crate::helpers::{Bus, Running, STREAM, header, message};
+
+#[tokio::test]
+async fn an_event_enqueued_in_a_rolled_back_transaction_is_never_published() {
+    let bus = Bus::start().await;
+    let mut tx = bus.pool().begin().await.unwrap();
+    cep_bus::enqueue(&mut tx, message("cep.test.rolled_back", b"x"))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone());
+    assert_eq!(relay.publish_pending().await.unwrap(), 0);
+    let rows: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    assert_eq!(bus.stream_count(STREAM).await, 0);
+}
+
+#[tokio::test]
+async fn an_event_enqueued_in_a_committed_transaction_is_published_once_with_its_headers() {
+    let bus = Bus::start().await;
+    let id = bus
+        .enqueue_committed("cep.test.registered", b"\x0a\x03abc")
+        .await;
+    assert_eq!(id.get_version_num(), 7, "event ids are UUID v7");
+
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone());
+    assert_eq!(relay.publish_pending().await.unwrap(), 1);
+    assert_eq!(
+        relay.publish_pending().await.unwrap(),
+        0,
+        "sent rows stay sent"
+    );
+    assert_eq!(bus.stream_count(STREAM).await, 1);
+
+    let published = bus.stream_message(STREAM, 1).await;
+    assert_eq!(published.subject.as_str(), "cep.test.registered");
+    assert_eq!(&published.payload[..], b"\x0a\x03abc");
+    let id = id.to_string();
+    assert_eq!(header(&published, headers::MSG_ID), Some(id.as_str()));
+    assert_eq!(header(&published, headers::CE_ID), Some(id.as_str()));
+    assert_eq!(header(&published, headers::CE_SPECVERSION), Some("1.0"));
+    assert_eq!(
+        header(&published, headers::CE_TYPE),
+        Some("cep.events.v1.TestHappened")
+    );
+    assert_eq!(header(&published, headers::CEP_LOT), Some("7"));
+    assert_eq!(
+        header(&published, headers::CONTENT_TYPE),
+        Some(headers::PROTOBUF_CONTENT_TYPE)
+    );
+    assert_eq!(
+        header(&published, headers::TRACEPARENT),
+        None,
+        "no trace without an OpenTelemetry layer"
+    );
+    let ce_time = header(&published, headers::CE_TIME).expect("ce-time");
+    let ce_time = DateTime::parse_from_rfc3339(ce_time).expect("ce-time is RFC 3339");
+    let created_at: DateTime<chrono::Utc> = sqlx::query_scalar("select created_at from outbox")
+        .fetch_one(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(ce_time, created_at, "ce-time is when the row was written");
+
+    let (published_at, attempts): (Option<DateTime<chrono::Utc>>, i32) =
+        sqlx::query_as("select published_at, attempts from outbox")
+            .fetch_one(bus.pool())
+            .await
+            .unwrap();
+    assert!(published_at.is_some());
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
+async fn an_event_without_lot_has_no_lot_header() {
+    let bus = Bus::start().await;
+    let mut tx = bus.pool().begin().await.unwrap();
+    let mut msg = message("cep.test.no_lot", b"");
+    msg.lot = None;
+    cep_bus::enqueue(&mut tx, msg).await.unwrap();
+    tx.commit().await.unwrap();
+
+    Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+    let published = bus.stream_message(STREAM, 1).await;
+    assert_eq!(header(&published, headers::CEP_LOT), None);
+}
+
+#[tokio::test]
+async fn a_message_with_a_wildcard_subject_is_refused() {
+    let bus = Bus::start().await;
+    let mut conn = bus.pool().acquire().await.unwrap();
+    let refused = cep_bus::enqueue(&mut conn, message("cep.test.*", b"")).await;
+    assert!(matches!(refused, Err(cep_bus::BusError::InvalidMessage(_))));
+}
+
+#[tokio::test]
+async fn the_relay_is_woken_by_a_commit_before_its_poll_interval() {
+    let bus = Bus::start().await;
+    bus.enqueue_committed("cep.test.first", b"1").await;
+    let relay =
+        Relay::new(bus.pool().clone(), bus.js.clone()).poll_interval(Duration::from_secs(3600));
+    let running = Running::spawn(|shutdown| relay.run(shutdown));
+    // the first round (after LISTEN) publishes the first event; the next round can
+    // only be started by the notification of the second commit
+    bus.wait_stream_count(STREAM, 1).await;
+    bus.enqueue_committed("cep.test.second", b"2").await;
+    bus.wait_stream_count(STREAM, 2).await;
+    running.stop().await;
+}

@@ -1,0 +1,353 @@
+//! Authentication and scoping of every RPC.
+//!
+//! A caller presents `authorization: Bearer <JWT>` signed (HS256) with the key of the
+//! settings. Claims: `sub`, `roles`, `lots`, optional `structures`, `iss`, `exp`.
+//! The [`AuthInterceptor`] turns a valid token into a [`Caller`] stored in the
+//! request's extensions; handlers then check the role the RPC needs and the lot and
+//! structure of the record touched ([`Caller::check_scope`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use cep_domain::Lot;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Status};
+
+/// Issuer of the tokens `cepctl dev-token` mints for the local stack; refused in production.
+pub const DEV_ISSUER: &str = "cep-dev";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Counsellor,
+    Manager,
+    Director,
+    Mediation,
+    Si,
+    Sre,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Counsellor,
+        Role::Manager,
+        Role::Director,
+        Role::Mediation,
+        Role::Si,
+        Role::Sre,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Counsellor => "counsellor",
+            Role::Manager => "manager",
+            Role::Director => "director",
+            Role::Mediation => "mediation",
+            Role::Si => "si",
+            Role::Sre => "sre",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}: expected one of counsellor, manager, director, mediation, si, sre, auditor"
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The claims of a CEP token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub roles: Vec<Role>,
+    pub lots: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub structures: Vec<String>,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Who is calling, once the token is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub roles: BTreeSet<Role>,
+    pub lots: BTreeSet<u8>,
+    /// Empty: every structure of the caller's lots.
+    pub structures: BTreeSet<String>,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn has_any_role(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.roles.contains(r))
+    }
+
+    /// `PERMISSION_DENIED` unless the caller holds one of `allowed`.
+    pub fn require_any_role(&self, allowed: &[Role]) -> Result<(), Status> {
+        if self.has_any_role(allowed) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        Err(Status::permission_denied(format!(
+            "this call needs one of the roles: {}",
+            names.join(", ")
+        )))
+    }
+
+    /// `PERMISSION_DENIED` unless `lot` is one of the caller's lots.
+    pub fn check_lot(&self, lot: Lot) -> Result<(), Status> {
+        if self.lots.contains(&lot.number()) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "lot {} is outside the caller's lots",
+                lot.number()
+            )))
+        }
+    }
+
+    /// `PERMISSION_DENIED` unless the record's lot and structure are within the caller's scope.
+    pub fn check_scope(&self, lot: Lot, structure_id: &str) -> Result<(), Status> {
+        self.check_lot(lot)?;
+        if self.structures.is_empty() || self.structures.contains(structure_id) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "the structure of this record is outside the caller's structures",
+            ))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed authorization header: expected \"Bearer <token>\"")]
+    Malformed,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Verifies tokens against one HS256 key and the accepted issuers.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("issuers", &self.validation.iss)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifier {
+    /// `accept_dev_tokens`: also accept [`DEV_ISSUER`] (local stack only).
+    pub fn new(secret: &[u8], issuer: &str, accept_dev_tokens: bool) -> Result<Self, AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        let mut issuers = vec![issuer.to_owned()];
+        if accept_dev_tokens && issuer != DEV_ISSUER {
+            issuers.push(DEV_ISSUER.to_owned());
+        }
+        validation.set_issuer(&issuers);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.validate_aud = false;
+        validation.leeway = 30;
+        let key =
+            DecodingKey::from_secret(secret).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        Ok(Self { key, validation })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| AuthError::Invalid(e.kind_description()))?;
+        let c = data.claims;
+        if c.roles.is_empty() {
+            return Err(AuthError::Invalid("the token names no role".into()));
+        }
+        if let Some(bad) = c.lots.iter().find(|l| !(1..=19).contains(*l)) {
+            return Err(AuthError::Invalid(format!(
+                "lot {bad} is not between 1 and 19"
+            )));
+        }
+        Ok(Caller {
+            subject: c.sub,
+            roles: c.roles.into_iter().collect(),
+            lots: c.lots.into_iter().collect(),
+            structures: c.structures.into_iter().collect(),
+        })
+    }
+
+    /// Reads `authorization: Bearer …` from gRPC metadata.
+    pub fn verify_metadata(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Caller, AuthError> {
+        let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
+        let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(AuthError::Malformed)?;
+        self.verify(token.trim())
+    }
+}
+
+trait KindDescription {
+    fn kind_description(&self) -> String;
+}
+
+impl KindDescription for jsonwebtoken::errors::Error {
+    fn kind_description(&self) -> String {
+        use jsonwebtoken::errors::ErrorKind;
+        match self.kind() {
+            ErrorKind::ExpiredSignature => "expired".into(),
+            ErrorKind::InvalidSignature => "bad signature".into(),
+            ErrorKind::InvalidIssuer => "issuer not accepted".into(),
+            ErrorKind::InvalidAlgorithm => "algorithm not accepted".into(),
+            ErrorKind::MissingRequiredClaim(c) => format!("missing claim {c}"),
+            _ => "not a valid CEP token".into(),
+        }
+    }
+}
+
+/// Signs `claims` with `secret` (HS256).
+pub fn mint(secret: &[u8], claims: &Claims) -> Result<String, AuthError> {
+    let key = EncodingKey::from_secret(secret).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
+/// Rejects unauthenticated calls and stores the [`Caller`] in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct AuthInterceptor {
+    verifier: Arc<JwtVerifier>,
+}
+
+impl AuthInterceptor {
+    pub fn new(verifier: JwtVerifier) -> Self {
+        Self {
+            verifier: Arc::new(verifier),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for AuthInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        match self.verifier.verify_metadata(request.metadata()) {
+            Ok(caller) => {
+                tracing::Span::current().record("caller", caller.subject.as_str());
+                request.extensions_mut().insert(caller);
+                Ok(request)
+            }
+            Err(e) => Err(Status::unauthenticated(e.to_string())),
+        }
+    }
+}
+
+/// The verified caller of a request that went through [`AuthInterceptor`].
+pub fn caller<T>(request: &Request<T>) -> Result<&Caller, Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn claims(iss: &str, exp_offset: i64) -> Claims {
+        let now = 1_900_000_000;
+        Claims {
+            sub: "counsellor-1".into(),
+            roles: vec![Role::Counsellor],
+            lots: vec![8],
+            structures: vec!["nantes".into()],
+            iss: iss.into(),
+            iat: now,
+            exp: now + exp_offset,
+        }
+    }
+
+    #[test]
+    fn a_token_of_the_configured_issuer_gives_its_caller() {
+        let token = mint(SECRET, &claims("cep", 3600)).expect("mint");
+        let caller = JwtVerifier::new(SECRET, "cep", false)
+            .expect("verifier")
+            .verify(&token)
+            .expect("valid");
+        assert!(caller.has_role(Role::Counsellor));
+        let lot8 = Lot::new(8).expect("lot");
+        assert!(caller.check_scope(lot8, "nantes").is_ok());
+        assert!(caller.check_scope(lot8, "angers").is_err());
+        assert!(caller.check_lot(Lot::new(1).expect("lot")).is_err());
+    }
+
+    #[test]
+    fn dev_tokens_are_refused_unless_the_stack_accepts_them() {
+        let token = mint(SECRET, &claims(DEV_ISSUER, 3600)).expect("mint");
+        assert!(
+            JwtVerifier::new(SECRET, "cep", false)
+                .expect("verifier")
+                .verify(&token)
+                .is_err()
+        );
+        assert!(
+            JwtVerifier::new(SECRET, "cep", true)
+                .expect("verifier")
+                .verify(&token)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_refused() {
+        let token = mint(b"another key another key another k", &claims("cep", 3600)).expect("mint");
+        let err = JwtVerifier::new(SECRET, "cep", false)
+            .expect("verifier")
+            .verify(&token)
+            .expect_err("bad key");
+        assert!(err.to_string().contains("bad signature"), "{err}");
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let mut c = claims("cep", 0);
+        c.exp = 1_000_000;
+        let token = mint(SECRET, &c).expect("mint");
+        let err = JwtVerifier::new(SECRET, "cep", false)
+            .expect("verifier")
+            .verify(&token)
+            .expect_err("expired");
+        assert!(err.to_string().contains("expired"), "{err}");
+    }
+}

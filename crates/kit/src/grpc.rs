@@ -1,0 +1,145 @@
+//! The gRPC server every service runs: its own services plus `grpc.health.v1` and
+//! server reflection (so any generic client can call it), a span per call (child
+//! of the caller's `traceparent`) and request metrics.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use opentelemetry::propagation::Extractor;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::metrics::Metrics;
+
+/// Health reporting and reflection of `descriptor_sets` (encoded `FileDescriptorSet`s),
+/// to which the service adds its own services.
+pub fn base_routes(
+    descriptor_sets: &[&'static [u8]],
+) -> Result<(tonic_health::server::HealthReporter, Routes), tonic_reflection::server::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let mut reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for set in descriptor_sets {
+        reflection = reflection.register_encoded_file_descriptor_set(set);
+    }
+    let reflection = reflection.build_v1()?;
+    let routes = Routes::new(health).add_service(reflection);
+    Ok((reporter, routes))
+}
+
+/// Serves `routes` on `listener` until `shutdown` resolves; in-flight calls finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    routes: Routes,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    Server::builder()
+        .layer(ObserveLayer { metrics })
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
+        .await
+}
+
+/// Wraps each call in a span and counts it.
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+impl<S, B, RB> Service<http::Request<B>> for Observe<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(request.headers()))
+        });
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %method,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            caller = tracing::field::Empty,
+        );
+        let _ = span.set_parent(parent);
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = inner.call(request).await;
+                let code = match &result {
+                    // Errors come trailers-only, with grpc-status in the headers;
+                    // successes carry it in the trailers (0).
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("0")
+                        .to_owned(),
+                    Err(_) => "transport".to_owned(),
+                };
+                tracing::Span::current().record("rpc.grpc.status_code", code.as_str());
+                metrics
+                    .grpc_requests
+                    .with_label_values(&[method.as_str(), code.as_str()])
+                    .inc();
+                metrics
+                    .grpc_duration
+                    .with_label_values(&[method.as_str()])
+                    .observe(started.elapsed().as_secs_f64());
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

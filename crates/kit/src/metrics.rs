@@ -1,0 +1,72 @@
+//! The Prometheus registry of a service and its HTTP `/metrics` endpoint.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The metrics every service exposes; services register their own in `registry`.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub grpc_requests: IntCounterVec,
+    pub grpc_duration: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new(service: &str) -> Result<Arc<Self>, prometheus::Error> {
+        let registry = Registry::new_custom(
+            Some("cep".into()),
+            Some(std::iter::once(("service".to_owned(), service.to_owned())).collect()),
+        )?;
+        let grpc_requests = IntCounterVec::new(
+            Opts::new(
+                "grpc_requests_total",
+                "gRPC requests by method and status code",
+            ),
+            &["method", "code"],
+        )?;
+        let grpc_duration = HistogramVec::new(
+            HistogramOpts::new("grpc_request_duration_seconds", "gRPC request latency").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+            ),
+            &["method"],
+        )?;
+        registry.register(Box::new(grpc_requests.clone()))?;
+        registry.register(Box::new(grpc_duration.clone()))?;
+        Ok(Arc::new(Self {
+            registry,
+            grpc_requests,
+            grpc_duration,
+        }))
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// Serves `GET /metrics` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.render() }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,286 @@
+//! Layered settings: built-in defaults, then `$CEP_CONFIG_DIR/<service>.toml`
+//! (`CEP_CONFIG_DIR` defaults to `config`), then environment variables
+//! `CEP_<SERVICE>__SECTION__KEY`. Unknown keys are refused; a bad value stops
+//! start-up with a message naming the setting.
+//!
+//! Each service declares its own settings struct made of the shared sections below
+//! plus its own, with `#[serde(deny_unknown_fields)]`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl SettingsError {
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Loads the settings of `service` (e.g. "beneficiaries") over `defaults` (TOML text),
+/// from the process environment.
+pub fn load<T: DeserializeOwned>(service: &str, defaults: &str) -> Result<T, SettingsError> {
+    let dir = std::env::var_os("CEP_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"));
+    load_from(service, defaults, &dir, None)
+}
+
+/// Same as [`load`] with an explicit folder and, when given, environment variables
+/// instead of the process's.
+pub fn load_from<T: DeserializeOwned>(
+    service: &str,
+    defaults: &str,
+    config_dir: &Path,
+    env: Option<HashMap<String, String>>,
+) -> Result<T, SettingsError> {
+    let file = config_dir.join(format!("{service}.toml"));
+    let prefix = format!("CEP_{}", service.to_ascii_uppercase());
+    let config = Config::builder()
+        .add_source(File::from_str(defaults, FileFormat::Toml))
+        .add_source(File::from(file).format(FileFormat::Toml).required(false))
+        .add_source(
+            EnvSource::with_prefix(&prefix)
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("operator.lots")
+                .with_list_parse_key("operator.structures")
+                .try_parsing(true)
+                .source(env),
+        )
+        .build()?;
+    Ok(config.try_deserialize()?)
+}
+
+/// `local` accepts development tokens minted by `cepctl dev-token`; `production` does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Local,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub grpc_listen: SocketAddr,
+    pub metrics_listen: SocketAddr,
+    /// How long in-flight calls may take to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Secret: the whole URL, password included.
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    /// In Kubernetes the migrations run once in a hook Job (`<service> migrate`) instead.
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseSettings {
+    pub fn url(&self) -> Result<&str, SettingsError> {
+        self.url
+            .as_ref()
+            .map(|u| u.expose_secret())
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| SettingsError::invalid("database.url", "is required"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    pub url: String,
+    /// JetStream replicas of the streams this service creates (3 in a cluster).
+    pub stream_replicas: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Secret HS256 key the tokens are signed with, at least 32 bytes.
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_issuer: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An `EnvFilter` directive, e.g. `info` or `info,sqlx=warn`.
+    pub log_level: String,
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; none when absent or empty.
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSettings {
+    /// Operator id of the dossier numbers: 2 alphanumerics.
+    pub id: String,
+    /// Lots served by this deployment.
+    pub lots: Vec<i64>,
+    #[serde(default)]
+    pub structures: Vec<String>,
+}
+
+/// The sections every service shares; validated once here.
+#[derive(Debug, Clone, Copy)]
+pub struct Common<'a> {
+    pub environment: Environment,
+    pub server: &'a ServerSettings,
+    pub database: &'a DatabaseSettings,
+    pub nats: &'a NatsSettings,
+    pub auth: &'a AuthSettings,
+    pub telemetry: &'a TelemetrySettings,
+    pub operator: &'a OperatorSettings,
+}
+
+impl Common<'_> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.database.url()?;
+        if self.database.max_connections == 0 {
+            return Err(SettingsError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return Err(SettingsError::invalid(
+                "nats.url",
+                "must start with nats:// or tls://",
+            ));
+        }
+        if !(1..=5).contains(&self.nats.stream_replicas) {
+            return Err(SettingsError::invalid(
+                "nats.stream_replicas",
+                "must be between 1 and 5",
+            ));
+        }
+        let secret_len = self
+            .auth
+            .jwt_secret
+            .as_ref()
+            .map_or(0, |s| s.expose_secret().len());
+        if secret_len < 32 {
+            return Err(SettingsError::invalid(
+                "auth.jwt_secret",
+                "is required and must be at least 32 bytes",
+            ));
+        }
+        if self.auth.jwt_issuer.is_empty() {
+            return Err(SettingsError::invalid(
+                "auth.jwt_issuer",
+                "must not be empty",
+            ));
+        }
+        if self.environment == Environment::Production
+            && self.auth.jwt_issuer == crate::auth::DEV_ISSUER
+        {
+            return Err(SettingsError::invalid(
+                "auth.jwt_issuer",
+                "the development issuer is refused in production",
+            ));
+        }
+        if self
+            .telemetry
+            .log_level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(SettingsError::invalid(
+                "telemetry.log_level",
+                "is not a valid filter directive",
+            ));
+        }
+        let id = &self.operator.id;
+        if id.len() != 2 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(SettingsError::invalid(
+                "operator.id",
+                "must be 2 letters or digits",
+            ));
+        }
+        if self.operator.lots.is_empty() {
+            return Err(SettingsError::invalid(
+                "operator.lots",
+                "must name at least one lot",
+            ));
+        }
+        for lot in &self.operator.lots {
+            cep_domain::Lot::new(*lot)
+                .map_err(|e| SettingsError::invalid("operator.lots", e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        server: ServerSettings,
+        operator: OperatorSettings,
+    }
+
+    const DEFAULTS: &str = r#"
+        [server]
+        grpc_listen = "127.0.0.1:50051"
+        metrics_listen = "127.0.0.1:9651"
+        shutdown_grace_seconds = 20
+        [operator]
+        id = "AB"
+        lots = [1]
+    "#;
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("sample.toml"),
+            "[server]\ngrpc_listen = \"0.0.0.0:1\"\nbogus = 1\n",
+        )
+        .expect("write");
+        let err = load_from::<Sample>("sample", DEFAULTS, dir.path(), Some(HashMap::new()))
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("sample.toml"),
+            "[server]\ngrpc_listen = \"0.0.0.0:1\"\n",
+        )
+        .expect("write");
+        let env = HashMap::from([
+            ("CEP_SAMPLE__OPERATOR__LOTS".to_owned(), "8,13".to_owned()),
+            ("CEP_SAMPLE__OPERATOR__ID".to_owned(), "Z9".to_owned()),
+        ]);
+        let s: Sample = load_from("sample", DEFAULTS, dir.path(), Some(env)).expect("load");
+        assert_eq!(s.server.grpc_listen.port(), 1);
+        assert_eq!(s.server.metrics_listen.port(), 9651);
+        assert_eq!(s.operator.lots, vec![8, 13]);
+        assert_eq!(s.operator.id, "Z9");
+    }
+}

@@ -1,0 +1,38 @@
+//! Test helpers shared by every crate and service of the CEP information system.
+//!
+//! Tests run against the real thing, never mocks:
+//! - [`TestDatabase`] creates a fresh PostgreSQL database per test in the test cluster
+//!   named by `CEP_TEST_DATABASE_URL` (`make test` starts it and sets the variable);
+//! - [`NatsServer`] spawns a real `nats-server` with JetStream on a free loopback port
+//!   and a temporary store, and can stop and restart it on the same port and store;
+//! - [`LogCapture`] records everything logged through `tracing`, JSON-formatted like
+//!   production, so a test can assert that no personal data reaches the logs;
+//! - [`free_port`] finds a free loopback TCP port.
+//!
+//! This is test code: setup failures panic with a message saying what to fix.
+
+#![forbid(unsafe_code)]
+
+mod database;
+mod logs;
+mod nats;
+
+pub use database::TestDatabase;
+pub use logs::LogCapture;
+pub use nats::NatsServer;
+
+/// Returns a TCP port that was free on 127.0.0.1 when asked (the operating system
+/// picks it; another process may still take it before the caller binds it).
+///
+/// # Panics
+///
+/// When no loopback port can be bound at all.
+#[must_use]
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+    listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("cannot read the bound loopback address: {e}"))
+        .port()
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Shared helpers of the local stack scripts: install and start PostgreSQL and
+# nats-server on loopback, under a state folder of the project.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '[cep] %s\n' "$*" >&2; }
+
+apt_install() {
+    # Installs Debian packages once, updating the package lists first.
+    if [ "$(id -u)" -ne 0 ]; then
+        log "need root to install: $*"; return 1
+    fi
+    if [ ! -f /tmp/.cep-apt-updated ]; then
+        apt-get update -qq >/dev/null && touch /tmp/.cep-apt-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_bindir() {
+    local d
+    for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/17/bin; do
+        [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+    done
+    if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+        pg_config --bindir; return 0
+    fi
+    return 1
+}
+
+ensure_postgres_installed() {
+    pg_bindir >/dev/null 2>&1 && return 0
+    log "installing postgresql-15"
+    apt_install postgresql-15 || apt_install postgresql
+    pg_bindir >/dev/null
+}
+
+ensure_nats_installed() {
+    command -v nats-server >/dev/null && return 0
+    log "installing nats-server"
+    apt_install nats-server
+}
+
+# as_pg_owner CMD...: PostgreSQL refuses to run as root; run as the postgres user then.
+as_pg_owner() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# postgres_start DIR PORT: initialises (once) and starts a cluster on 127.0.0.1:PORT,
+# trusting local connections (loopback only, development and tests).
+postgres_start() {
+    local dir="$1" port="$2" bin
+    bin="$(pg_bindir)"
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --home-dir "$dir" postgres
+        chown -R postgres "$dir"
+        # the postgres user must be able to reach the folder
+        local p="$dir"; while [ "$p" != "/" ]; do chmod o+x "$p" 2>/dev/null || true; p="$(dirname "$p")"; done
+    fi
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_pg_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C >/dev/null
+    fi
+    if as_pg_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        return 0
+    fi
+    as_pg_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400 -c fsync=off -c shared_buffers=128MB" \
+        start >/dev/null
+}
+
+postgres_stop() {
+    local dir="$1" bin
+    bin="$(pg_bindir)" || return 0
+    [ -f "$dir/data/PG_VERSION" ] || return 0
+    as_pg_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+}

@@ -1,0 +1,126 @@
+//! The facts this service publishes (stream `BENEFICIARIES`, subjects
+//! `cep.beneficiaries.*`), as outbox messages written in the change's transaction.
+
+use cep_bus::{OutboxMessage, StreamSpec};
+use cep_proto::events;
+use prost::Message;
+
+use crate::model::Beneficiary;
+
+pub const STREAM: &str = "BENEFICIARIES";
+pub const REGISTERED: &str = "cep.beneficiaries.registered";
+pub const UPDATED: &str = "cep.beneficiaries.updated";
+pub const NIR_SET: &str = "cep.beneficiaries.nir_set";
+pub const ERASED: &str = "cep.beneficiaries.erased";
+
+pub fn stream(replicas: usize) -> StreamSpec {
+    StreamSpec {
+        name: STREAM.to_owned(),
+        subjects: vec!["cep.beneficiaries.>".to_owned()],
+        replicas,
+    }
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// The annex-2 state of `b` (never its NIR).
+pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
+    let p = &b.profile;
+    events::BeneficiarySnapshot {
+        beneficiary_id: b.id.to_string(),
+        lot: i32::from(b.lot.number()),
+        structure_id: b.structure_id.clone(),
+        operator_ref: text(&b.operator_ref),
+        last_name: text(&b.last_name),
+        usual_name: text(&b.usual_name),
+        first_name: text(&b.first_name),
+        birth_date: b.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        employment_status: text(&b.employment_status),
+        email: text(&b.email),
+        phone: text(&b.phone),
+        home_postal_code: text(&b.home_postal_code),
+        work_postal_code: text(&b.work_postal_code),
+        sex: text(&p.sex),
+        address_line: text(&p.address_line),
+        address_postal_code: text(&p.address_postal_code),
+        address_city: text(&p.address_city),
+        education_level: text(&p.education_level),
+        naf_section: text(&p.naf_section),
+        company_size: text(&p.company_size),
+        social_category: text(&p.social_category),
+        sector_label: text(&p.sector_label),
+        job_label: text(&p.job_label),
+        company_entry_month: text(&p.company_entry_month),
+        disability: text(&p.disability),
+        employer_postal_code: text(&p.employer_postal_code),
+        has_nir: b.nir_sealed.is_some(),
+        version: b.version,
+    }
+}
+
+fn message(subject: &str, ce_type: &str, b: &Beneficiary, payload: Vec<u8>) -> OutboxMessage {
+    OutboxMessage {
+        subject: subject.to_owned(),
+        ce_type: ce_type.to_owned(),
+        lot: Some(b.lot.number()),
+        payload,
+    }
+}
+
+pub fn registered(b: &Beneficiary) -> OutboxMessage {
+    let event = events::BeneficiaryRegistered {
+        beneficiary: Some(snapshot(b)),
+        registered_at: b.created_at.to_rfc3339(),
+    };
+    message(
+        REGISTERED,
+        "cep.events.v1.BeneficiaryRegistered",
+        b,
+        event.encode_to_vec(),
+    )
+}
+
+pub fn updated(b: &Beneficiary, changed_fields: Vec<String>) -> OutboxMessage {
+    let event = events::BeneficiaryUpdated {
+        beneficiary: Some(snapshot(b)),
+        changed_fields,
+        updated_at: b.updated_at.to_rfc3339(),
+    };
+    message(
+        UPDATED,
+        "cep.events.v1.BeneficiaryUpdated",
+        b,
+        event.encode_to_vec(),
+    )
+}
+
+pub fn nir_set(b: &Beneficiary) -> OutboxMessage {
+    let event = events::BeneficiaryNirSet {
+        beneficiary_id: b.id.to_string(),
+        lot: i32::from(b.lot.number()),
+        set_at: b.updated_at.to_rfc3339(),
+        version: b.version,
+    };
+    message(
+        NIR_SET,
+        "cep.events.v1.BeneficiaryNirSet",
+        b,
+        event.encode_to_vec(),
+    )
+}
+
+pub fn erased(b: &Beneficiary) -> OutboxMessage {
+    let event = events::BeneficiaryErased {
+        beneficiary_id: b.id.to_string(),
+        lot: i32::from(b.lot.number()),
+        erased_at: b.erased_at.unwrap_or(b.updated_at).to_rfc3339(),
+    };
+    message(
+        ERASED,
+        "cep.events.v1.BeneficiaryErased",
+        b,
+        event.encode_to_vec(),
+    )
+}

@@ -1,0 +1,114 @@
+//! The beneficiary record as this service keeps it, and the rules on its fields.
+
+use cep_domain::Lot;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The UO1 profile fields of annex 2; `None` when not collected yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub sex: Option<String>,
+    pub address_line: Option<String>,
+    pub address_postal_code: Option<String>,
+    pub address_city: Option<String>,
+    pub education_level: Option<String>,
+    pub naf_section: Option<String>,
+    pub company_size: Option<String>,
+    pub social_category: Option<String>,
+    pub sector_label: Option<String>,
+    pub job_label: Option<String>,
+    pub company_entry_month: Option<String>,
+    pub disability: Option<String>,
+    pub employer_postal_code: Option<String>,
+}
+
+/// A person as stored. Personal fields are `None` once erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Beneficiary {
+    pub id: Uuid,
+    pub lot: Lot,
+    pub structure_id: String,
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub usual_name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub employment_status: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub home_postal_code: Option<String>,
+    pub work_postal_code: Option<String>,
+    pub operator_ref: Option<String>,
+    pub other_cep_operator: Option<String>,
+    pub lot_exception_justification: Option<String>,
+    pub profile: Profile,
+    #[serde(skip)]
+    pub nir_sealed: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub nir_index: Option<Vec<u8>>,
+    pub nir_masked: Option<String>,
+    pub duplicate_reason: Option<String>,
+    pub erasure_reason: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+impl Beneficiary {
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
+    }
+
+    /// Keys of the names, for search and duplicate detection.
+    pub fn last_name_key(&self) -> Option<String> {
+        self.last_name.as_deref().map(name_key)
+    }
+    pub fn first_name_key(&self) -> Option<String> {
+        self.first_name.as_deref().map(name_key)
+    }
+    pub fn usual_name_key(&self) -> Option<String> {
+        self.usual_name.as_deref().map(name_key)
+    }
+}
+
+/// A name as compared: lower case, without accents, hyphens and apostrophes as
+/// spaces, spaces collapsed ("Lefèvre-D'Arc" → "lefevre d arc").
+pub fn name_key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let folded = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+            'æ' => "ae",
+            'ç' => "c",
+            'è' | 'é' | 'ê' | 'ë' => "e",
+            'ì' | 'í' | 'î' | 'ï' => "i",
+            'ñ' => "n",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+            'œ' => "oe",
+            'ù' | 'ú' | 'û' | 'ü' => "u",
+            'ý' | 'ÿ' => "y",
+            '-' | '\'' | '’' | '.' | ',' => " ",
+            c if c.is_whitespace() => " ",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        out.push_str(folded);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_compare_without_case_accents_or_punctuation() {
+        assert_eq!(name_key("  Lefèvre-D'Arc "), "lefevre d arc");
+        assert_eq!(name_key("ŒUVRÉ"), "oeuvre");
+        assert_eq!(name_key("Müller"), name_key("muller"));
+    }
+}

@@ -1,0 +1,321 @@
+//! Validation of the fields a caller sends: every violation is collected and
+//! reported at once, each naming its field and the rule it breaks.
+
+use cep_domain::{Lot, PostalCode, ReferenceTables};
+use chrono::NaiveDate;
+
+/// The violations found in one request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(pub Vec<(String, String)>);
+
+impl Violations {
+    pub fn add(&mut self, field: &str, reason: impl Into<String>) {
+        self.0.push((field.to_owned(), reason.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was found.
+    pub fn into_result(self) -> Result<(), Violations> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl std::fmt::Display for Violations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+const NAME_MAX: usize = 100;
+const TEXT_MAX: usize = 500;
+
+/// A mandatory name: 1–100 characters, at least one letter, no control character.
+pub fn name(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        v.add(field, "is required");
+        return None;
+    }
+    if value.chars().count() > NAME_MAX {
+        v.add(field, format!("must be at most {NAME_MAX} characters"));
+        return None;
+    }
+    if value.chars().any(char::is_control) || !value.chars().any(char::is_alphabetic) {
+        v.add(field, "must contain letters and no control characters");
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+/// An optional name: "" means none.
+pub fn optional_name(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        None
+    } else {
+        name(v, field, value)
+    }
+}
+
+/// Free text up to 500 characters; "" means none.
+pub fn optional_text(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.chars().count() > TEXT_MAX || value.chars().any(|c| c.is_control() && c != '\n') {
+        v.add(
+            field,
+            format!("must be at most {TEXT_MAX} characters without control characters"),
+        );
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+/// A birth date "YYYY-MM-DD", not in the future and not before 1900.
+pub fn birth_date(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    let Ok(date) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") else {
+        v.add(field, "must be a date YYYY-MM-DD");
+        return None;
+    };
+    if date > today {
+        v.add(field, "must not be in the future");
+        return None;
+    }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) {
+        v.add(field, "must not be before 1900-01-01");
+        return None;
+    }
+    Some(date)
+}
+
+/// A month "YYYY-MM" (company entry), not in the future; "" means none.
+pub fn optional_month(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: NaiveDate,
+) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    match NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d") {
+        Ok(first) if value.len() == 7 && first <= today => Some(value.to_owned()),
+        Ok(_) if value.len() == 7 => {
+            v.add(field, "must not be in the future");
+            None
+        }
+        _ => {
+            v.add(field, "must be a month YYYY-MM");
+            None
+        }
+    }
+}
+
+/// A code of reference table `table`; "" means none unless `required`.
+pub fn reference(
+    v: &mut Violations,
+    tables: &ReferenceTables,
+    field: &str,
+    table: &str,
+    value: &str,
+    required: bool,
+) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        if required {
+            v.add(field, "is required");
+        }
+        return None;
+    }
+    if tables.accepts(table, value) {
+        Some(value.to_owned())
+    } else {
+        v.add(
+            field,
+            format!(
+                "{value:?} is not an active code of reference table {table} (version {})",
+                tables.version
+            ),
+        );
+        None
+    }
+}
+
+/// A postal code of a French department the CEP serves; "" means none.
+pub fn optional_postal_code(v: &mut Violations, field: &str, value: &str) -> Option<PostalCode> {
+    if value.trim().is_empty() {
+        return None;
+    }
+    match PostalCode::parse(value).and_then(|p| p.department().map(|_| p)) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
+    }
+}
+
+/// An email address: one "@", a dot in the domain, no spaces, at most 254 characters.
+pub fn optional_email(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let ok = value.len() <= 254
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Some(value.to_owned())
+    } else {
+        v.add(field, "must be an email address like name@example.fr");
+        None
+    }
+}
+
+/// A phone number: digits with optional spaces, dots, hyphens and a leading "+"; 6–20 digits.
+pub fn optional_phone(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let body = value.strip_prefix('+').unwrap_or(value);
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+    let ok = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-'))
+        && (6..=20).contains(&digits);
+    if ok {
+        Some(value.to_owned())
+    } else {
+        v.add(field, "must be a phone number of 6 to 20 digits");
+        None
+    }
+}
+
+/// A structure id: 1–64 characters among a–z, 0–9, "-" and "_"; and one of the
+/// operator's structures when the deployment lists them.
+pub fn structure_id(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    known: &[String],
+) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        v.add(field, "is required");
+        return None;
+    }
+    let ok = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        v.add(
+            field,
+            "must be 1 to 64 characters among a-z, 0-9, '-' and '_'",
+        );
+        return None;
+    }
+    if !known.is_empty() && !known.iter().any(|s| s == value) {
+        v.add(
+            field,
+            format!("{value:?} is not one of the operator's structures"),
+        );
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+/// A lot this deployment serves.
+pub fn lot(v: &mut Violations, field: &str, value: i64, served: &[i64]) -> Option<Lot> {
+    match Lot::new(value) {
+        Ok(lot) if served.contains(&value) => Some(lot),
+        Ok(_) => {
+            v.add(field, format!("lot {value} is not served by this operator"));
+            None
+        }
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
+    }
+}
+
+/// "M" or "F"; "" means none.
+pub fn optional_sex(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    match value.trim() {
+        "" => None,
+        s @ ("M" | "F") => Some(s.to_owned()),
+        _ => {
+            v.add(field, "must be \"M\" or \"F\"");
+            None
+        }
+    }
+}
+
+/// "YES" or "NO"; "" means not declared.
+pub fn optional_yes_no(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    match value.trim() {
+        "" => None,
+        s @ ("YES" | "NO") => Some(s.to_owned()),
+        _ => {
+            v.add(field, "must be \"YES\" or \"NO\"");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let mut v = Violations::default();
+        name(&mut v, "last_name", "  ");
+        optional_email(&mut v, "email", "not an email");
+        optional_phone(&mut v, "phone", "12");
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).expect("date");
+        birth_date(&mut v, "birth_date", "2030-01-01", today);
+        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["last_name", "email", "phone", "birth_date"]);
+    }
+
+    #[test]
+    fn a_postal_code_outside_french_departments_is_refused_with_its_reason() {
+        let mut v = Violations::default();
+        assert!(optional_postal_code(&mut v, "home_postal_code", "98000").is_none());
+        assert_eq!(v.0[0].0, "home_postal_code");
+        assert!(optional_postal_code(&mut v, "home_postal_code", "20090").is_some());
+    }
+
+    #[test]
+    fn a_month_must_be_past_and_well_formed() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).expect("date");
+        let mut v = Violations::default();
+        assert_eq!(
+            optional_month(&mut v, "m", "2019-03", today).as_deref(),
+            Some("2019-03")
+        );
+        assert!(optional_month(&mut v, "m", "2027-01", today).is_none());
+        assert!(optional_month(&mut v, "m", "2019-3", today).is_none());
+        assert_eq!(v.0.len(), 2);
+    }
+}
