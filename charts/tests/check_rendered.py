@@ -92,9 +92,9 @@ class Report:
     failures: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
 
-    def ok(self, what: str) -> None:
+    def ok(self, what: str, always: bool = False) -> None:
         self.passed += 1
-        if self.verbose:
+        if self.verbose or always:
             print(f"  PASS  {what}")
 
     def fail(self, what: str, why: str) -> None:
@@ -103,15 +103,16 @@ class Report:
         self.failures.append(line)
         print(f"  FAIL  {line}")
 
-    def skip(self, what: str, why: str) -> None:
+    def skip(self, what: str, why: str, quiet: bool = False) -> None:
         self.skipped += 1
         line = f"{what}: {why}"
         self.skips.append(line)
-        print(f"  SKIP  {line}")
+        if not quiet or self.verbose:
+            print(f"  SKIP  {line}")
 
-    def check(self, cond: bool, what: str, why: str) -> bool:
+    def check(self, cond: bool, what: str, why: str, always: bool = False) -> bool:
         if cond:
-            self.ok(what)
+            self.ok(what, always)
         else:
             self.fail(what, why)
         return bool(cond)
@@ -149,7 +150,7 @@ def install_schema_cache() -> None:
     kv_utils._cep_cached = True
 
 
-def check_schema(file: str, docs: list[dict], versions: list[str], report: Report) -> None:
+def check_schema(file: str, docs: list[dict], versions: list[str], report: Report, crd_skips: dict) -> None:
     if kubernetes_validate is None:
         report.fail(f"schema {file}", "kubernetes_validate is not importable (run scripts/install-chart-tools.sh)")
         return
@@ -163,7 +164,8 @@ def check_schema(file: str, docs: list[dict], versions: list[str], report: Repor
             if reason is None:
                 report.fail(what, f"custom resource {doc['apiVersion']} {kind} is neither validated nor listed as a known CRD")
             else:
-                report.skip(what, f"schema not validated ({reason}); structural check below")
+                report.skip(what, f"schema not validated ({reason})", quiet=True)
+                crd_skips.setdefault((doc["apiVersion"], kind, reason), []).append(f"{file}:{doc['metadata']['name']}")
             continue
         for version in versions:
             try:
@@ -602,7 +604,7 @@ def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool
                 continue
             out = (res.stdout + res.stderr).strip()
             if not report.check(res.returncode == 0 and "configuration ok" in res.stdout + res.stderr, what,
-                                f"exit {res.returncode}: {out[-1500:]}"):
+                                f"exit {res.returncode}: {out[-1500:]}", always=True):
                 continue
             # The same file with an unknown key must be refused: proves the file was read.
             cfg.write_text("chart_check_unknown_key = 1\n" + info["toml"])
@@ -612,7 +614,8 @@ def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool
                 report.fail(f"{what} (unknown key)", f"could not run {binary}: {e}")
                 continue
             report.check(res.returncode != 0, f"{what} (unknown key refused)",
-                         "check-config accepted an unknown key: is $CEP_CONFIG_DIR/<service>.toml read, and are unknown keys refused?")
+                         "check-config accepted an unknown key: is $CEP_CONFIG_DIR/<service>.toml read, and are unknown keys refused?",
+                         always=True)
 
 
 # --------------------------------------------------------------------------- main
@@ -631,15 +634,25 @@ def main() -> int:
     all_databases = {f"cep-{d}-db" for d in args.databases.split()}
     r = args.renders
 
+    section = [report.passed, report.failed]
+
+    def section_done(name: str) -> None:
+        print(f"  {name}: {report.passed - section[0]} passed, {report.failed - section[1]} failed")
+        section[:] = [report.passed, report.failed]
+
     print("== schema validation")
     loaded: dict[str, list[dict] | None] = {}
+    crd_skips: dict = {}
     files = ["chart-default.yaml", "chart-production.yaml", "chart-all-services.yaml", "k8s-dev.yaml", "k8s-production.yaml"]
     files += [f"k8s-db-{d}.yaml" for d in args.databases.split()]
     for f in files:
         loaded[f] = load_docs(r / f, report)
         if loaded[f] is not None:
-            check_schema(f, loaded[f], versions, report)
+            check_schema(f, loaded[f], versions, report, crd_skips)
+    for (api, kind, reason), where in sorted(crd_skips.items()):
+        print(f"  SKIP  schema of {len(where)} {api} {kind}: {reason}; structural checks instead")
 
+    section_done("schema")
     print("== chart renders: workloads, settings, policies")
     chart_services = {}
     for f, hpa in (("chart-default.yaml", False), ("chart-production.yaml", True), ("chart-all-services.yaml", False)):
@@ -647,6 +660,7 @@ def main() -> int:
             chart_services[f] = check_chart(f, loaded[f], report, expect_hpa=hpa)
             print(f"  {f}: services {', '.join(sorted(chart_services[f])) or 'none'}")
 
+    section_done("chart checks")
     print("== platform renders (kustomize)")
     platforms = {}
     for f, overlay in (("k8s-dev.yaml", "dev"), ("k8s-production.yaml", "production")):
@@ -662,11 +676,13 @@ def main() -> int:
                                                   "metadata": {"name": "cep-pg-backups"}, "spec": {"configuration": {"destinationPath": "s3://x/"}}}],
                                  report)
 
+    section_done("platform checks")
     print("== chart values vs overlay")
     for chart_file, overlay in (("chart-default.yaml", "dev"), ("chart-production.yaml", "production")):
         if chart_file in chart_services and overlay in platforms:
             check_pairing(chart_file, chart_services[chart_file], platforms[overlay], report, all_databases)
 
+    section_done("chart-vs-overlay checks")
     print("== check-config (the services' own settings loader)")
     for f in ("chart-default.yaml", "chart-production.yaml"):
         if f in chart_services:

@@ -48,8 +48,8 @@ Adds: name, binary, resourceName, databaseCluster, databaseNamespace.
 {{- define "cep.service" -}}
 {{- $root := .root -}}
 {{- $name := .name -}}
-{{- if not (regexMatch "^[a-z][a-z0-9]*(-[a-z0-9]+)*$" $name) -}}
-{{- fail (printf "services.%s: a service name must be lowercase letters, digits and dashes" $name) -}}
+{{- if not (regexMatch "^[a-z][a-z0-9]*$" $name) -}}
+{{- fail (printf "services.%s: a service name is lowercase letters and digits (it is also the binary and the CEP_<SERVICE>__ prefix)" $name) -}}
 {{- end -}}
 {{- $svc := deepCopy $root.Values.serviceDefaults -}}
 {{- include "cep.deepMerge" (list $svc (deepCopy (index $root.Values.services $name))) -}}
@@ -119,7 +119,7 @@ cep-role: {{ . }}
 
 {{/* Upper-case env segment: "nir" -> "NIR", "jwt_secret" -> "JWT_SECRET". */}}
 {{- define "cep.envSegment" -}}
-{{- . | upper | replace "-" "_" -}}
+{{- . | upper -}}
 {{- end -}}
 
 {{/*

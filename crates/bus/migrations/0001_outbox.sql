@@ -12,7 +12,7 @@ create table outbox (
     traceparent  text        null,
     created_at   timestamptz not null default now(),
     published_at timestamptz null,
-    -- failed publish attempts and the last failure, for operators
+    -- publish attempts (the successful one included) and the last failure, for operators
     attempts     integer     not null default 0,
     last_error   text        null
 );

@@ -30,8 +30,8 @@ const MAX_ERROR_LEN: usize = 1000;
 /// published with headers `Nats-Msg-Id` (= event id), `ce-specversion`, `ce-id`,
 /// `ce-type`, `ce-time`, `content-type`, `cep-lot` and `traceparent` when known; once
 /// JetStream acknowledges a row it is marked sent (`published_at`) in the transaction
-/// that claimed it. A failed row keeps `published_at` null, gets `attempts` + 1 and
-/// `last_error`, and is retried: rows are never skipped nor lost. A row published but
+/// that claimed it (`attempts` counts every try). A failed row keeps `published_at`
+/// null and records `last_error` (kept after success, for operators), and is retried: rows are never skipped nor lost. A row published but
 /// not marked (crash or database failure between the ack and the commit) is published
 /// again and JetStream drops it within its duplicate window; consumers de-duplicate
 /// beyond it through their inbox.
@@ -281,7 +281,7 @@ impl Relay {
         }
         if !sent.is_empty() {
             sqlx::query(
-                "update outbox set published_at = now(), last_error = null where id = any($1)",
+                "update outbox set published_at = now(), attempts = attempts + 1 where id = any($1)",
             )
             .bind(&sent)
             .execute(&mut *tx)

@@ -2,6 +2,7 @@
 //!
 //! A separate test binary: the log capture is a global subscriber.
 
+#[allow(dead_code, reason = "helpers shared with the bus tests")]
 #[path = "bus/helpers.rs"]
 mod helpers;
 

@@ -18,7 +18,7 @@ mod logs;
 mod nats;
 
 pub use database::TestDatabase;
-pub use logs::LogCapture;
+pub use logs::{CAPTURE_FILTER, LogCapture};
 pub use nats::NatsServer;
 
 /// Returns a TCP port that was free on 127.0.0.1 when asked (the operating system

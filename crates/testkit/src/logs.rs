@@ -3,8 +3,14 @@
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// Filter of the capture: everything at TRACE except `async_nats`, capped at DEBUG
+/// because its TRACE events (target `async_nats::connection`) print raw message
+/// payloads. Production filters must cap it the same way.
+pub const CAPTURE_FILTER: &str = "trace,async_nats=debug";
 
 /// A handle on the log buffer of this test binary.
 ///
@@ -26,8 +32,9 @@ pub struct LogCapture {
 static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
 
 impl LogCapture {
-    /// Installs (once per process) a global subscriber writing JSON lines at TRACE
-    /// level, with span fields, into a shared buffer, and returns a handle on it.
+    /// Installs (once per process) a global subscriber writing JSON lines with span
+    /// fields, filtered by [`CAPTURE_FILTER`], into a shared buffer, and returns a
+    /// handle on it.
     ///
     /// # Panics
     ///
@@ -39,7 +46,7 @@ impl LogCapture {
                 let buffer = Arc::new(Mutex::new(Vec::new()));
                 tracing_subscriber::fmt()
                     .json()
-                    .with_max_level(tracing::Level::TRACE)
+                    .with_env_filter(EnvFilter::new(CAPTURE_FILTER))
                     .with_current_span(true)
                     .with_span_list(true)
                     .with_ansi(false)

@@ -577,10 +577,13 @@ impl BeneficiaryApi {
             );
             set_profile!(
                 disability,
-                p.disability.as_deref().map(|s| check::optional_yes_no(
+                p.disability.as_deref().map(|s| check::reference(
                     &mut v,
+                    tables,
                     "profile.disability",
-                    s
+                    "disability_status",
+                    s,
+                    false
                 ))
             );
             set_profile!(

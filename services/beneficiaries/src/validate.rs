@@ -270,18 +270,6 @@ pub fn optional_sex(v: &mut Violations, field: &str, value: &str) -> Option<Stri
     }
 }
 
-/// "YES" or "NO"; "" means not declared.
-pub fn optional_yes_no(v: &mut Violations, field: &str, value: &str) -> Option<String> {
-    match value.trim() {
-        "" => None,
-        s @ ("YES" | "NO") => Some(s.to_owned()),
-        _ => {
-            v.add(field, "must be \"YES\" or \"NO\"");
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,3 +324,68 @@ async fn a_closure_handler_applies_messages_published_without_the_outbox() {
         .unwrap();
     assert_eq!(message_id, format!("{STREAM}:1"));
 }
+
+#[tokio::test]
+async fn a_message_is_kept_in_progress_while_its_inbox_cannot_be_written_then_applied_once() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    bus.enqueue_committed("cep.test.registered", &encoded("b-5"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+    // the database "fails" around the handler: every inbox insert errors
+    sqlx::query("alter table inbox rename to inbox_away")
+        .execute(bus.pool())
+        .await
+        .unwrap();
+    let rollbacks = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select xact_rollback from pg_stat_database where datname = current_database()",
+        )
+        .fetch_one(bus.pool())
+        .await
+        .unwrap()
+    };
+    let before = rollbacks().await;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let consumer = Consumer::new(
+        bus.pool().clone(),
+        bus.js.clone(),
+        ConsumerSpec {
+            ack_wait: Duration::from_secs(1),
+            ..spec()
+        },
+    );
+    let handler = RecordEffect {
+        calls: Arc::clone(&calls),
+        outcome: Outcome::Succeed,
+    };
+    let running = Running::spawn(|shutdown| consumer.run(handler, shutdown));
+
+    // more failed attempts than max_deliver (3), over more than ack_wait
+    let retried = eventually(|| async { rollbacks().await >= before + 5 }).await;
+    assert!(retried, "the consumer did not retry");
+    sqlx::query("alter table inbox_away rename to inbox")
+        .execute(bus.pool())
+        .await
+        .unwrap();
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(count(&bus, "select count(*) from effects").await, 1);
+    assert_eq!(bus.stream_count(DEADLETTER_STREAM).await, 0);
+    let info = bus
+        .js
+        .get_stream(STREAM)
+        .await
+        .unwrap()
+        .consumer_info(DURABLE)
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.num_redelivered, 0, "the outage used no delivery");
+}

@@ -64,9 +64,22 @@ impl Bus {
         id
     }
 
+    /// Messages in `stream`; 0 while it does not exist (`DEADLETTER` is created by the
+    /// first consumer).
     pub async fn stream_count(&self, stream: &str) -> u64 {
-        let mut stream = self.js.get_stream(stream).await.expect("get stream");
-        stream.info().await.expect("stream info").state.messages
+        match self.js.get_stream(stream).await {
+            Ok(mut stream) => stream.info().await.expect("stream info").state.messages,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(ref js)
+                        if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                ) =>
+            {
+                0
+            }
+            Err(e) => panic!("get stream {stream}: {e}"),
+        }
     }
 
     /// Waits until `stream` holds `n` messages (never more: fails as soon as it does).

@@ -3,6 +3,7 @@
 
 mod consumer;
 mod helpers;
+mod migrations;
 mod outbox;
 mod relay;
 mod tracing_context;

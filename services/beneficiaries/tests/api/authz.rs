@@ -1,0 +1,190 @@
+//! Every RPC: no token → UNAUTHENTICATED; a record of another lot or structure →
+//! PERMISSION_DENIED; a role the RPC does not admit → PERMISSION_DENIED; own lot → OK.
+
+use cep_kit::auth::Role;
+use cep_proto::beneficiaries as pb;
+use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
+use cep_proto::common::Uo;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::helpers::*;
+
+/// Calls `rpc` on the record `id` with `token` (None: no token) and returns the code.
+async fn call(
+    client: &mut BeneficiaryServiceClient<Channel>,
+    rpc: &str,
+    id: &str,
+    token: Option<&str>,
+) -> Code {
+    fn req<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
+        match token {
+            Some(t) => authed(msg, t),
+            None => tonic::Request::new(msg),
+        }
+    }
+    let id = id.to_owned();
+    let result: Result<(), Status> = match rpc {
+        "Register" => client
+            .register(req(registration("Autre", &unique_name("P")), token))
+            .await
+            .map(drop),
+        "Get" => client
+            .get(req(pb::GetRequest { beneficiary_id: id }, token))
+            .await
+            .map(drop),
+        "Update" => client
+            .update(req(
+                pb::UpdateRequest {
+                    beneficiary_id: id,
+                    version: 1,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        "Search" => client
+            .search(req(
+                pb::SearchRequest {
+                    lot: 8,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        "SetNir" => client
+            .set_nir(req(
+                pb::SetNirRequest {
+                    beneficiary_id: id,
+                    nir: nir_for_1984_12(5),
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        "CheckEligibility" => client
+            .check_eligibility(req(
+                pb::CheckEligibilityRequest {
+                    beneficiary_id: id,
+                    uo: Uo::Uo1 as i32,
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        "ValidateFor" => client
+            .validate_for(req(
+                pb::ValidateForRequest {
+                    beneficiary_id: id,
+                    uo: Uo::Uo1 as i32,
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        "ExportPersonalData" => client
+            .export_personal_data(req(
+                pb::ExportPersonalDataRequest { beneficiary_id: id },
+                token,
+            ))
+            .await
+            .map(drop),
+        "Erase" => client
+            .erase(req(
+                pb::EraseRequest {
+                    beneficiary_id: id,
+                    reason: "person's request".into(),
+                },
+                token,
+            ))
+            .await
+            .map(drop),
+        other => panic!("unknown rpc {other}"),
+    };
+    match result {
+        Ok(()) => Code::Ok,
+        Err(s) => s.code(),
+    }
+}
+
+/// Each RPC with a role it admits.
+const RPCS: [(&str, Role); 9] = [
+    ("Register", Role::Counsellor),
+    ("Get", Role::Counsellor),
+    ("Update", Role::Counsellor),
+    ("Search", Role::Counsellor),
+    ("SetNir", Role::Counsellor),
+    ("CheckEligibility", Role::Counsellor),
+    ("ValidateFor", Role::Counsellor),
+    ("ExportPersonalData", Role::Manager),
+    ("Erase", Role::Director),
+];
+
+#[tokio::test]
+async fn every_rpc_needs_a_token_the_callers_lot_and_an_admitted_role() {
+    let app = spawn_app().await;
+    let mut client = app.client().await;
+    for (rpc, role) in RPCS {
+        let id = register(&app, "Cible", &unique_name("P")).await;
+        assert_eq!(
+            call(&mut client, rpc, &id, None).await,
+            Code::Unauthenticated,
+            "{rpc} without token"
+        );
+        assert_eq!(
+            call(&mut client, rpc, &id, Some("not-a-jwt")).await,
+            Code::Unauthenticated,
+            "{rpc} with a bad token"
+        );
+        let other_lot = token(role, &[1], &[]);
+        assert_eq!(
+            call(&mut client, rpc, &id, Some(&other_lot)).await,
+            Code::PermissionDenied,
+            "{rpc} from lot 1"
+        );
+        let other_structure = token(role, &[8], &["angers"]);
+        if rpc != "Search" {
+            assert_eq!(
+                call(&mut client, rpc, &id, Some(&other_structure)).await,
+                Code::PermissionDenied,
+                "{rpc} from another structure"
+            );
+        }
+        let sre = token(Role::Sre, &[8], &[]);
+        assert_eq!(
+            call(&mut client, rpc, &id, Some(&sre)).await,
+            Code::PermissionDenied,
+            "{rpc} as sre"
+        );
+        let own = token(role, &[8], &[]);
+        assert_eq!(
+            call(&mut client, rpc, &id, Some(&own)).await,
+            Code::Ok,
+            "{rpc} from its own lot"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_search_within_another_structure_sees_nothing_of_this_one() {
+    let app = spawn_app().await;
+    register(&app, "Visible", "Ana").await;
+    let found = app
+        .client()
+        .await
+        .search(authed(
+            pb::SearchRequest {
+                name_prefix: "visible".into(),
+                ..Default::default()
+            },
+            &token(Role::Counsellor, &[8], &["angers"]),
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert!(found.results.is_empty());
+    app.stop().await;
+}

@@ -1,0 +1,11 @@
+//! The beneficiaries service against a real PostgreSQL database and a real
+//! nats-server: every test spawns the application on a fresh database.
+
+mod authz;
+mod events;
+mod helpers;
+mod nir;
+mod privacy;
+mod register;
+mod rules;
+mod update;

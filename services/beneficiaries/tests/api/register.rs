@@ -1,0 +1,267 @@
+use cep_kit::auth::Role;
+use cep_proto::beneficiaries as pb;
+use tonic::Code;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_registered_person_can_be_read_back() {
+    let app = spawn_app().await;
+    let id = register(&app, "Lefèvre", "Anne").await;
+    let b = app
+        .client()
+        .await
+        .get(authed(
+            pb::GetRequest {
+                beneficiary_id: id.clone(),
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(b.beneficiary_id, id);
+    assert_eq!(b.lot, 8);
+    assert_eq!(b.last_name, "Lefèvre");
+    assert_eq!(b.birth_date, "1984-12-03");
+    assert_eq!(b.version, 1);
+    assert!(!b.has_nir);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_every_field_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let mut r = registration("", "Anne");
+    r.birth_date = "1984-13-40".into();
+    r.employment_status = "ASTRONAUTE".into();
+    r.home_postal_code = Some("98000".into());
+    r.email = Some("anne-at-example".into());
+    let err = app
+        .client()
+        .await
+        .register(authed(r, &counsellor()))
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    for field in [
+        "last_name",
+        "birth_date",
+        "employment_status",
+        "home_postal_code",
+        "email",
+    ] {
+        assert!(
+            err.message().contains(field),
+            "{field} missing from {}",
+            err.message()
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM beneficiaries")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0);
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(outbox, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_probable_duplicate_is_refused_naming_the_existing_id_unless_allowed_with_a_reason() {
+    let app = spawn_app().await;
+    let first = register(&app, "Martin", "Paul").await;
+    let mut client = app.client().await;
+    // Same person written differently: case and accents do not matter.
+    let err = client
+        .register(authed(registration("MARTÍN", "paul"), &counsellor()))
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert!(err.message().contains(&first), "{}", err.message());
+
+    let mut r = registration("Martin", "Paul");
+    r.allow_duplicate = true;
+    let err = client
+        .register(authed(r.clone(), &counsellor()))
+        .await
+        .expect_err("no reason");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("duplicate_reason"));
+
+    r.duplicate_reason =
+        "homonym: another Paul Martin born the same day, checked with his ID".into();
+    let second = client
+        .register(authed(r, &counsellor()))
+        .await
+        .expect("allowed")
+        .into_inner();
+    assert_ne!(second.beneficiary_id, first);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lot_the_operator_does_not_serve_is_refused() {
+    let app = spawn_app().await;
+    let mut r = registration("Durand", "Léa");
+    r.lot = 5;
+    let err = app
+        .client()
+        .await
+        .register(authed(r, &token(Role::Counsellor, &[5], &[])))
+        .await
+        .expect_err("lot not served");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("lot 5 is not served"),
+        "{}",
+        err.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn search_finds_by_name_prefix_and_birth_date_and_pages() {
+    let app = spawn_app().await;
+    for first in ["Ana", "Bea", "Cleo"] {
+        register(&app, "Bernard", first).await;
+    }
+    register(&app, "Petit", "Ana").await;
+    let mut client = app.client().await;
+    let page = client
+        .search(authed(
+            pb::SearchRequest {
+                name_prefix: "bern".into(),
+                birth_date: "1984-12-03".into(),
+                page_size: 2,
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(page.results.len(), 2);
+    assert!(!page.next_page_token.is_empty());
+    let rest = client
+        .search(authed(
+            pb::SearchRequest {
+                name_prefix: "bern".into(),
+                page_size: 2,
+                page_token: page.next_page_token,
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(rest.results.len(), 1);
+    assert!(rest.next_page_token.is_empty());
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM access_log WHERE action = 'search'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(logged, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn erasure_keeps_a_tombstone_without_personal_data() {
+    let app = spawn_app().await;
+    let id = register(&app, "Robert", "Jeanne").await;
+    let mut client = app.client().await;
+    let director = token(Role::Director, &[8], &[]);
+    client
+        .set_nir(authed(
+            pb::SetNirRequest {
+                beneficiary_id: id.clone(),
+                nir: nir_for_1984_12(1),
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("nir");
+    let export = client
+        .export_personal_data(authed(
+            pb::ExportPersonalDataRequest {
+                beneficiary_id: id.clone(),
+            },
+            &director,
+        ))
+        .await
+        .expect("export")
+        .into_inner();
+    assert!(export.json.contains("Jeanne"));
+    assert!(export.json.contains(&nir_for_1984_12(1)));
+
+    let err = client
+        .erase(authed(
+            pb::EraseRequest {
+                beneficiary_id: id.clone(),
+                reason: String::new(),
+            },
+            &director,
+        ))
+        .await
+        .expect_err("reason required");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    client
+        .erase(authed(
+            pb::EraseRequest {
+                beneficiary_id: id.clone(),
+                reason: "request of 2026-11-20".into(),
+            },
+            &director,
+        ))
+        .await
+        .expect("erase");
+    let b = client
+        .get(authed(
+            pb::GetRequest {
+                beneficiary_id: id.clone(),
+            },
+            &director,
+        ))
+        .await
+        .expect("tombstone")
+        .into_inner();
+    assert!(!b.erased_at.is_empty());
+    assert!(b.last_name.is_empty() && b.first_name.is_empty() && b.birth_date.is_empty());
+    assert!(!b.has_nir && b.nir_masked.is_empty());
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM beneficiaries WHERE id = $1::uuid AND (last_name IS NOT NULL OR nir_sealed IS NOT NULL OR email IS NOT NULL)",
+    )
+    .bind(&id)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("count");
+    assert_eq!(leftovers, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_answers_serving_and_reflection_lists_the_service() {
+    let app = spawn_app().await;
+    let channel = app.channel().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in ["", "cep.beneficiaries.v1.BeneficiaryService"] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health")
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+    app.stop().await;
+}

@@ -1,0 +1,89 @@
+use cep_proto::beneficiaries as pb;
+use tonic::Code;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn an_update_changes_only_the_fields_sent_and_bumps_the_version() {
+    let app = spawn_app().await;
+    let id = register(&app, "Moreau", "Luc").await;
+    let mut client = app.client().await;
+    let b = client
+        .update(authed(
+            pb::UpdateRequest {
+                beneficiary_id: id.clone(),
+                version: 1,
+                phone: Some("06 12 34 56 78".into()),
+                profile: Some(pb::ProfileUpdate {
+                    sex: Some("M".into()),
+                    education_level: Some("NIVEAU_5".into()),
+                    company_entry_month: Some("2019-03".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(b.version, 2);
+    assert_eq!(b.phone, "06 12 34 56 78");
+    assert_eq!(b.last_name, "Moreau");
+    let profile = b.profile.expect("profile");
+    assert_eq!(profile.sex, "M");
+    assert_eq!(profile.company_entry_month, "2019-03");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_from_a_stale_version_is_refused() {
+    let app = spawn_app().await;
+    let id = register(&app, "Moreau", "Eva").await;
+    let mut client = app.client().await;
+    let update = |version| {
+        authed(
+            pb::UpdateRequest {
+                beneficiary_id: id.clone(),
+                version,
+                phone: Some("0612345678".into()),
+                ..Default::default()
+            },
+            &counsellor(),
+        )
+    };
+    client.update(update(1)).await.expect("first");
+    let err = client.update(update(1)).await.expect_err("stale");
+    assert_eq!(err.code(), Code::Aborted);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_reference_code_in_the_profile_is_refused_by_name() {
+    let app = spawn_app().await;
+    let id = register(&app, "Moreau", "Zoé").await;
+    let err = app
+        .client()
+        .await
+        .update(authed(
+            pb::UpdateRequest {
+                beneficiary_id: id,
+                version: 1,
+                profile: Some(pb::ProfileUpdate {
+                    naf_section: Some("ZZ".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect_err("bad code");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("profile.naf_section"),
+        "{}",
+        err.message()
+    );
+    app.stop().await;
+}
