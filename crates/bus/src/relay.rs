@@ -138,6 +138,9 @@ impl Relay {
     /// cep_bus_outbox` (sent by the outbox trigger at commit), and every
     /// `poll_interval`; after a failure, waits with a bounded exponential backoff.
     ///
+    /// Holds one pool connection for `LISTEN` and takes another per batch: give the
+    /// pool at least two.
+    ///
     /// Cancelling in the middle of a batch rolls its transaction back: the rows stay
     /// unsent and are published again later (JetStream drops the duplicates).
     ///

@@ -23,13 +23,19 @@ pub fn base_routes(
     descriptor_sets: &[&'static [u8]],
 ) -> Result<(tonic_health::server::HealthReporter, Routes), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let mut reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-    for set in descriptor_sets {
-        reflection = reflection.register_encoded_file_descriptor_set(set);
-    }
-    let reflection = reflection.build_v1()?;
-    let routes = Routes::new(health).add_service(reflection);
+    let builder = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for set in descriptor_sets {
+            b = b.register_encoded_file_descriptor_set(set);
+        }
+        b
+    };
+    // Both versions of the reflection protocol: v1, and v1alpha that many clients
+    // (grpcio-reflection, older grpcurl) still ask for.
+    let routes = Routes::new(health)
+        .add_service(builder().build_v1()?)
+        .add_service(builder().build_v1alpha()?);
     Ok((reporter, routes))
 }
 

@@ -51,8 +51,14 @@ pub fn subscriber(
     service: &str,
     settings: &TelemetrySettings,
 ) -> Result<(Box<dyn Subscriber + Send + Sync>, TelemetryGuard), TelemetryError> {
-    let filter = EnvFilter::try_new(&settings.log_level)
+    let mut filter = EnvFilter::try_new(&settings.log_level)
         .map_err(|e| TelemetryError::Filter(e.to_string()))?;
+    if !settings.log_level.contains("async_nats") {
+        // async-nats prints message payloads (personal data) at TRACE: never below DEBUG.
+        filter = filter.add_directive("async_nats=info".parse().map_err(
+            |e: tracing_subscriber::filter::ParseError| TelemetryError::Filter(e.to_string()),
+        )?);
+    }
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)

@@ -287,19 +287,20 @@ impl BeneficiaryApi {
             .execute(&mut *tx)
             .await
             .map_err(ApiError::from)?;
-        if !r.allow_duplicate {
-            if let Some(existing) =
-                store::find_same_identity(&mut tx, lot, &last_key, &first_key, birth_date)
-                    .await
-                    .map_err(ApiError::from)?
-            {
-                return Err(ApiError::AlreadyExists(format!(
-                    "probable duplicate of beneficiary {existing}: same names and birth date in lot {}; \
-                     set allow_duplicate with a duplicate_reason to register anyway",
-                    lot.number()
-                ))
-                .into());
-            }
+        let existing = if r.allow_duplicate {
+            None
+        } else {
+            store::find_same_identity(&mut tx, lot, &last_key, &first_key, birth_date)
+                .await
+                .map_err(ApiError::from)?
+        };
+        if let Some(existing) = existing {
+            return Err(ApiError::AlreadyExists(format!(
+                "probable duplicate of beneficiary {existing}: same names and birth date in lot {}; \
+                 set allow_duplicate with a duplicate_reason to register anyway",
+                lot.number()
+            ))
+            .into());
         }
         store::insert(&mut tx, &b).await.map_err(ApiError::from)?;
         cep_bus::enqueue(&mut tx, events::registered(&b))

@@ -389,3 +389,38 @@ async fn a_message_is_kept_in_progress_while_its_inbox_cannot_be_written_then_ap
         .clone();
     assert_eq!(info.num_redelivered, 0, "the outage used no delivery");
 }
+
+#[tokio::test]
+async fn a_consumer_resumes_after_nats_restarts() {
+    let mut bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let running = start(
+        &bus,
+        RecordEffect {
+            calls: Arc::clone(&calls),
+            outcome: Outcome::Succeed,
+        },
+    );
+    let relay = cep_bus::Relay::new(bus.pool().clone(), bus.js.clone());
+    bus.enqueue_committed("cep.test.registered", &encoded("before"))
+        .await;
+    relay.publish_pending().await.unwrap();
+    wait_acked(&bus, 1).await;
+
+    bus.nats.restart().await;
+    bus.enqueue_committed("cep.test.registered", &encoded("after"))
+        .await;
+    let published =
+        eventually(|| async { relay.publish_pending().await.is_ok_and(|n| n == 1) }).await;
+    assert!(published, "the relay publishes again after the restart");
+    wait_acked(&bus, 2).await;
+    running.stop().await;
+
+    let applied: Vec<String> = sqlx::query_scalar("select beneficiary_id from effects order by id")
+        .fetch_all(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, ["before", "after"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,326 @@
+//! `cepctl beneficiary …`: the beneficiaries service.
+
+use anyhow::Context;
+use cep_proto::beneficiaries as pb;
+use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
+use tonic::transport::Channel;
+
+use crate::output::{self, Format};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Register a person at first contact.
+    Register(Box<Register>),
+    /// Show one person.
+    Get { beneficiary_id: String },
+    /// Change fields: `--set phone=0612345678 --set profile.sex=F` ("" clears an optional field).
+    Update {
+        beneficiary_id: String,
+        /// The version read (optimistic concurrency).
+        #[arg(long)]
+        version: i64,
+        /// FIELD=VALUE, with the field names of the contract (profile.* for the UO1 profile).
+        #[arg(long = "set", required = true)]
+        set: Vec<String>,
+    },
+    /// Search by name prefix, birth date, NIR, structure.
+    Search(Search),
+    /// Record the NIR (shown masked afterwards).
+    SetNir { beneficiary_id: String, nir: String },
+    /// Check eligibility to a UO (UO0, UO1, UO2.1, UO2.2).
+    Eligibility {
+        beneficiary_id: String,
+        #[arg(long)]
+        uo: cep_domain::Uo,
+    },
+    /// List the annex-2 fields still missing for a UO.
+    Validate {
+        beneficiary_id: String,
+        #[arg(long)]
+        uo: cep_domain::Uo,
+    },
+    /// Everything held about the person, as JSON.
+    Export { beneficiary_id: String },
+    /// Erase the person's data, keeping a tombstone.
+    Erase {
+        beneficiary_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct Register {
+    #[arg(long)]
+    lot: i32,
+    #[arg(long)]
+    structure: String,
+    #[arg(long)]
+    last_name: String,
+    #[arg(long)]
+    first_name: String,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    birth_date: String,
+    /// Code of the employment_status reference table, e.g. SALARIE_PRIVE.
+    #[arg(long)]
+    status: String,
+    #[arg(long)]
+    usual_name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    home_postal_code: Option<String>,
+    #[arg(long)]
+    work_postal_code: Option<String>,
+    #[arg(long)]
+    operator_ref: Option<String>,
+    #[arg(long)]
+    other_cep_operator: Option<String>,
+    #[arg(long)]
+    lot_exception_justification: Option<String>,
+    /// Register even if a probable duplicate exists (needs --duplicate-reason).
+    #[arg(long)]
+    allow_duplicate: bool,
+    #[arg(long, default_value = "")]
+    duplicate_reason: String,
+}
+
+#[derive(clap::Args)]
+pub struct Search {
+    #[arg(long, default_value = "")]
+    name: String,
+    #[arg(long, default_value = "")]
+    birth_date: String,
+    #[arg(long, default_value = "")]
+    nir: String,
+    #[arg(long, default_value = "")]
+    structure: String,
+    #[arg(long, default_value_t = 0)]
+    lot: i32,
+    #[arg(long, default_value_t = 50)]
+    page_size: i32,
+    #[arg(long, default_value = "")]
+    page_token: String,
+}
+
+fn request<T>(msg: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .context("the token is not a valid header value")?,
+    );
+    Ok(r)
+}
+
+fn status(e: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
+}
+
+pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow::Result<()> {
+    let token =
+        token.context("no token: pass --token or set CEP_TOKEN (see `cepctl dev-token`)")?;
+    let addr =
+        std::env::var("CEP_BENEFICIARIES_ADDR").unwrap_or_else(|_| "127.0.0.1:50051".to_owned());
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .context("CEP_BENEFICIARIES_ADDR")?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the beneficiaries service at {addr}"))?;
+    let mut client = BeneficiaryServiceClient::new(channel);
+    match cmd {
+        Command::Register(r) => {
+            let reply = client
+                .register(request(
+                    pb::RegisterRequest {
+                        lot: r.lot,
+                        structure_id: r.structure,
+                        last_name: r.last_name,
+                        first_name: r.first_name,
+                        birth_date: r.birth_date,
+                        employment_status: r.status,
+                        usual_name: r.usual_name,
+                        email: r.email,
+                        phone: r.phone,
+                        home_postal_code: r.home_postal_code,
+                        work_postal_code: r.work_postal_code,
+                        operator_ref: r.operator_ref,
+                        allow_duplicate: r.allow_duplicate,
+                        duplicate_reason: r.duplicate_reason,
+                        other_cep_operator: r.other_cep_operator,
+                        lot_exception_justification: r.lot_exception_justification,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+        Command::Get { beneficiary_id } => {
+            let reply = client
+                .get(request(pb::GetRequest { beneficiary_id }, &token)?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+        Command::Update {
+            beneficiary_id,
+            version,
+            set,
+        } => {
+            let update = update_request(beneficiary_id, version, &set)?;
+            let reply = client
+                .update(request(update, &token)?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+        Command::Search(s) => {
+            let reply = client
+                .search(request(
+                    pb::SearchRequest {
+                        name_prefix: s.name,
+                        birth_date: s.birth_date,
+                        nir: s.nir,
+                        structure_id: s.structure,
+                        lot: s.lot,
+                        page_size: s.page_size,
+                        page_token: s.page_token,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), Some("results"))
+        }
+        Command::SetNir {
+            beneficiary_id,
+            nir,
+        } => {
+            let reply = client
+                .set_nir(request(
+                    pb::SetNirRequest {
+                        beneficiary_id,
+                        nir,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+        Command::Eligibility { beneficiary_id, uo } => {
+            let reply = client
+                .check_eligibility(request(
+                    pb::CheckEligibilityRequest {
+                        beneficiary_id,
+                        uo: uo.to_proto(),
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), Some("failed_rules"))
+        }
+        Command::Validate { beneficiary_id, uo } => {
+            let reply = client
+                .validate_for(request(
+                    pb::ValidateForRequest {
+                        beneficiary_id,
+                        uo: uo.to_proto(),
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+        Command::Export { beneficiary_id } => {
+            let reply = client
+                .export_personal_data(request(
+                    pb::ExportPersonalDataRequest { beneficiary_id },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", reply.get_ref().json);
+            }
+            Ok(())
+        }
+        Command::Erase {
+            beneficiary_id,
+            reason,
+        } => {
+            let reply = client
+                .erase(request(
+                    pb::EraseRequest {
+                        beneficiary_id,
+                        reason,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
+        }
+    }
+}
+
+/// An `UpdateRequest` from `FIELD=VALUE` pairs.
+fn update_request(
+    beneficiary_id: String,
+    version: i64,
+    pairs: &[String],
+) -> anyhow::Result<pb::UpdateRequest> {
+    let mut r = pb::UpdateRequest {
+        beneficiary_id,
+        version,
+        ..Default::default()
+    };
+    let mut p = pb::ProfileUpdate::default();
+    for pair in pairs {
+        let (field, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--set {pair:?}: expected FIELD=VALUE"))?;
+        let value = Some(value.to_owned());
+        match field {
+            "structure_id" => r.structure_id = value,
+            "last_name" => r.last_name = value,
+            "first_name" => r.first_name = value,
+            "usual_name" => r.usual_name = value,
+            "birth_date" => r.birth_date = value,
+            "employment_status" => r.employment_status = value,
+            "email" => r.email = value,
+            "phone" => r.phone = value,
+            "home_postal_code" => r.home_postal_code = value,
+            "work_postal_code" => r.work_postal_code = value,
+            "operator_ref" => r.operator_ref = value,
+            "other_cep_operator" => r.other_cep_operator = value,
+            "lot_exception_justification" => r.lot_exception_justification = value,
+            "profile.sex" => p.sex = value,
+            "profile.address_line" => p.address_line = value,
+            "profile.address_postal_code" => p.address_postal_code = value,
+            "profile.address_city" => p.address_city = value,
+            "profile.education_level" => p.education_level = value,
+            "profile.naf_section" => p.naf_section = value,
+            "profile.company_size" => p.company_size = value,
+            "profile.social_category" => p.social_category = value,
+            "profile.sector_label" => p.sector_label = value,
+            "profile.job_label" => p.job_label = value,
+            "profile.company_entry_month" => p.company_entry_month = value,
+            "profile.disability" => p.disability = value,
+            "profile.employer_postal_code" => p.employer_postal_code = value,
+            other => anyhow::bail!("--set {other}: not a field of a beneficiary"),
+        }
+    }
+    if p != pb::ProfileUpdate::default() {
+        r.profile = Some(p);
+    }
+    Ok(r)
+}

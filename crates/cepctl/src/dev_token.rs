@@ -1,0 +1,77 @@
+//! `cepctl dev-token`: a token signed with the key the local stack generated.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use cep_kit::auth::{Claims, DEV_ISSUER, Role};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Role(s) of the caller: counsellor, manager, director, mediation, si, sre, auditor.
+    #[arg(long = "role", required = true)]
+    roles: Vec<Role>,
+    /// Lot(s) the caller works in (1–19).
+    #[arg(long = "lot", required = true)]
+    lots: Vec<u8>,
+    /// Structure(s) the caller is limited to; none: every structure of its lots.
+    #[arg(long = "structure")]
+    structures: Vec<String>,
+    /// Who the token names.
+    #[arg(long, default_value = "dev-user")]
+    subject: String,
+    /// Lifetime in hours.
+    #[arg(long, default_value_t = 8)]
+    hours: i64,
+    /// The local stack's signing key.
+    #[arg(
+        long,
+        env = "CEP_DEV_JWT_SECRET_FILE",
+        default_value = ".local/secrets/jwt_secret"
+    )]
+    secret_file: PathBuf,
+    /// "local" or "production"; the local stack writes it to .local/stack.env.
+    #[arg(long, env = "CEP_ENVIRONMENT", default_value = "local")]
+    environment: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.environment != "local" {
+        bail!(
+            "dev tokens are refused: the stack runs in {} mode",
+            args.environment
+        );
+    }
+    for lot in &args.lots {
+        cep_domain::Lot::new(i64::from(*lot)).context("--lot")?;
+    }
+    if !(1..=24 * 30).contains(&args.hours) {
+        bail!("--hours must be between 1 and 720");
+    }
+    let secret = std::fs::read(&args.secret_file).with_context(|| {
+        format!(
+            "reading the local stack's signing key {} (run `make up` first)",
+            args.secret_file.display()
+        )
+    })?;
+    let secret = String::from_utf8_lossy(&secret).trim().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_secs();
+    let now = i64::try_from(now).context("system clock")?;
+    let claims = Claims {
+        sub: args.subject,
+        roles: args.roles,
+        lots: args.lots,
+        structures: args.structures,
+        iss: DEV_ISSUER.to_owned(),
+        iat: now,
+        exp: now + args.hours * 3600,
+    };
+    let token = cep_kit::auth::mint(secret.as_bytes(), &claims)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Loads demo data into the running local stack through the public APIs (cepctl):
+# people in several lots and structures, at every stage the services built so far
+# allow. Safe to run twice: a second run reports the probable duplicates and goes on.
+source "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC1091
+source "$ROOT/.local/stack.env"
+
+token_for() { cepctl dev-token --role "$1" --lot "$2" --subject "demo-$1-lot$2"; }
+
+id_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["beneficiary_id"])'; }
+
+# register LOT STRUCTURE LAST FIRST BIRTH STATUS HOME_POSTAL_CODE [EMAIL]
+register() {
+    local out
+    if out=$(CEP_TOKEN="$(token_for counsellor "$1")" cepctl beneficiary register --output json \
+        --lot "$1" --structure "$2" --last-name "$3" --first-name "$4" --birth-date "$5" \
+        --status "$6" --home-postal-code "$7" ${8:+--email "$8"} 2>&1); then
+        echo "$out" | id_of
+    else
+        case "$out" in
+            *AlreadyExists*) echo "$out" | sed -n 's/.*beneficiary \([0-9a-f-]\{36\}\).*/\1/p' ;;
+            *) log "register failed: $out"; return 1 ;;
+        esac
+    fi
+}
+
+log "loading demo data"
+export CEP_TOKEN
+# Lot 8, Pays de la Loire: two structures.
+a=$(register 8 nantes-centre Lefèvre Anne 1984-12-03 SALARIE_PRIVE 44000 anne.lefevre@example.fr)
+b=$(register 8 nantes-centre Martin Paul 1979-05-21 INTERIMAIRE 44300)
+c=$(register 8 angers Dubois Claire 1991-02-11 AGENT_PUBLIC 49000)
+d=$(register 8 angers Moreau Lucas 1968-07-30 DEMANDEUR_EMPLOI 49100)
+# Lot 1, Île-de-France; lot 13, La Réunion; lot 16, Corse.
+e=$(register 1 paris-nord Bernard Sofia 1995-09-14 SALARIE_PRIVE 75018 sofia.bernard@example.fr)
+f=$(register 1 paris-nord Petit Hugo 1988-01-02 INDEPENDANT 93200)
+g=$(register 13 saint-denis Payet Maëva 1990-04-25 SALARIE_PRIVE 97400)
+h=$(register 16 ajaccio Santoni Petru 1982-10-08 SALARIE_PRIVE 20090)
+
+# Anne (lot 8) completes her UO1 profile and, at UO1 closure, her NIR.
+CEP_TOKEN=$(token_for counsellor 8)
+version=$(cepctl beneficiary get "$a" --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+cepctl beneficiary update "$a" --version "$version" --set profile.sex=F \
+    --set "profile.address_line=12 rue Crébillon" --set profile.address_postal_code=44000 \
+    --set profile.address_city=Nantes --set profile.education_level=NIVEAU_5 \
+    --set profile.naf_section=C --set profile.company_size=TAILLE_10_49 \
+    --set profile.social_category=PCS_4 --set "profile.sector_label=Industrie navale" \
+    --set "profile.job_label=Technicienne méthodes" --set profile.company_entry_month=2015-09 >/dev/null || true
+cepctl beneficiary set-nir "$a" "2 84 12 44 109 123 $(python3 -c 'n=2841244109123; print(f"{97 - n % 97:02d}")')" >/dev/null 2>&1 || true
+cepctl beneficiary eligibility "$a" --uo UO1
+cepctl beneficiary eligibility "$c" --uo UO1 || true
+cepctl beneficiary validate "$a" --uo UO1 || true
+
+log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

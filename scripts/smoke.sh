@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Brings the local stack up (as `make up` does, binaries already built), drives it
+# with a generic gRPC client through server reflection only, and takes it down.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+venv="$ROOT/.local/tools/grpc-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc_reflection, grpc_health' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q grpcio grpcio-reflection grpcio-health-checking protobuf
+fi
+if (echo >/dev/tcp/127.0.0.1/50051) 2>/dev/null; then
+    log "the local stack is already up: testing it as it is, leaving it up"
+else
+    bash scripts/stack.sh up
+    trap 'bash scripts/stack.sh down' EXIT
+fi
+# shellcheck disable=SC1091
+source .local/stack.env
+CEP_TOKEN="$(cepctl dev-token --role counsellor --lot 8 --subject smoke-test)"
+export CEP_TOKEN
+"$venv/bin/python" scripts/smoke_reflection.py

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The whole system on this machine, on loopback: PostgreSQL (127.0.0.1:55432, one
+# database per service), nats-server with JetStream (127.0.0.1:4222) and every
+# service built so far, state under .local/. Usage: stack.sh up|down|status|usage|wait
+source "$(dirname "$0")/lib.sh"
+
+LOCAL="$ROOT/.local"
+BIN="${CEP_BIN_DIR:-$ROOT/target/debug}"
+PG_PORT=55432
+NATS_PORT=4222
+NATS_MONITOR_PORT=8222
+DATABASES=(beneficiaries journeys deliverables claims exchange pra)
+# service name, gRPC port, metrics port: the services that exist so far
+SERVICES=("beneficiaries 50051 9651")
+OPERATOR_LOTS="1,8,13,16"
+
+secret() { # secret NAME BYTES: generated once, kept under .local/secrets
+    local f="$LOCAL/secrets/$1"
+    if [ ! -s "$f" ]; then
+        mkdir -p "$LOCAL/secrets"; chmod 700 "$LOCAL/secrets"
+        head -c "$2" /dev/urandom | base64 -w0 > "$f"
+        chmod 600 "$f"
+    fi
+    cat "$f"
+}
+
+port_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # wait_port PORT WHAT
+    local i
+    for i in $(seq 1 100); do
+        port_open "$1" && return 0
+        sleep 0.1
+    done
+    log "$2 did not open port $1 (see $LOCAL/logs)"; return 1
+}
+
+service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
+    local up; up="$(echo "$1" | tr '[:lower:]' '[:upper:]')"
+    echo "CEP_${up}__ENVIRONMENT=local"
+    echo "CEP_${up}__DATABASE__URL=postgres://postgres@127.0.0.1:$PG_PORT/cep_$1"
+    echo "CEP_${up}__NATS__URL=nats://127.0.0.1:$NATS_PORT"
+    echo "CEP_${up}__AUTH__JWT_SECRET=$(secret jwt_secret 48)"
+    echo "CEP_${up}__SERVER__GRPC_LISTEN=127.0.0.1:$2"
+    echo "CEP_${up}__SERVER__METRICS_LISTEN=127.0.0.1:$3"
+    echo "CEP_${up}__OPERATOR__ID=AB"
+    echo "CEP_${up}__OPERATOR__LOTS=$OPERATOR_LOTS"
+    if [ "$1" = beneficiaries ]; then
+        echo "CEP_BENEFICIARIES__NIR__ENCRYPTION_KEY=$(secret nir_encryption_key 32)"
+        echo "CEP_BENEFICIARIES__NIR__INDEX_KEY=$(secret nir_index_key 32)"
+    fi
+}
+
+start_nats() {
+    if [ -f "$LOCAL/run/nats.pid" ] && kill -0 "$(cat "$LOCAL/run/nats.pid")" 2>/dev/null; then return 0; fi
+    if port_open $NATS_PORT; then log "port $NATS_PORT is taken by another process"; return 1; fi
+    mkdir -p "$LOCAL/nats" "$LOCAL/run" "$LOCAL/logs"
+    nohup nats-server -js -a 127.0.0.1 -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$LOCAL/nats" >"$LOCAL/logs/nats.log" 2>&1 &
+    echo $! >"$LOCAL/run/nats.pid"
+    wait_port $NATS_PORT nats-server
+}
+
+start_service() { # start_service NAME GRPC METRICS
+    local name="$1" pidf="$LOCAL/run/$1.pid"
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then return 0; fi
+    [ -x "$BIN/$name" ] || { log "$BIN/$name is missing: build first (make up does)"; return 1; }
+    (
+        set -a; eval "$(service_env "$@")"; set +a
+        export CEP_CONFIG_DIR="$ROOT/config"
+        "$BIN/$name" migrate >>"$LOCAL/logs/$name.log" 2>&1
+        nohup "$BIN/$name" serve >>"$LOCAL/logs/$name.log" 2>&1 &
+        echo $! >"$pidf"
+    )
+    wait_port "$2" "$name"
+}
+
+write_env() {
+    {
+        echo "# Written by scripts/stack.sh: source it, then use cepctl."
+        echo "export CEP_ENVIRONMENT=local"
+        echo "export CEP_NATS_URL=nats://127.0.0.1:$NATS_PORT"
+        echo "export CEP_NATS_MONITOR=http://127.0.0.1:$NATS_MONITOR_PORT"
+        echo "export CEP_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+        local s name grpc metrics
+        for s in "${SERVICES[@]}"; do
+            read -r name grpc metrics <<<"$s"
+            local up; up="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
+            echo "export CEP_${up}_ADDR=127.0.0.1:$grpc"
+            echo "export CEP_${up}_METRICS=http://127.0.0.1:$metrics/metrics"
+        done
+        echo "export CEP_DEV_JWT_SECRET_FILE=$LOCAL/secrets/jwt_secret"
+        echo "export PATH=\"$BIN:\$PATH\""
+        echo "# a token: export CEP_TOKEN=\$(cepctl dev-token --role counsellor --lot 8)"
+    } >"$LOCAL/stack.env"
+}
+
+up() {
+    ensure_postgres_installed
+    ensure_nats_installed
+    mkdir -p "$LOCAL/run" "$LOCAL/logs"
+    postgres_start "$LOCAL/postgres" $PG_PORT
+    local db
+    for db in "${DATABASES[@]}"; do
+        psql -q -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -tAc \
+            "SELECT 1 FROM pg_database WHERE datname = 'cep_$db'" | grep -q 1 \
+            || psql -q -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -c "CREATE DATABASE cep_$db" >/dev/null
+    done
+    start_nats
+    local s
+    for s in "${SERVICES[@]}"; do
+        # shellcheck disable=SC2086
+        start_service $s
+    done
+    write_env
+    log "stack up: source .local/stack.env"
+}
+
+down() {
+    local f
+    for f in "$LOCAL"/run/*.pid; do
+        [ -f "$f" ] || continue
+        kill "$(cat "$f")" 2>/dev/null || true
+        rm -f "$f"
+    done
+    postgres_stop "$LOCAL/postgres"
+    log "stack down"
+}
+
+status() {
+    local s name grpc metrics
+    port_open $PG_PORT && echo "postgres      127.0.0.1:$PG_PORT  up" || echo "postgres      127.0.0.1:$PG_PORT  down"
+    port_open $NATS_PORT && echo "nats          127.0.0.1:$NATS_PORT   up" || echo "nats          127.0.0.1:$NATS_PORT   down"
+    for s in "${SERVICES[@]}"; do
+        read -r name grpc metrics <<<"$s"
+        port_open "$grpc" && echo "$name 127.0.0.1:$grpc up" || echo "$name 127.0.0.1:$grpc down"
+    done
+}
+
+usage() {
+    cat <<EOT
+
+The CEP system runs on this machine (Ctrl-C stops it):
+$(status | sed 's/^/  /')
+
+  source .local/stack.env
+  export CEP_TOKEN=\$(cepctl dev-token --role counsellor --lot 8)
+  cepctl beneficiary search --name bern
+  cepctl beneficiary get <id> --output json
+  cepctl beneficiary eligibility <id> --uo UO1
+
+Any gRPC client works through server reflection, e.g.
+  grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50051 list
+Logs: .local/logs/   Metrics: \$CEP_BENEFICIARIES_METRICS
+EOT
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    status) status ;;
+    usage) usage ;;
+    wait)
+        trap 'down; exit 0' INT TERM
+        while :; do sleep 1; done
+        ;;
+    *) log "usage: $0 up|down|status|usage|wait"; exit 2 ;;
+esac
