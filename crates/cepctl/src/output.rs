@@ -112,17 +112,19 @@ fn rows_table(items: &[Value], whole: &Value, list_field: &str) -> String {
             .trim_end()
             .to_owned()
     };
-    let mut out = vec![line(&columns)];
-    out.extend(cells.iter().map(|r| line(r)));
+    let mut out = if items.is_empty() {
+        vec![format!("{list_field}: none")]
+    } else {
+        let mut rows = vec![line(&columns)];
+        rows.extend(cells.iter().map(|r| line(r)));
+        rows
+    };
     if let Some(Value::Object(rest)) = Some(whole) {
         for (k, v) in rest {
             if k != list_field && !scalar(v).is_empty() {
                 out.push(format!("{k}: {}", scalar(v)));
             }
         }
-    }
-    if items.is_empty() {
-        out = vec!["(no result)".to_owned()];
     }
     out.join("\n")
 }
