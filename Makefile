@@ -38,3 +38,7 @@ lint:
 ## charts: render and validate the Helm chart and the kustomize overlays
 charts:
 	@bash scripts/check-charts.sh
+
+## bench: throughput and latency of the services against a floor measured in the same run
+bench:
+	@bash scripts/bench.sh

@@ -18,4 +18,4 @@ fi
 source .local/stack.env
 CEP_TOKEN="$(cepctl dev-token --role counsellor --lot 8 --subject smoke-test)"
 export CEP_TOKEN
-"$venv/bin/python" scripts/smoke_reflection.py
+"$venv/bin/python" tests/e2e/reflection_smoke.py

@@ -8,7 +8,7 @@
 #  5. renders and validates the Helm chart and kustomize overlays, and checks the
 #     rendered settings against the services' settings loader;
 #  6. brings the local stack up and drives it with a generic gRPC client through
-#     server reflection only (scripts/smoke_reflection.py), then down.
+#     server reflection only (tests/e2e/reflection_smoke.py), then down.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 

@@ -113,7 +113,6 @@ where
             otel.name = %method,
             rpc.method = %method,
             rpc.grpc.status_code = tracing::field::Empty,
-            caller = tracing::field::Empty,
         );
         let _ = span.set_parent(parent);
         let clone = self.inner.clone();

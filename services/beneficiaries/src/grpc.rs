@@ -901,9 +901,9 @@ impl BeneficiaryApi {
                 .collect::<Vec<_>>(),
             "exported_at": self.clock.now(),
         });
-        Ok(pb::ExportPersonalDataResponse {
-            json: serde_json::to_string_pretty(&document).unwrap_or_default(),
-        })
+        // Serialising a `serde_json::Value` to a string cannot fail.
+        let json = serde_json::to_string_pretty(&document).unwrap_or_else(|_| document.to_string());
+        Ok(pb::ExportPersonalDataResponse { json })
     }
 
     async fn erase(

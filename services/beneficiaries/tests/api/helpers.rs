@@ -23,7 +23,8 @@ pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub db: TestDatabase,
     pub nats: NatsServer,
-    pub logs: LogCapture,
+    /// Everything logged by the test binary (None in benchmarks).
+    pub logs: Option<LogCapture>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -48,8 +49,12 @@ pub fn settings_env(db_url: &str, nats_url: &str) -> HashMap<String, String> {
     .collect()
 }
 
+/// The application, with every log line captured for the privacy assertions.
 pub async fn spawn_app() -> TestApp {
-    let logs = LogCapture::install();
+    spawn_app_with(Some(LogCapture::install())).await
+}
+
+pub async fn spawn_app_with(logs: Option<LogCapture>) -> TestApp {
     let db = TestDatabase::create().await;
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().expect("config dir");

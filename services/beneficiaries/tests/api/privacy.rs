@@ -71,7 +71,7 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
             &counsellor(),
         ))
         .await;
-    let capture = app.logs.clone();
+    let capture = app.logs.clone().expect("log capture");
     app.stop().await;
     let logs = capture.contents();
     assert!(logs.contains(&id), "the capture sees the service's logs");
