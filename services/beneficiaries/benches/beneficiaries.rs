@@ -164,7 +164,9 @@ async fn main() {
         latencies,
     };
 
-    println!("beneficiaries service, debug-free release build, PostgreSQL on loopback");
+    println!(
+        "beneficiaries service, release build, PostgreSQL 15 and nats-server on loopback (test cluster: fsync off)"
+    );
     for f in [&floor, &register, &concurrent, &get] {
         print(f, &floor);
     }
