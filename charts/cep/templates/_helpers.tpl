@@ -174,7 +174,8 @@ rendering: (dict "root" $ "svc" $svc).
     "migrate_on_start" false)
   "nats" (dict
     "url" $s.nats.url
-    "stream_replicas" (int $s.nats.streamReplicas))
+    "stream_replicas" (int $s.nats.streamReplicas)
+    "stream_max_age_days" (int $s.nats.streamMaxAgeDays))
   "auth" (dict "jwt_issuer" $s.auth.jwtIssuer)
   "telemetry" $telemetry
   "operator" $operator

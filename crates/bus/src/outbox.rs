@@ -51,6 +51,30 @@ pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid
     Ok(id)
 }
 
+/// Deletes the rows published at least `older_than` ago and returns how many.
+///
+/// Published rows are only diagnostics (attempts, last error), and their payloads may
+/// hold personal data: the relay prunes them after its retention, and an erasure
+/// prunes them all at once (`Duration::ZERO`) in its own transaction. Unsent rows are
+/// never touched.
+///
+/// # Errors
+///
+/// [`BusError::Database`] when the delete fails.
+pub async fn prune_published(
+    conn: &mut PgConnection,
+    older_than: std::time::Duration,
+) -> Result<u64, BusError> {
+    let done = sqlx::query(
+        "delete from outbox where published_at is not null \
+         and published_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 fn validate(msg: &OutboxMessage) -> Result<(), BusError> {
     if msg.ce_type.trim().is_empty() {
         return Err(BusError::InvalidMessage("ce_type is empty"));

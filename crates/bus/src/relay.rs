@@ -20,6 +20,8 @@ const DEFAULT_BATCH_SIZE: usize = 32;
 const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// `last_error` is for operators; keep it short.
 const MAX_ERROR_LEN: usize = 1000;
 
@@ -43,6 +45,7 @@ pub struct Relay {
     batch_size: usize,
     publish_timeout: Duration,
     max_backoff: Duration,
+    retention: Duration,
 }
 
 /// An outbox row being published.
@@ -101,6 +104,34 @@ impl Relay {
             batch_size: DEFAULT_BATCH_SIZE,
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
             max_backoff: DEFAULT_MAX_BACKOFF,
+            retention: DEFAULT_RETENTION,
+        }
+    }
+
+    /// How long published rows stay in the outbox (for diagnostics) before the relay
+    /// deletes them; one hour by default.
+    #[must_use]
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Deletes the published rows older than the retention, at most once a minute.
+    async fn prune(&self, last: &mut Option<tokio::time::Instant>) {
+        if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        *last = Some(tokio::time::Instant::now());
+        let pruned = async {
+            let mut conn = self.pool.acquire().await?;
+            crate::prune_published(&mut conn, self.retention).await
+        };
+        match pruned.await {
+            Ok(0) => {}
+            Ok(count) => tracing::debug!(count, "published outbox rows pruned"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot prune published outbox rows")
+            }
         }
     }
 
@@ -152,6 +183,7 @@ impl Relay {
         let mut listener = None;
         let mut last_ok = true;
         let mut backoff = MIN_BACKOFF;
+        let mut last_prune = None;
         tracing::info!(batch_size = self.batch_size, poll_interval = ?self.poll_interval, "outbox relay started");
         loop {
             if listener.is_none() && last_ok {
@@ -172,6 +204,7 @@ impl Relay {
             match result {
                 Ok(count) => {
                     backoff = MIN_BACKOFF;
+                    self.prune(&mut last_prune).await;
                     if count > 0 {
                         tracing::debug!(count, "outbox rows published");
                     }

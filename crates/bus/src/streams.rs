@@ -22,6 +22,10 @@ pub struct StreamSpec {
     pub subjects: Vec<String>,
     /// Replicas: 1 on a single server, 3 in Kubernetes.
     pub replicas: usize,
+    /// How long the stream keeps a message; zero: no limit. Event payloads may hold
+    /// personal data, so producing services bound it (an erasure is complete on the
+    /// bus once its older facts have aged out).
+    pub max_age: Duration,
 }
 
 impl StreamSpec {
@@ -35,7 +39,15 @@ impl StreamSpec {
             name: name.into(),
             subjects: subjects.into_iter().map(Into::into).collect(),
             replicas,
+            max_age: Duration::ZERO,
         }
+    }
+
+    /// The same stream keeping each message at most `max_age`.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 }
 
@@ -83,6 +95,7 @@ pub(crate) fn stream_config(spec: &StreamSpec) -> stream::Config {
         retention: stream::RetentionPolicy::Limits,
         num_replicas: spec.replicas.max(1),
         duplicate_window: DUPLICATE_WINDOW,
+        max_age: spec.max_age,
         ..Default::default()
     }
 }

@@ -111,6 +111,16 @@ pub struct NatsSettings {
     pub url: String,
     /// JetStream replicas of the streams this service creates (3 in a cluster).
     pub stream_replicas: usize,
+    /// How many days the streams this service creates keep a fact. Payloads may hold
+    /// personal data: long enough for a consumer down past the 3-day RTO to catch up,
+    /// short enough that an erasure is complete on the bus after it.
+    pub stream_max_age_days: u64,
+}
+
+impl NatsSettings {
+    pub fn stream_max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stream_max_age_days * 86_400)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +182,12 @@ impl Common<'_> {
             return Err(SettingsError::invalid(
                 "nats.stream_replicas",
                 "must be between 1 and 5",
+            ));
+        }
+        if !(4..=3650).contains(&self.nats.stream_max_age_days) {
+            return Err(SettingsError::invalid(
+                "nats.stream_max_age_days",
+                "must be between 4 (more than the 3-day RTO) and 3650",
             ));
         }
         let secret_len = self

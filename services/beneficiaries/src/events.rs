@@ -13,12 +13,9 @@ pub const UPDATED: &str = "cep.beneficiaries.updated";
 pub const NIR_SET: &str = "cep.beneficiaries.nir_set";
 pub const ERASED: &str = "cep.beneficiaries.erased";
 
-pub fn stream(replicas: usize) -> StreamSpec {
-    StreamSpec {
-        name: STREAM.to_owned(),
-        subjects: vec!["cep.beneficiaries.>".to_owned()],
-        replicas,
-    }
+pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
+    StreamSpec::new(STREAM, ["cep.beneficiaries.>"], nats.stream_replicas)
+        .with_max_age(nats.stream_max_age())
 }
 
 fn text(v: &Option<String>) -> String {

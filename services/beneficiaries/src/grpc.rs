@@ -965,6 +965,10 @@ impl BeneficiaryApi {
             }
             .into());
         }
+        // Facts already published may carry the person's data: drop them from the outbox.
+        cep_bus::prune_published(&mut tx, std::time::Duration::ZERO)
+            .await
+            .map_err(ApiError::from)?;
         cep_bus::enqueue(&mut tx, events::erased(&tomb))
             .await
             .map_err(ApiError::from)?;

@@ -209,7 +209,7 @@ async fn run_relay(
         };
         let js = async_nats::jetstream::new(client);
         loop {
-            match cep_bus::ensure_stream(&js, &events::stream(nats.stream_replicas)).await {
+            match cep_bus::ensure_stream(&js, &events::stream(&nats)).await {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot provision stream BENEFICIARIES yet, retrying");

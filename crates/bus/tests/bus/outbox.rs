@@ -120,3 +120,38 @@ async fn the_relay_is_woken_by_a_commit_before_its_poll_interval() {
     bus.wait_stream_count(STREAM, 2).await;
     running.stop().await;
 }
+
+#[tokio::test]
+async fn pruning_deletes_published_rows_past_the_retention_and_never_unsent_ones() {
+    let bus = Bus::start().await;
+    bus.enqueue_committed("cep.test.old", b"old").await;
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone());
+    assert_eq!(relay.publish_pending().await.unwrap(), 1);
+    bus.enqueue_committed("cep.test.pending", b"pending").await;
+
+    let mut conn = bus.pool().acquire().await.unwrap();
+    let kept = cep_bus::prune_published(&mut conn, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "a row published just now is within the retention");
+    let pruned = cep_bus::prune_published(&mut conn, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    let left: Vec<String> = sqlx::query_scalar("select subject from outbox")
+        .fetch_all(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["cep.test.pending"], "an unsent row is never pruned");
+}
+
+#[tokio::test]
+async fn a_stream_keeps_its_messages_no_longer_than_its_max_age() {
+    let bus = Bus::start().await;
+    let spec = cep_bus::StreamSpec::new("AGED", ["cep.aged.>"], 1)
+        .with_max_age(Duration::from_secs(30 * 86_400));
+    cep_bus::ensure_stream(&bus.js, &spec).await.unwrap();
+    let mut stream = bus.js.get_stream("AGED").await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.max_age, Duration::from_secs(30 * 86_400));
+}

@@ -209,6 +209,23 @@ async fn erasure_keeps_a_tombstone_without_personal_data() {
         .await
         .expect_err("reason required");
     assert_eq!(err.code(), Code::InvalidArgument);
+    // Every fact so far is published before the erasure.
+    let published = async {
+        loop {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .expect("count");
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(15), published)
+        .await
+        .expect("the relay publishes the facts");
     client
         .erase(authed(
             pb::EraseRequest {
@@ -219,6 +236,16 @@ async fn erasure_keeps_a_tombstone_without_personal_data() {
         ))
         .await
         .expect("erase");
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE ce_type <> 'cep.events.v1.BeneficiaryErased'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("count");
+    assert_eq!(
+        kept, 0,
+        "published facts holding the person's data are dropped from the outbox"
+    );
     let b = client
         .get(authed(
             pb::GetRequest {
