@@ -129,6 +129,14 @@ def main():
         time.sleep(0.2)
     time.sleep(1)
     check(stream_messages(monitor) == before + 2, f"stream BENEFICIARIES got exactly 2 new messages (had {before})")
+    metrics_url = os.environ.get("CEP_BENEFICIARIES_METRICS")
+    if metrics_url:
+        with urllib.request.urlopen(metrics_url, timeout=5) as r:
+            metrics = r.read().decode()
+        check(
+            'cep_grpc_requests_total{code="6",method="/cep.beneficiaries.v1.BeneficiaryService/Register"' in metrics,
+            "metrics count the Register calls refused as duplicates",
+        )
     print(f"reflection smoke test ok: {checks} checks")
 
 

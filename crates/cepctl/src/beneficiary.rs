@@ -324,3 +324,32 @@ fn update_request(
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_pairs_fill_the_update_and_its_profile() {
+        let r = update_request(
+            "id".into(),
+            3,
+            &[
+                "phone=0612345678".into(),
+                "profile.sex=F".into(),
+                "email=".into(),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(r.version, 3);
+        assert_eq!(r.phone.as_deref(), Some("0612345678"));
+        assert_eq!(r.email.as_deref(), Some(""));
+        assert_eq!(r.profile.and_then(|p| p.sex).as_deref(), Some("F"));
+    }
+
+    #[test]
+    fn an_unknown_field_or_a_pair_without_value_is_refused() {
+        assert!(update_request("id".into(), 1, &["nir=1".into()]).is_err());
+        assert!(update_request("id".into(), 1, &["phone".into()]).is_err());
+    }
+}

@@ -137,3 +137,75 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let mut env: HashMap<String, String> = [
+            ("DATABASE__URL", "postgres://cep@localhost/cep".to_owned()),
+            ("AUTH__JWT_SECRET", "x".repeat(32)),
+            ("NIR__ENCRYPTION_KEY", b64(1)),
+            ("NIR__INDEX_KEY", b64(2)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("CEP_BENEFICIARIES__{k}"), v))
+        .collect();
+        for (k, v) in pairs {
+            env.insert(format!("CEP_BENEFICIARIES__{k}"), (*v).to_owned());
+        }
+        env
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        let dir = std::env::temp_dir().join("cep-settings-test-missing");
+        Settings::load_from(&dir, env(pairs))
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn the_defaults_with_the_secrets_are_a_valid_configuration() {
+        let dir = std::env::temp_dir().join("cep-settings-test-missing");
+        let s = Settings::load_from(&dir, env(&[])).expect("valid");
+        assert_eq!(s.server.grpc_listen.port(), 50051);
+        assert_eq!(s.nats.stream_max_age_days, 30);
+    }
+
+    #[test]
+    fn each_bad_setting_is_named_in_the_refusal() {
+        for (pairs, key) in [
+            (
+                vec![("NIR__ENCRYPTION_KEY", "c2hvcnQ=")],
+                "nir.encryption_key",
+            ),
+            (vec![("NIR__INDEX_KEY", "")], "nir.index_key"),
+            (vec![("AUTH__JWT_SECRET", "too-short")], "auth.jwt_secret"),
+            (vec![("OPERATOR__LOTS", "8,20")], "operator.lots"),
+            (vec![("OPERATOR__ID", "ABC")], "operator.id"),
+            (vec![("NATS__URL", "http://nats:4222")], "nats.url"),
+            (vec![("DATABASE__URL", "")], "database.url"),
+            (
+                vec![("SERVER__GRPC_LISTEN", "not-an-address")],
+                "grpc_listen",
+            ),
+            (vec![("SERVER__BOGUS", "1")], "bogus"),
+        ] {
+            let message = error(&pairs);
+            assert!(message.contains(key), "{key} not named in {message:?}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_development_issuer() {
+        let message = error(&[
+            ("ENVIRONMENT", "production"),
+            ("AUTH__JWT_ISSUER", "cep-dev"),
+        ]);
+        assert!(message.contains("auth.jwt_issuer"), "{message}");
+    }
+}

@@ -1,0 +1,78 @@
+//! `cepctl dev-token` as its users run it.
+
+use std::process::Command;
+
+fn cepctl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cepctl"))
+}
+
+fn secret_file() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), "local-stack-secret-local-stack-secret-0123\n").expect("write");
+    file
+}
+
+#[test]
+fn a_dev_token_verifies_with_the_local_stack_key_and_carries_the_scope() {
+    let secret = secret_file();
+    let out = cepctl()
+        .args([
+            "dev-token",
+            "--role",
+            "counsellor",
+            "--lot",
+            "8",
+            "--structure",
+            "nantes",
+        ])
+        .env("CEP_DEV_JWT_SECRET_FILE", secret.path())
+        .env("CEP_ENVIRONMENT", "local")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).expect("utf-8");
+    let verifier =
+        cep_kit::auth::JwtVerifier::new(b"local-stack-secret-local-stack-secret-0123", "cep", true)
+            .expect("verifier");
+    let caller = verifier.verify(token.trim()).expect("valid token");
+    assert!(caller.has_role(cep_kit::auth::Role::Counsellor));
+    assert!(caller.lots.contains(&8));
+    assert!(caller.structures.contains("nantes"));
+}
+
+#[test]
+fn a_dev_token_is_refused_when_the_stack_runs_in_production_mode() {
+    let secret = secret_file();
+    let out = cepctl()
+        .args(["dev-token", "--role", "si", "--lot", "1"])
+        .env("CEP_DEV_JWT_SECRET_FILE", secret.path())
+        .env("CEP_ENVIRONMENT", "production")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("production"));
+}
+
+#[test]
+fn an_unknown_role_or_lot_is_refused_by_name() {
+    let secret = secret_file();
+    for (args, word) in [
+        (["--role", "admin", "--lot", "1"], "role"),
+        (["--role", "si", "--lot", "20"], "lot"),
+    ] {
+        let out = cepctl()
+            .arg("dev-token")
+            .args(args)
+            .env("CEP_DEV_JWT_SECRET_FILE", secret.path())
+            .env("CEP_ENVIRONMENT", "local")
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(word));
+    }
+}
