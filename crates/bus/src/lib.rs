@@ -31,7 +31,7 @@ mod trace;
 
 pub use consumer::{Consumer, ConsumerSpec, Delivery, Handler, HandlerError, handler_fn};
 pub use error::BusError;
-pub use outbox::{OutboxMessage, enqueue, prune_published};
+pub use outbox::{OutboxMessage, discard_unsent, enqueue, prune_published};
 pub use relay::Relay;
 pub use streams::{
     DEADLETTER_STREAM, DEADLETTER_SUBJECT_PREFIX, DUPLICATE_WINDOW, StreamSpec,

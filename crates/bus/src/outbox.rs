@@ -17,6 +17,9 @@ pub struct OutboxMessage {
     pub ce_type: String,
     /// Lot the event concerns, sent as header `cep-lot` when known.
     pub lot: Option<u8>,
+    /// The record the event is about (e.g. a beneficiary id), never sent as a header:
+    /// lets [`discard_unsent`] drop an erased record's pending facts.
+    pub key: Option<String>,
     /// The encoded protobuf message.
     pub payload: Vec<u8>,
 }
@@ -36,8 +39,8 @@ pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid
     let traceparent = crate::current_traceparent();
     // the statement trigger NOTIFYs cep_bus_outbox, delivered at commit only
     sqlx::query(
-        "insert into outbox (id, subject, ce_type, lot, payload, traceparent) \
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into outbox (id, subject, ce_type, lot, payload, traceparent, key) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(&msg.subject)
@@ -45,6 +48,7 @@ pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid
     .bind(msg.lot.map(i16::from))
     .bind(&msg.payload)
     .bind(traceparent)
+    .bind(&msg.key)
     .execute(conn)
     .await?;
     tracing::debug!(event_id = %id, subject = %msg.subject, ce_type = %msg.ce_type, "event written to the outbox");
@@ -75,6 +79,21 @@ pub async fn prune_published(
     Ok(done.rows_affected())
 }
 
+/// Deletes the unsent rows about `key` and returns how many: an erasure calls it in
+/// its own transaction so that facts holding the erased person's data are never
+/// published. The erasure's own event, enqueued afterwards, still goes out.
+///
+/// # Errors
+///
+/// [`BusError::Database`] when the delete fails.
+pub async fn discard_unsent(conn: &mut PgConnection, key: &str) -> Result<u64, BusError> {
+    let done = sqlx::query("delete from outbox where published_at is null and key = $1")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 fn validate(msg: &OutboxMessage) -> Result<(), BusError> {
     if msg.ce_type.trim().is_empty() {
         return Err(BusError::InvalidMessage("ce_type is empty"));
@@ -102,6 +121,7 @@ mod tests {
 
     fn message(subject: &str, ce_type: &str) -> OutboxMessage {
         OutboxMessage {
+            key: None,
             subject: subject.to_owned(),
             ce_type: ce_type.to_owned(),
             lot: None,

@@ -26,7 +26,15 @@ pub enum Command {
     /// Search by name prefix, birth date, NIR, structure.
     Search(Search),
     /// Record the NIR (shown masked afterwards).
-    SetNir { beneficiary_id: String, nir: String },
+    SetNir {
+        beneficiary_id: String,
+        nir: String,
+        /// Record it although another person holds the same NIR (needs --duplicate-reason).
+        #[arg(long)]
+        allow_duplicate: bool,
+        #[arg(long, default_value = "")]
+        duplicate_reason: String,
+    },
     /// Check eligibility to a UO (UO0, UO1, UO2.1, UO2.2).
     Eligibility {
         beneficiary_id: String,
@@ -200,12 +208,16 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
         Command::SetNir {
             beneficiary_id,
             nir,
+            allow_duplicate,
+            duplicate_reason,
         } => {
             let reply = client
                 .set_nir(request(
                     pb::SetNirRequest {
                         beneficiary_id,
                         nir,
+                        allow_duplicate,
+                        duplicate_reason,
                     },
                     &token,
                 )?)

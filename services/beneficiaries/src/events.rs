@@ -62,6 +62,7 @@ fn message(subject: &str, ce_type: &str, b: &Beneficiary, payload: Vec<u8>) -> O
         subject: subject.to_owned(),
         ce_type: ce_type.to_owned(),
         lot: Some(b.lot.number()),
+        key: Some(b.id.to_string()),
         payload,
     }
 }

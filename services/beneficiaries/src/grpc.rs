@@ -32,8 +32,55 @@ pub struct BeneficiaryApi {
     pub operator: OperatorSettings,
 }
 
+/// The id of the record a call is about; recorded in the call's span only once it
+/// is a UUID (a caller may paste anything there, a name or a NIR included).
 fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(value.trim()).map_err(|_| ApiError::invalid(field, "must be a UUID"))
+    let id =
+        Uuid::parse_str(value.trim()).map_err(|_| ApiError::invalid(field, "must be a UUID"))?;
+    tracing::Span::current().record("beneficiary_id", tracing::field::display(id));
+    Ok(id)
+}
+
+/// The reason that overrides a probable duplicate: required when `allow` is set.
+fn duplicate_override(v: &mut Violations, allow: bool, reason: &str) -> Option<String> {
+    let reason = check::optional_text(v, "duplicate_reason", reason);
+    if allow && reason.is_none() {
+        v.add("duplicate_reason", "is required with allow_duplicate");
+    }
+    reason.filter(|_| allow)
+}
+
+/// Refuses `b` when another live person of its lot has the same names and birth date,
+/// unless `allowed`. Serialises the check across replicas with an advisory lock on
+/// the identity, held until the transaction ends.
+async fn refuse_identity_duplicate(
+    conn: &mut PgConnection,
+    b: &Beneficiary,
+    allowed: bool,
+) -> Result<(), ApiError> {
+    let (Some(last), Some(first), Some(birth)) =
+        (b.last_name_key(), b.first_name_key(), b.birth_date)
+    else {
+        return Ok(());
+    };
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!(
+            "identity:{}:{last}:{first}:{birth}",
+            b.lot.number()
+        ))
+        .execute(&mut *conn)
+        .await?;
+    if allowed {
+        return Ok(());
+    }
+    match store::find_same_identity(conn, b.lot, &last, &first, birth, b.id).await? {
+        Some(existing) => Err(ApiError::AlreadyExists(format!(
+            "probable duplicate of beneficiary {existing}: same names and birth date in lot {}; \
+             set allow_duplicate with a duplicate_reason to go on anyway",
+            b.lot.number()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn parse_uo(value: i32) -> Result<Uo, ApiError> {
@@ -222,11 +269,7 @@ impl BeneficiaryApi {
             "lot_exception_justification",
             r.lot_exception_justification.as_deref().unwrap_or(""),
         );
-        let duplicate_reason =
-            check::optional_text(&mut v, "duplicate_reason", &r.duplicate_reason);
-        if r.allow_duplicate && duplicate_reason.is_none() {
-            v.add("duplicate_reason", "is required with allow_duplicate");
-        }
+        let duplicate_reason = duplicate_override(&mut v, r.allow_duplicate, &r.duplicate_reason);
         let (
             Some(lot),
             Some(structure_id),
@@ -262,46 +305,15 @@ impl BeneficiaryApi {
             nir_sealed: None,
             nir_index: None,
             nir_masked: None,
-            duplicate_reason: if r.allow_duplicate {
-                duplicate_reason
-            } else {
-                None
-            },
+            duplicate_reason,
             erasure_reason: None,
             version: 1,
             created_at: now,
             updated_at: now,
             erased_at: None,
         };
-        let (last_key, first_key) = (
-            b.last_name_key().unwrap_or_default(),
-            b.first_name_key().unwrap_or_default(),
-        );
         let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
-        // Serialises registrations of the same identity across replicas.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!(
-                "identity:{}:{last_key}:{first_key}:{birth_date}",
-                lot.number()
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(ApiError::from)?;
-        let existing = if r.allow_duplicate {
-            None
-        } else {
-            store::find_same_identity(&mut tx, lot, &last_key, &first_key, birth_date)
-                .await
-                .map_err(ApiError::from)?
-        };
-        if let Some(existing) = existing {
-            return Err(ApiError::AlreadyExists(format!(
-                "probable duplicate of beneficiary {existing}: same names and birth date in lot {}; \
-                 set allow_duplicate with a duplicate_reason to register anyway",
-                lot.number()
-            ))
-            .into());
-        }
+        refuse_identity_duplicate(&mut tx, &b, r.allow_duplicate).await?;
         store::insert(&mut tx, &b).await.map_err(ApiError::from)?;
         cep_bus::enqueue(&mut tx, events::registered(&b))
             .await
@@ -599,8 +611,18 @@ impl BeneficiaryApi {
                     .map(|p| p.as_str().to_owned()))
             );
         }
+        let duplicate_reason = duplicate_override(&mut v, r.allow_duplicate, &r.duplicate_reason);
         v.into_result().map_err(ApiError::from)?;
         caller.check_scope(next.lot, &next.structure_id)?;
+        let identity_changed = changed
+            .iter()
+            .any(|f| matches!(f.as_str(), "last_name" | "first_name" | "birth_date"));
+        if identity_changed {
+            refuse_identity_duplicate(&mut tx, &next, r.allow_duplicate).await?;
+            if duplicate_reason.is_some() {
+                next.duplicate_reason = duplicate_reason;
+            }
+        }
         if !changed.is_empty() {
             next.version = current.version + 1;
             next.updated_at = self.clock.now();
@@ -632,8 +654,18 @@ impl BeneficiaryApi {
     ) -> Result<pb::SetNirResponse, Status> {
         caller.require_any_role(authz::SET_NIR)?;
         let id = parse_id("beneficiary_id", &r.beneficiary_id)?;
-        let nir = Nir::parse(&r.nir)
-            .map_err(|e| ApiError::invalid("nir", format!("{e} (rule {})", e.rule())))?;
+        let mut v = Violations::default();
+        let nir = match Nir::parse(&r.nir) {
+            Ok(nir) => Some(nir),
+            Err(e) => {
+                v.add("nir", format!("{e} (rule {})", e.rule()));
+                None
+            }
+        };
+        let duplicate_reason = duplicate_override(&mut v, r.allow_duplicate, &r.duplicate_reason);
+        let Some(nir) = nir.filter(|_| v.is_empty()) else {
+            return Err(ApiError::Invalid(v).into());
+        };
         let index = self.vault.blind_index(&nir).map_err(ApiError::from)?;
         let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -643,12 +675,13 @@ impl BeneficiaryApi {
             .map_err(ApiError::from)?;
         let current = self.load(&mut tx, caller, id, true).await?;
         ensure_live(&current)?;
-        if let Some(existing) = store::find_by_nir_index(&mut tx, &index, id)
+        let existing = store::find_by_nir_index(&mut tx, &index, id)
             .await
-            .map_err(ApiError::from)?
-        {
+            .map_err(ApiError::from)?;
+        if let (Some(existing), false) = (existing, r.allow_duplicate) {
             return Err(ApiError::AlreadyExists(format!(
-                "probable duplicate of beneficiary {existing}: the same NIR is recorded there"
+                "probable duplicate of beneficiary {existing}: the same NIR is recorded there; \
+                 set allow_duplicate with a duplicate_reason to record it anyway"
             ))
             .into());
         }
@@ -666,6 +699,9 @@ impl BeneficiaryApi {
         next.nir_sealed = Some(self.vault.encrypt(id, &nir).map_err(ApiError::from)?);
         next.nir_index = Some(index);
         next.nir_masked = Some(nir.masked());
+        if duplicate_reason.is_some() {
+            next.duplicate_reason = duplicate_reason;
+        }
         next.version = current.version + 1;
         next.updated_at = self.clock.now();
         if !store::update(&mut tx, &next, current.version)
@@ -723,15 +759,21 @@ impl BeneficiaryApi {
         let structures: Vec<String> = if r.structure_id.trim().is_empty() {
             caller.structures.iter().cloned().collect()
         } else {
-            let s = r.structure_id.trim().to_owned();
-            if !caller.structures.is_empty() && !caller.structures.contains(&s) {
-                return Err(Status::permission_denied(
-                    "structure_id is outside the caller's structures",
-                ));
+            match check::structure_id(&mut v, "structure_id", &r.structure_id, &[]) {
+                Some(s) if !caller.structures.is_empty() && !caller.structures.contains(&s) => {
+                    return Err(Status::permission_denied(
+                        "structure_id is outside the caller's structures",
+                    ));
+                }
+                Some(s) => vec![s],
+                None => Vec::new(),
             }
-            vec![s]
         };
-        let name_prefix_key = Some(name_key(&r.name_prefix)).filter(|k| !k.is_empty());
+        let name_prefix_key = if r.name_prefix.trim().is_empty() {
+            None
+        } else {
+            check::name(&mut v, "name_prefix", &r.name_prefix).map(|n| name_key(&n))
+        };
         let birth_date = if r.birth_date.trim().is_empty() {
             None
         } else {
@@ -784,14 +826,17 @@ impl BeneficiaryApi {
             (true, Some(last)) => last.id.to_string(),
             _ => String::new(),
         };
-        log_read(
+        // Whose data the search showed, one access-log row each.
+        let shown: Vec<Uuid> = found.iter().map(|b| b.id).collect();
+        store::log_access_each(
             &mut conn,
-            caller,
+            &caller.subject,
+            &roles_text(caller),
             "search",
-            None,
-            i32::try_from(found.len()).unwrap_or(i32::MAX),
+            &shown,
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(pb::SearchResponse {
             results: found
                 .iter()
@@ -878,16 +923,8 @@ impl BeneficiaryApi {
         let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
         let b = self.load(&mut tx, caller, id, false).await?;
         log_read(&mut tx, caller, "export", Some(id), 1).await?;
-        let nir = match &b.nir_sealed {
-            Some(sealed) => Some(
-                self.vault
-                    .decrypt(id, sealed)
-                    .map_err(ApiError::from)?
-                    .as_str()
-                    .to_owned(),
-            ),
-            None => None,
-        };
+        // The full NIR only for the roles that see it elsewhere; masked for the others.
+        let nir = self.full_nir(caller, &b)?.or_else(|| b.nir_masked.clone());
         let history = store::access_history(&mut tx, id)
             .await
             .map_err(ApiError::from)?;
@@ -965,7 +1002,11 @@ impl BeneficiaryApi {
             }
             .into());
         }
-        // Facts already published may carry the person's data: drop them from the outbox.
+        // Facts not yet published carry the person's data: never publish them.
+        cep_bus::discard_unsent(&mut tx, &id.to_string())
+            .await
+            .map_err(ApiError::from)?;
+        // Facts already published may carry it too: drop them from the outbox.
         cep_bus::prune_published(&mut tx, std::time::Duration::ZERO)
             .await
             .map_err(ApiError::from)?;
@@ -987,7 +1028,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[tonic::async_trait]
 impl BeneficiaryService for BeneficiaryApi {
-    #[tracing::instrument(skip_all, fields(lot = request.get_ref().lot))]
+    #[tracing::instrument(skip_all, fields(lot = request.get_ref().lot, beneficiary_id = tracing::field::Empty))]
     async fn register(
         &self,
         request: Request<pb::RegisterRequest>,
@@ -998,7 +1039,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn get(
         &self,
         request: Request<pb::GetRequest>,
@@ -1014,7 +1055,7 @@ impl BeneficiaryService for BeneficiaryApi {
         Ok(Response::new(to_proto(&b, full_nir)))
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn update(
         &self,
         request: Request<pb::UpdateRequest>,
@@ -1036,7 +1077,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn set_nir(
         &self,
         request: Request<pb::SetNirRequest>,
@@ -1047,7 +1088,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn check_eligibility(
         &self,
         request: Request<pb::CheckEligibilityRequest>,
@@ -1058,7 +1099,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn validate_for(
         &self,
         request: Request<pb::ValidateForRequest>,
@@ -1069,7 +1110,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn export_personal_data(
         &self,
         request: Request<pb::ExportPersonalDataRequest>,
@@ -1080,7 +1121,7 @@ impl BeneficiaryService for BeneficiaryApi {
             .map(Response::new)
     }
 
-    #[tracing::instrument(skip_all, fields(beneficiary_id = %request.get_ref().beneficiary_id))]
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
     async fn erase(
         &self,
         request: Request<pb::EraseRequest>,

@@ -140,7 +140,7 @@ pub async fn update(
          employment_status=$11, email=$12, phone=$13, home_postal_code=$14, work_postal_code=$15, \
          operator_ref=$16, other_cep_operator=$17, lot_exception_justification=$18, profile=$19, \
          nir_sealed=$20, nir_index=$21, nir_masked=$22, erasure_reason=$23, version=$24, \
-         updated_at=$25, erased_at=$26 \
+         updated_at=$25, erased_at=$26, duplicate_reason=$27 \
          WHERE id=$1 AND version=$2",
     )
     .bind(b.id)
@@ -169,6 +169,7 @@ pub async fn update(
     .bind(b.version)
     .bind(b.updated_at)
     .bind(b.erased_at)
+    .bind(&b.duplicate_reason)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -202,22 +203,25 @@ pub async fn get_for_update(
     row.map(Beneficiary::try_from).transpose()
 }
 
-/// A live person of `lot` with the same name keys and birth date.
+/// Another live person (not `except`) of `lot` with the same name keys and birth date.
 pub async fn find_same_identity(
     conn: &mut PgConnection,
     lot: Lot,
     last_name_key: &str,
     first_name_key: &str,
     birth_date: NaiveDate,
+    except: Uuid,
 ) -> Result<Option<Uuid>, StoreError> {
     let id = sqlx::query_scalar(
         "SELECT id FROM beneficiaries WHERE erased_at IS NULL AND lot = $1 \
-         AND last_name_key = $2 AND first_name_key = $3 AND birth_date = $4 ORDER BY id LIMIT 1",
+         AND last_name_key = $2 AND first_name_key = $3 AND birth_date = $4 AND id <> $5 \
+         ORDER BY id LIMIT 1",
     )
     .bind(i16::from(lot.number()))
     .bind(last_name_key)
     .bind(first_name_key)
     .bind(birth_date)
+    .bind(except)
     .fetch_optional(conn)
     .await?;
     Ok(id)
@@ -306,6 +310,31 @@ pub async fn log_access(
     .bind(action)
     .bind(beneficiary)
     .bind(result_count)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One access-log row per person shown (a search); one row with no person when
+/// nothing was shown, so the search itself stays traced.
+pub async fn log_access_each(
+    conn: &mut PgConnection,
+    subject: &str,
+    roles: &str,
+    action: &str,
+    beneficiaries: &[Uuid],
+) -> Result<(), StoreError> {
+    if beneficiaries.is_empty() {
+        return log_access(conn, subject, roles, action, None, 0).await;
+    }
+    sqlx::query(
+        "INSERT INTO access_log (subject, roles, action, beneficiary_id, result_count) \
+         SELECT $1, $2, $3, id, 1 FROM unnest($4::uuid[]) AS id",
+    )
+    .bind(subject)
+    .bind(roles)
+    .bind(action)
+    .bind(beneficiaries)
     .execute(conn)
     .await?;
     Ok(())

@@ -122,6 +122,7 @@ pub fn message(subject: &str, payload: &[u8]) -> OutboxMessage {
         subject: subject.to_owned(),
         ce_type: "cep.events.v1.TestHappened".to_owned(),
         lot: Some(7),
+        key: Some(format!("record-of-{subject}")),
         payload: payload.to_vec(),
     }
 }

@@ -155,3 +155,32 @@ async fn a_stream_keeps_its_messages_no_longer_than_its_max_age() {
     let info = stream.info().await.unwrap();
     assert_eq!(info.config.max_age, Duration::from_secs(30 * 86_400));
 }
+
+#[tokio::test]
+async fn discarding_a_key_drops_only_its_unsent_rows() {
+    let bus = Bus::start().await;
+    bus.enqueue_committed("cep.test.sent", b"sent").await;
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone());
+    assert_eq!(relay.publish_pending().await.unwrap(), 1);
+    bus.enqueue_committed("cep.test.erased", b"pending").await;
+    bus.enqueue_committed("cep.test.other", b"pending").await;
+
+    let mut conn = bus.pool().acquire().await.unwrap();
+    let discarded = cep_bus::discard_unsent(&mut conn, "record-of-cep.test.erased")
+        .await
+        .unwrap();
+    assert_eq!(discarded, 1);
+    assert_eq!(
+        cep_bus::discard_unsent(&mut conn, "record-of-cep.test.sent")
+            .await
+            .unwrap(),
+        0,
+        "a published row is not the discarding's business"
+    );
+    let mut left: Vec<String> = sqlx::query_scalar("select subject from outbox")
+        .fetch_all(bus.pool())
+        .await
+        .unwrap();
+    left.sort();
+    assert_eq!(left, ["cep.test.other", "cep.test.sent"]);
+}

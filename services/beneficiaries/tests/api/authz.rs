@@ -59,6 +59,7 @@ async fn call(
                 pb::SetNirRequest {
                     beneficiary_id: id,
                     nir: nir_for_1984_12(5),
+                    ..Default::default()
                 },
                 token,
             ))

@@ -15,6 +15,7 @@ async fn a_nir_is_stored_encrypted_and_returned_masked_except_to_the_si_role() {
             pb::SetNirRequest {
                 beneficiary_id: id.clone(),
                 nir: nir.clone(),
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -81,6 +82,7 @@ async fn an_invalid_nir_is_refused_naming_the_rule() {
                 pb::SetNirRequest {
                     beneficiary_id: id.clone(),
                     nir: nir.into(),
+                    ..Default::default()
                 },
                 &counsellor(),
             ))
@@ -109,6 +111,7 @@ async fn the_same_nir_on_two_people_is_a_probable_duplicate_and_can_be_searched(
             pb::SetNirRequest {
                 beneficiary_id: first.clone(),
                 nir: nir.clone(),
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -119,6 +122,7 @@ async fn the_same_nir_on_two_people_is_a_probable_duplicate_and_can_be_searched(
             pb::SetNirRequest {
                 beneficiary_id: second,
                 nir: nir.clone(),
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -156,6 +160,7 @@ async fn a_nir_inconsistent_with_the_birth_date_is_recorded_with_a_warning() {
             pb::SetNirRequest {
                 beneficiary_id: id,
                 nir,
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -163,5 +168,40 @@ async fn a_nir_inconsistent_with_the_birth_date_is_recorded_with_a_warning() {
         .expect("recorded")
         .into_inner();
     assert!(!set.warnings.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_shared_nir_is_recorded_only_with_a_reason() {
+    let app = spawn_app().await;
+    let first = register(&app, "Roux", "Lina").await;
+    let second = register(&app, "Roussel", "Lina").await;
+    let nir = nir_for_1984_12(77);
+    let mut client = app.client().await;
+    let set = |id: &str, allow: bool, reason: &str| {
+        authed(
+            pb::SetNirRequest {
+                beneficiary_id: id.to_owned(),
+                nir: nir.clone(),
+                allow_duplicate: allow,
+                duplicate_reason: reason.into(),
+            },
+            &counsellor(),
+        )
+    };
+    client.set_nir(set(&first, false, "")).await.expect("first");
+    let err = client
+        .set_nir(set(&second, true, ""))
+        .await
+        .expect_err("reason needed");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    client
+        .set_nir(set(
+            &second,
+            true,
+            "temporary number shared by the CPAM, checked on 2026-11-20",
+        ))
+        .await
+        .expect("allowed with a reason");
     app.stop().await;
 }

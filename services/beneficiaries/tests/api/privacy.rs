@@ -28,6 +28,7 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
             pb::SetNirRequest {
                 beneficiary_id: id.clone(),
                 nir: bad.clone(),
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -37,6 +38,7 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
             pb::SetNirRequest {
                 beneficiary_id: id.clone(),
                 nir: nir.clone(),
+                ..Default::default()
             },
             &counsellor(),
         ))
@@ -81,4 +83,65 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
             "personal data {secret} found in the logs"
         );
     }
+}
+
+#[tokio::test]
+async fn an_erasure_while_nats_is_down_never_publishes_the_erased_persons_data() {
+    use std::time::Duration;
+
+    let mut app = spawn_app().await;
+    app.nats.stop().await;
+    let last = unique_name("Efface");
+    let id = register(&app, &last, "Camille").await;
+    let mut client = app.client().await;
+    client
+        .erase(authed(
+            pb::EraseRequest {
+                beneficiary_id: id.clone(),
+                reason: "request of 2026-11-28".into(),
+            },
+            &token(Role::Director, &[8], &[]),
+        ))
+        .await
+        .expect("erase");
+    app.nats.restart().await;
+    let nats = async_nats::connect(app.nats.url()).await.expect("nats");
+    let js = async_nats::jetstream::new(nats);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let count = loop {
+        let count = match js.get_stream("BENEFICIARIES").await {
+            Ok(mut stream) => stream.info().await.expect("info").state.messages,
+            Err(_) => 0,
+        };
+        if count >= 1 || tokio::time::Instant::now() > deadline {
+            break count;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(count, 1, "only the erasure is published");
+    let stream = js.get_stream("BENEFICIARIES").await.expect("stream");
+    let message = stream.get_raw_message(1).await.expect("message");
+    assert_eq!(message.subject.as_str(), "cep.beneficiaries.erased");
+    assert!(!String::from_utf8_lossy(&message.payload).contains(&last));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_search_with_a_control_character_is_invalid_not_internal() {
+    let app = spawn_app().await;
+    let err = app
+        .client()
+        .await
+        .search(authed(
+            pb::SearchRequest {
+                name_prefix: "a\u{0}b".into(),
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("name_prefix"), "{}", err.message());
+    app.stop().await;
 }

@@ -87,3 +87,46 @@ async fn an_unknown_reference_code_in_the_profile_is_refused_by_name() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn renaming_someone_into_another_persons_identity_is_a_probable_duplicate() {
+    let app = spawn_app().await;
+    let paul = register(&app, "Martin", "Paul").await;
+    let pol = register(&app, "Martin", "Pol").await;
+    let mut client = app.client().await;
+    let rename = |allow: bool, reason: &str| {
+        authed(
+            pb::UpdateRequest {
+                beneficiary_id: pol.clone(),
+                version: 1,
+                first_name: Some("Paul".into()),
+                allow_duplicate: allow,
+                duplicate_reason: reason.into(),
+                ..Default::default()
+            },
+            &counsellor(),
+        )
+    };
+    let err = client
+        .update(rename(false, ""))
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert!(err.message().contains(&paul), "{}", err.message());
+    let err = client
+        .update(rename(true, ""))
+        .await
+        .expect_err("reason needed");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("duplicate_reason"));
+    let b = client
+        .update(rename(
+            true,
+            "twins, both named Paul Martin on their ID cards",
+        ))
+        .await
+        .expect("allowed")
+        .into_inner();
+    assert_eq!(b.first_name, "Paul");
+    app.stop().await;
+}
