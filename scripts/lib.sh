@@ -80,3 +80,12 @@ postgres_stop() {
     [ -f "$dir/data/PG_VERSION" ] || return 0
     as_pg_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
 }
+
+# test_environment: what tests and benchmarks run against: PostgreSQL and nats-server
+# installed, the test cluster started and CEP_TEST_DATABASE_URL exported.
+test_environment() {
+    ensure_postgres_installed
+    ensure_nats_installed
+    CEP_TEST_DATABASE_URL="$(bash "$ROOT/scripts/test-postgres.sh" start)"
+    export CEP_TEST_DATABASE_URL
+}

@@ -12,10 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_postgres_installed
-ensure_nats_installed
-export CEP_TEST_DATABASE_URL
-CEP_TEST_DATABASE_URL="$(bash scripts/test-postgres.sh start)"
+test_environment
 trap 'bash scripts/test-postgres.sh stop' EXIT
 
 log "building the workspace"
