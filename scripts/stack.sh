@@ -64,6 +64,7 @@ start_service() { # start_service NAME GRPC METRICS
     local name="$1" pidf="$LOCAL/run/$1.pid"
     if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then return 0; fi
     [ -x "$BIN/$name" ] || { log "$BIN/$name is missing: build first (make up does)"; return 1; }
+    if port_open "$2"; then log "port $2 of $name is taken by another process"; return 1; fi
     (
         set -a; eval "$(service_env "$@")"; set +a
         export CEP_CONFIG_DIR="$ROOT/config"
@@ -98,6 +99,9 @@ up() {
     ensure_postgres_installed
     ensure_nats_installed
     mkdir -p "$LOCAL/run" "$LOCAL/logs"
+    if port_open $PG_PORT && ! as_pg_owner "$(pg_bindir)/pg_ctl" -D "$LOCAL/postgres/data" status >/dev/null 2>&1; then
+        log "port $PG_PORT is taken by another process: stop it, then make up again"; return 1
+    fi
     postgres_start "$LOCAL/postgres" $PG_PORT
     local db
     for db in "${DATABASES[@]}"; do
