@@ -1,10 +1,10 @@
-//! The Postgres pool and the migrations, applied under the advisory lock that
-//! sqlx takes, so replicas starting together apply each migration once.
+//! The Postgres pool. Migrations are the service's own and cep-bus's, combined by
+//! `cep_bus::migrator_with` and applied under the advisory lock sqlx takes, so
+//! replicas starting together apply each migration once.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::settings::{DatabaseSettings, SettingsError};
@@ -19,7 +19,7 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Connects lazily-validated: the first connection is opened here so a wrong URL
+/// Opens the pool with its first connection, so a wrong URL or password
 /// fails at start-up, not at the first request.
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     let url = settings.url()?;
@@ -29,20 +29,4 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
         .connect(url)
         .await
         .map_err(DbError::Connect)
-}
-
-/// One migrator made of several (e.g. `cep_bus::MIGRATOR` and the service's own):
-/// their versions must not overlap.
-pub fn combine(migrators: &[&Migrator]) -> Migrator {
-    let all = migrators
-        .iter()
-        .flat_map(|m| m.iter().cloned())
-        .collect::<Vec<_>>();
-    Migrator::with_migrations(all)
-}
-
-/// Applies every pending migration of `migrators`.
-pub async fn migrate(pool: &PgPool, migrators: &[&Migrator]) -> Result<(), DbError> {
-    combine(migrators).run(pool).await?;
-    Ok(())
 }

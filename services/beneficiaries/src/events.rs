@@ -5,7 +5,7 @@ use cep_bus::{OutboxMessage, StreamSpec};
 use cep_proto::events;
 use prost::Message;
 
-use crate::model::Beneficiary;
+use crate::model::{Beneficiary, text};
 
 pub const STREAM: &str = "BENEFICIARIES";
 pub const REGISTERED: &str = "cep.beneficiaries.registered";
@@ -16,10 +16,6 @@ pub const ERASED: &str = "cep.beneficiaries.erased";
 pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
     StreamSpec::new(STREAM, ["cep.beneficiaries.>"], nats.stream_replicas)
         .with_max_age(nats.stream_max_age())
-}
-
-fn text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
 }
 
 /// The annex-2 state of `b` (never its NIR).

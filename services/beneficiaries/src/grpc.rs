@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::model::{Beneficiary, Profile, name_key};
+use crate::model::{Beneficiary, Profile, name_key, text};
 use crate::validate::{self as check, Violations};
 use crate::vault::NirVault;
 use crate::{annex2, authz, events, store};
@@ -124,10 +124,6 @@ fn ensure_live(b: &Beneficiary) -> Result<(), ApiError> {
         });
     }
     Ok(())
-}
-
-fn text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
 }
 
 fn to_profile(p: &Profile) -> pb::Profile {

@@ -44,7 +44,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Applies the outbox's and the service's migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), cep_kit::db::DbError> {
-    cep_kit::db::migrate(pool, &[&cep_bus::MIGRATOR, &MIGRATOR]).await
+    cep_bus::migrator_with(&MIGRATOR).run(pool).await?;
+    Ok(())
 }
 
 /// The service, built and bound, ready to run.

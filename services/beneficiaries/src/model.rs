@@ -73,6 +73,11 @@ impl Beneficiary {
     }
 }
 
+/// An optional field as the contract carries it: "" when absent.
+pub fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
 /// A name as compared: lower case, without accents, hyphens and apostrophes as
 /// spaces, spaces collapsed ("Lefèvre-D'Arc" → "lefevre d arc").
 pub fn name_key(name: &str) -> String {

@@ -55,14 +55,7 @@ async fn call(
             .await
             .map(drop),
         "SetNir" => client
-            .set_nir(req(
-                pb::SetNirRequest {
-                    beneficiary_id: id,
-                    nir: nir_for_1984_12(5),
-                    ..Default::default()
-                },
-                token,
-            ))
+            .set_nir(req(set_nir_request(id, nir_for_1984_12(5)), token))
             .await
             .map(drop),
         "CheckEligibility" => client

@@ -171,6 +171,18 @@ pub async fn register(app: &TestApp, last_name: &str, first_name: &str) -> Strin
         .beneficiary_id
 }
 
+/// A plain SetNir request (no duplicate override).
+pub fn set_nir_request(
+    beneficiary_id: impl Into<String>,
+    nir: impl Into<String>,
+) -> pb::SetNirRequest {
+    pb::SetNirRequest {
+        beneficiary_id: beneficiary_id.into(),
+        nir: nir.into(),
+        ..Default::default()
+    }
+}
+
 /// A valid NIR matching `registration`'s birth date (1984-12), computed key.
 pub fn nir_for_1984_12(serial: u32) -> String {
     let body = format!("18412440{serial:05}");

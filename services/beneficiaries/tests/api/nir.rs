@@ -12,11 +12,7 @@ async fn a_nir_is_stored_encrypted_and_returned_masked_except_to_the_si_role() {
     let mut client = app.client().await;
     let set = client
         .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: id.clone(),
-                nir: nir.clone(),
-                ..Default::default()
-            },
+            set_nir_request(id.clone(), nir.clone()),
             &counsellor(),
         ))
         .await
@@ -78,14 +74,7 @@ async fn an_invalid_nir_is_refused_naming_the_rule() {
         ("184134400100142", "nir_month"),
     ] {
         let err = client
-            .set_nir(authed(
-                pb::SetNirRequest {
-                    beneficiary_id: id.clone(),
-                    nir: nir.into(),
-                    ..Default::default()
-                },
-                &counsellor(),
-            ))
+            .set_nir(authed(set_nir_request(id.clone(), nir), &counsellor()))
             .await
             .expect_err("invalid nir");
         assert_eq!(err.code(), Code::InvalidArgument);
@@ -108,24 +97,13 @@ async fn the_same_nir_on_two_people_is_a_probable_duplicate_and_can_be_searched(
     let mut client = app.client().await;
     client
         .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: first.clone(),
-                nir: nir.clone(),
-                ..Default::default()
-            },
+            set_nir_request(first.clone(), nir.clone()),
             &counsellor(),
         ))
         .await
         .expect("first");
     let err = client
-        .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: second,
-                nir: nir.clone(),
-                ..Default::default()
-            },
-            &counsellor(),
-        ))
+        .set_nir(authed(set_nir_request(second, nir.clone()), &counsellor()))
         .await
         .expect_err("duplicate");
     assert_eq!(err.code(), Code::AlreadyExists);

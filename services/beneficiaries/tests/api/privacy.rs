@@ -25,21 +25,13 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
     bad.replace_range(14..15, if nir.ends_with('0') { "1" } else { "0" });
     let _ = client
         .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: id.clone(),
-                nir: bad.clone(),
-                ..Default::default()
-            },
+            set_nir_request(id.clone(), bad.clone()),
             &counsellor(),
         ))
         .await;
     client
         .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: id.clone(),
-                nir: nir.clone(),
-                ..Default::default()
-            },
+            set_nir_request(id.clone(), nir.clone()),
             &counsellor(),
         ))
         .await

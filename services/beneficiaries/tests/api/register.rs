@@ -182,11 +182,7 @@ async fn erasure_keeps_a_tombstone_without_personal_data() {
     let director = token(Role::Director, &[8], &[]);
     client
         .set_nir(authed(
-            pb::SetNirRequest {
-                beneficiary_id: id.clone(),
-                nir: nir_for_1984_12(1),
-                ..Default::default()
-            },
+            set_nir_request(id.clone(), nir_for_1984_12(1)),
             &counsellor(),
         ))
         .await
