@@ -16,6 +16,18 @@ pub enum BusError {
     /// The message given to [`crate::enqueue`] is not publishable.
     #[error("invalid outbox message: {0}")]
     InvalidMessage(&'static str),
+    /// The NATS address is invalid or the client could not be set up.
+    #[error("cannot connect to nats at {server}")]
+    Connect {
+        /// The configured server URL.
+        server: String,
+        /// The cause.
+        #[source]
+        source: async_nats::Error,
+    },
+    /// The NATS client is not connected; nothing was published.
+    #[error("not connected to nats")]
+    NotConnected,
     /// JetStream refused a publish or the connection failed while publishing.
     #[error("publish of event {id} to {subject} failed")]
     Publish {

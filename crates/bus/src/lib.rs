@@ -4,6 +4,8 @@
 //!
 //! - [`outbox`]: [`enqueue`] writes an event in the caller's transaction (same commit
 //!   as the state change), with the W3C `traceparent` of the current span.
+//! - [`connection`]: [`connect`] opens the service's NATS connection in the background
+//!   and reports each loss and recovery.
 //! - [`relay`]: the [`Relay`] claims unsent outbox rows (`FOR UPDATE SKIP LOCKED`),
 //!   publishes them to JetStream with `Nats-Msg-Id` = event id (JetStream drops a
 //!   republished row within the duplicate window), awaits the ack and marks them sent
@@ -21,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod connection;
 pub mod consumer;
 mod error;
 pub mod headers;
@@ -29,6 +32,7 @@ pub mod relay;
 pub mod streams;
 mod trace;
 
+pub use connection::connect;
 pub use consumer::{Consumer, ConsumerSpec, Delivery, Handler, HandlerError, handler_fn};
 pub use error::BusError;
 pub use outbox::{OutboxMessage, discard_unsent, enqueue, prune_published};

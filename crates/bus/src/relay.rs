@@ -4,6 +4,7 @@ use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use async_nats::connection::State;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::PgPool;
@@ -22,6 +23,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often the relay looks at the connection state while NATS is away.
+const CONNECTION_POLL: Duration = Duration::from_millis(100);
 /// `last_error` is for operators; keep it short.
 const MAX_ERROR_LEN: usize = 1000;
 
@@ -195,6 +198,13 @@ impl Relay {
                     listener = self.listen() => listener,
                 };
             }
+            if !self.connected() {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = self.until_connected() => {}
+                }
+            }
             let result = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -256,6 +266,21 @@ impl Relay {
         }
     }
 
+    /// Whether the NATS client is connected. A publish made while it is not would be
+    /// queued by the client and sent whenever the connection comes back, even after
+    /// the row was marked failed and later discarded (an erasure): so none is made.
+    fn connected(&self) -> bool {
+        self.js.client().connection_state() == State::Connected
+    }
+
+    async fn until_connected(&self) {
+        tracing::info!("outbox relay waits for the nats connection, rows kept");
+        while !self.connected() {
+            tokio::time::sleep(CONNECTION_POLL).await;
+        }
+        tracing::info!("outbox relay resumes");
+    }
+
     async fn listen(&self) -> Option<PgListener> {
         let connect = async {
             let mut listener = PgListener::connect_with(&self.pool).await?;
@@ -272,6 +297,9 @@ impl Relay {
     }
 
     async fn publish_batch(&self) -> Result<BatchOutcome, BusError> {
+        if !self.connected() {
+            return Err(BusError::NotConnected);
+        }
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as::<_, RowTuple>(
             "select id, subject, ce_type, lot, payload, traceparent, created_at \

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// The metrics every service exposes; services register their own in `registry`.
@@ -13,6 +13,8 @@ pub struct Metrics {
     pub registry: Registry,
     pub grpc_requests: IntCounterVec,
     pub grpc_duration: HistogramVec,
+    /// 1 while the service's NATS connection is up, 0 while it is lost or not yet made.
+    pub nats_connected: IntGauge,
 }
 
 impl Metrics {
@@ -36,12 +38,18 @@ impl Metrics {
             ),
             &["method"],
         )?;
+        let nats_connected = IntGauge::new(
+            "nats_connected",
+            "1 while the NATS connection is up, 0 otherwise",
+        )?;
         registry.register(Box::new(grpc_requests.clone()))?;
+        registry.register(Box::new(nats_connected.clone()))?;
         registry.register(Box::new(grpc_duration.clone()))?;
         Ok(Arc::new(Self {
             registry,
             grpc_requests,
             grpc_duration,
+            nats_connected,
         }))
     }
 

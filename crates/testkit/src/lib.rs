@@ -7,6 +7,7 @@
 //!   and a temporary store, and can stop and restart it on the same port and store;
 //! - [`LogCapture`] records everything logged through `tracing`, JSON-formatted like
 //!   production, so a test can assert that no personal data reaches the logs;
+//! - [`metrics`] scrapes a service's `/metrics` endpoint and reads its samples;
 //! - [`free_port`] finds a free loopback TCP port.
 //!
 //! This is test code: setup failures panic with a message saying what to fix.
@@ -15,6 +16,7 @@
 
 mod database;
 mod logs;
+pub mod metrics;
 mod nats;
 
 pub use database::TestDatabase;

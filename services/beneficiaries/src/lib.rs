@@ -164,6 +164,7 @@ impl Application {
         let relay = tokio::spawn(run_relay(
             self.pool.clone(),
             self.settings.nats.clone(),
+            self.metrics.clone(),
             stopped(),
         ));
         tracing::info!(grpc = %self.settings.server.grpc_listen, "beneficiaries service started");
@@ -186,20 +187,22 @@ impl Application {
     }
 }
 
-/// Connects to NATS (retrying until it answers), provisions the stream, and relays
+/// Connects to NATS (in the background, for ever), provisions the stream, and relays
 /// the outbox until `stop` resolves. Rows wait in the outbox while NATS is away.
 async fn run_relay(
     pool: PgPool,
     nats: cep_kit::settings::NatsSettings,
+    metrics: Arc<Metrics>,
     stop: impl Future<Output = ()> + Send,
 ) {
     let work = async {
+        let gauge = metrics.nats_connected.clone();
         let client = loop {
-            match async_nats::ConnectOptions::new()
-                .retry_on_initial_connect()
-                .connection_timeout(Duration::from_secs(5))
-                .connect(nats.url.as_str())
-                .await
+            let gauge = gauge.clone();
+            match cep_bus::connect(nats.url.as_str(), SERVICE, move |up| {
+                gauge.set(i64::from(up))
+            })
+            .await
             {
                 Ok(client) => break client,
                 Err(e) => {

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use cep_bus::{Relay, headers};
+use cep_bus::{BusError, Relay, headers};
 use futures::StreamExt;
 
 use crate::helpers::{Bus, Running, STREAM, eventually};
@@ -12,6 +12,11 @@ use crate::helpers::{Bus, Running, STREAM, eventually};
 async fn rows_written_while_nats_is_down_are_kept_then_published_once_after_a_restart() {
     let mut bus = Bus::start().await;
     bus.nats.stop().await;
+    let lost = eventually(|| async {
+        bus.client.connection_state() != async_nats::connection::State::Connected
+    })
+    .await;
+    assert!(lost, "the client did not notice the stopped server");
     let mut ids = Vec::new();
     for i in 0..5u8 {
         ids.push(bus.enqueue_committed("cep.test.offline", &[i]).await);
@@ -21,23 +26,20 @@ async fn rows_written_while_nats_is_down_are_kept_then_published_once_after_a_re
         .poll_interval(Duration::from_millis(100))
         .publish_timeout(Duration::from_millis(300))
         .max_backoff(Duration::from_millis(300));
+    assert!(
+        matches!(relay.publish_pending().await, Err(BusError::NotConnected)),
+        "a disconnected relay refuses to publish"
+    );
     let running = Running::spawn(|shutdown| relay.run(shutdown));
 
-    // the relay tries, fails, and keeps every row
-    let tried = eventually(|| async {
-        let failed: i64 = sqlx::query_scalar(
-            "select count(*) from outbox where attempts >= 2 and last_error is not null",
-        )
+    // the relay waits for the connection: no publish is queued in the client, where
+    // it would escape the outbox (and an erasure), and every row is kept
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attempted: i64 = sqlx::query_scalar("select count(*) from outbox where attempts > 0")
         .fetch_one(bus.pool())
         .await
         .unwrap();
-        failed >= 1
-    })
-    .await;
-    assert!(
-        tried,
-        "the relay did not try to publish while nats was down"
-    );
+    assert_eq!(attempted, 0, "no publish attempted while disconnected");
     assert_eq!(bus.unsent_rows().await, 5);
 
     bus.nats.restart().await;
@@ -62,6 +64,41 @@ async fn rows_written_while_nats_is_down_are_kept_then_published_once_after_a_re
     let expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
     assert_eq!(published, expected);
     assert_eq!(bus.stream_count(STREAM).await, 5);
+}
+
+#[tokio::test]
+async fn a_row_jetstream_refuses_keeps_its_error_and_is_published_once_a_stream_takes_it() {
+    let bus = Bus::start().await;
+    let id = bus.enqueue_committed("cep.orphan.created", &[1]).await;
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone())
+        .poll_interval(Duration::from_millis(100))
+        .publish_timeout(Duration::from_millis(500))
+        .max_backoff(Duration::from_millis(200));
+    let running = Running::spawn(|shutdown| relay.run(shutdown));
+
+    let tried = eventually(|| async {
+        let (attempts, error): (i32, Option<String>) =
+            sqlx::query_as("select attempts, last_error from outbox where id = $1")
+                .bind(id)
+                .fetch_one(bus.pool())
+                .await
+                .unwrap();
+        attempts >= 2 && error.is_some_and(|e| e.contains("cep.orphan.created"))
+    })
+    .await;
+    assert!(tried, "the refused row was not retried with its error kept");
+    assert_eq!(bus.unsent_rows().await, 1);
+
+    cep_bus::ensure_stream(
+        &bus.js,
+        &cep_bus::StreamSpec::new("ORPHAN", ["cep.orphan.>"], 1),
+    )
+    .await
+    .expect("stream");
+    bus.wait_stream_count("ORPHAN", 1).await;
+    let sent = eventually(|| async { bus.unsent_rows().await == 0 }).await;
+    assert!(sent, "the row was not marked sent once the stream existed");
+    running.stop().await;
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ pub const ISSUER: &str = "cep";
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    pub metrics_addr: std::net::SocketAddr,
     pub db: TestDatabase,
     pub nats: NatsServer,
     /// Everything logged by the test binary (None in benchmarks).
@@ -68,12 +69,14 @@ pub async fn spawn_app_with(logs: Option<LogCapture>) -> TestApp {
     let shared: SharedClock = clock.shared();
     let app = Application::build(settings, shared).await.expect("build");
     let addr = app.grpc_addr();
+    let metrics_addr = app.metrics_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
     TestApp {
         addr,
+        metrics_addr,
         db,
         nats,
         logs,
@@ -98,6 +101,20 @@ impl TestApp {
             .connect()
             .await
             .expect("connect")
+    }
+
+    /// Waits (up to 10 s) until the service's gauge says its NATS connection is `up`,
+    /// e.g. that it has seen the loss of a server the test stopped.
+    pub async fn wait_nats_connected(&self, up: bool) {
+        let want = if up { 1.0 } else { 0.0 };
+        let seen = cep_testkit::metrics::wait_for_sample(
+            self.metrics_addr,
+            "cep_nats_connected",
+            want,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(seen, Some(want), "cep_nats_connected never became {want}");
     }
 
     /// Stops the application and waits for it.

@@ -4,6 +4,7 @@
 mod authz;
 mod events;
 mod helpers;
+mod metrics;
 mod nir;
 mod privacy;
 mod register;

@@ -82,7 +82,11 @@ async fn an_erasure_while_nats_is_down_never_publishes_the_erased_persons_data()
     use std::time::Duration;
 
     let mut app = spawn_app().await;
+    app.wait_nats_connected(true).await;
     app.nats.stop().await;
+    // The client notices the loss asynchronously; a publish made before it does is
+    // queued by the client, not by the outbox, and only the outbox can drop it.
+    app.wait_nats_connected(false).await;
     let last = unique_name("Efface");
     let id = register(&app, &last, "Camille").await;
     let mut client = app.client().await;
