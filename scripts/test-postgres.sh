@@ -2,10 +2,34 @@
 # Starts (or stops) the PostgreSQL cluster the tests create their fresh databases in,
 # state under .local/test-postgres, on 127.0.0.1:55433 or the next free port when
 # another program holds it. Prints the admin URL.
+#
+# Each test leaves its `test_<uuid v7>` database behind for inspection; `start` drops
+# those created more than an hour ago (the UUID v7 holds the creation time), once per
+# call rather than from every test process.
 source "$(dirname "$0")/lib.sh"
 dir="$ROOT/.local/test-postgres"
 
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+sweep_stale_databases() {
+    local stale
+    stale="$("$1/psql" -X -q -At -d "$2" -v ON_ERROR_STOP=1 <<'SQL'
+select count(*) from pg_database
+where datname ~ '^test_[0-9a-f]{12}7[0-9a-f]{19}$'
+  and to_timestamp(('x' || substr(datname, 6, 12))::bit(48)::bigint / 1000.0)
+      < now() - interval '1 hour'
+SQL
+)" || { log "cannot list the test databases; none dropped"; return 0; }
+    [ "$stale" -gt 0 ] || return 0
+    log "dropping $stale test databases older than an hour"
+    "$1/psql" -X -q -d "$2" >/dev/null <<'SQL' || log "some stale test databases could not be dropped"
+select format('drop database if exists %I with (force)', datname) from pg_database
+where datname ~ '^test_[0-9a-f]{12}7[0-9a-f]{19}$'
+  and to_timestamp(('x' || substr(datname, 6, 12))::bit(48)::bigint / 1000.0)
+      < now() - interval '1 hour'
+\gexec
+SQL
+}
 
 case "${1:-start}" in
     start)
@@ -22,7 +46,9 @@ case "${1:-start}" in
             postgres_start "$dir" "$port"
             echo "$port" >"$dir/port"
         fi
-        echo "postgres://postgres@127.0.0.1:$port/postgres"
+        url="postgres://postgres@127.0.0.1:$port/postgres"
+        sweep_stale_databases "$bin" "$url"
+        echo "$url"
         ;;
     stop) postgres_stop "$dir" ;;
     *) log "usage: $0 start|stop"; exit 2 ;;

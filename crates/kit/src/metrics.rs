@@ -4,7 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics every service exposes; services register their own in `registry`.
@@ -15,6 +16,10 @@ pub struct Metrics {
     pub grpc_duration: HistogramVec,
     /// 1 while the service's NATS connection is up, 0 while it is lost or not yet made.
     pub nats_connected: IntGauge,
+    /// Committed events not yet published to NATS.
+    pub outbox_unsent: IntGauge,
+    /// Age in seconds of the oldest unpublished event (0 when none).
+    pub outbox_oldest_unsent_seconds: Gauge,
 }
 
 impl Metrics {
@@ -42,6 +47,16 @@ impl Metrics {
             "nats_connected",
             "1 while the NATS connection is up, 0 otherwise",
         )?;
+        let outbox_unsent = IntGauge::new(
+            "outbox_unsent",
+            "Committed events not yet published to NATS",
+        )?;
+        let outbox_oldest_unsent_seconds = Gauge::new(
+            "outbox_oldest_unsent_seconds",
+            "Age of the oldest unpublished event, 0 when none",
+        )?;
+        registry.register(Box::new(outbox_unsent.clone()))?;
+        registry.register(Box::new(outbox_oldest_unsent_seconds.clone()))?;
         registry.register(Box::new(grpc_requests.clone()))?;
         registry.register(Box::new(nats_connected.clone()))?;
         registry.register(Box::new(grpc_duration.clone()))?;
@@ -50,6 +65,8 @@ impl Metrics {
             grpc_requests,
             grpc_duration,
             nats_connected,
+            outbox_unsent,
+            outbox_oldest_unsent_seconds,
         }))
     }
 

@@ -1,8 +1,6 @@
 //! A fresh PostgreSQL database per test.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -10,18 +8,12 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 /// Environment variable holding the admin URL of the test cluster.
 pub const DATABASE_URL_VAR: &str = "CEP_TEST_DATABASE_URL";
 
-/// Test databases older than this are dropped by the next [`TestDatabase::create`].
-const STALE_AFTER: Duration = Duration::from_secs(3600);
-
-/// Whether this process has already swept stale test databases.
-static SWEPT: AtomicBool = AtomicBool::new(false);
-
 /// A database created for one test, named `test_<uuid v7>`, with a pool connected to it.
 ///
 /// The database is left in the test cluster when this value is dropped, so a failed
 /// test's data can be inspected; call [`TestDatabase::drop_database`] to remove it at
-/// once. The first `create` of each test process drops the test databases created
-/// more than an hour ago (their age is in their UUID v7 name).
+/// once. `scripts/test-postgres.sh start` drops the test databases created more than
+/// an hour ago (their age is in their UUID v7 name).
 #[derive(Debug)]
 pub struct TestDatabase {
     /// Pool connected to the fresh database.
@@ -47,9 +39,6 @@ impl TestDatabase {
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to the test cluster at {admin_url}: {e}"));
-        if !SWEPT.swap(true, Ordering::SeqCst) {
-            sweep_stale(&mut admin).await;
-        }
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"create database "{name}""#)))
             .execute(&mut admin)
             .await
@@ -120,39 +109,6 @@ impl TestDatabase {
     }
 }
 
-/// Drops the test databases created more than [`STALE_AFTER`] ago; best effort.
-async fn sweep_stale(admin: &mut PgConnection) {
-    let Ok(names) = sqlx::query_scalar::<_, String>(
-        r"select datname from pg_database where datname like 'test\_%'",
-    )
-    .fetch_all(&mut *admin)
-    .await
-    else {
-        return;
-    };
-    let now = SystemTime::now();
-    for name in names {
-        let stale = created_at(&name)
-            .and_then(|created| now.duration_since(created).ok())
-            .is_some_and(|age| age > STALE_AFTER);
-        if stale {
-            // another process may be dropping it too: ignore failures
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                r#"drop database if exists "{name}" with (force)"#
-            )))
-            .execute(&mut *admin)
-            .await;
-        }
-    }
-}
-
-/// When a `test_<uuid v7>` database was created; `None` for any other name.
-fn created_at(name: &str) -> Option<SystemTime> {
-    let id = uuid::Uuid::try_parse(name.strip_prefix("test_")?).ok()?;
-    let (seconds, nanos) = id.get_timestamp()?.to_unix();
-    SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
-}
-
 /// Replaces the database (path) of a `postgres://` URL, keeping its query string.
 fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -173,21 +129,7 @@ fn with_database(url: &str, database: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
-
-    use super::{created_at, with_database};
-
-    #[test]
-    fn the_creation_time_of_a_test_database_is_read_from_its_name() {
-        let name = format!("test_{}", uuid::Uuid::now_v7().simple());
-        let age = SystemTime::now()
-            .duration_since(created_at(&name).expect("a v7 name"))
-            .unwrap_or_default();
-        assert!(age < Duration::from_secs(60));
-        let v4 = format!("test_{}", uuid::Uuid::new_v4().simple());
-        assert_eq!(created_at(&v4), None);
-        assert_eq!(created_at("postgres"), None);
-    }
+    use super::with_database;
 
     #[test]
     fn the_database_of_a_url_is_replaced_and_its_query_kept() {

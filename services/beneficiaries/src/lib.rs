@@ -228,7 +228,13 @@ async fn run_relay(
         (js, ()) = work => js,
         () = &mut stop => return,
     };
-    if let Err(e) = cep_bus::Relay::new(pool, js).run(stop).await {
+    let relay = cep_bus::Relay::new(pool, js).observe_backlog(move |backlog| {
+        metrics.outbox_unsent.set(backlog.unsent);
+        metrics
+            .outbox_oldest_unsent_seconds
+            .set(backlog.oldest.map_or(0.0, |age| age.as_secs_f64()));
+    });
+    if let Err(e) = relay.run(stop).await {
         tracing::error!(error = %e, "outbox relay stopped");
     }
 }

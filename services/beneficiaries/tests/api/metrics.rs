@@ -1,4 +1,6 @@
-use cep_testkit::metrics::{sample, scrape};
+use std::time::Duration;
+
+use cep_testkit::metrics::{sample, scrape, wait_for_sample};
 
 use crate::helpers::*;
 
@@ -37,7 +39,34 @@ async fn the_metrics_count_calls_by_method_and_code_and_follow_the_nats_connecti
 
     app.nats.stop().await;
     app.wait_nats_connected(false).await;
+    register(&app, &unique_name("Attente"), "Alix").await;
+    let waiting = wait_for_sample(
+        app.metrics_addr,
+        "cep_outbox_unsent",
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        waiting,
+        Some(1.0),
+        "the unpublished registration is counted"
+    );
+    let age = sample(
+        &scrape(app.metrics_addr).await,
+        "cep_outbox_oldest_unsent_seconds",
+    );
+    assert!(age.is_some_and(|a| a >= 0.0), "{age:?}");
+
     app.nats.restart().await;
     app.wait_nats_connected(true).await;
+    let drained = wait_for_sample(
+        app.metrics_addr,
+        "cep_outbox_unsent",
+        0.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(drained, Some(0.0), "the outbox drains once nats is back");
     app.stop().await;
 }
