@@ -20,6 +20,9 @@ What it checks:
               escalation / RuntimeDefault seccomp, no service-account token, and a
               NetworkPolicy (Ingress+Egress) selecting its pods; a Service, a PDB, an
               HPA when autoscaled.
+  alerts      the PrometheusRule only where alerts are enabled (production), each
+              rule with expr, for, severity and summary, querying only cep_* metrics
+              the services register (crates/kit/src/metrics.rs).
   settings    each ConfigMap's TOML parses, carries no secret, listens on the ports
               the pod declares, leaves migrations to the hook Job, and asks for no
               more JetStream replicas than the paired overlay runs.
@@ -75,6 +78,7 @@ CORE_GROUPS = {
 CRD_SKIP_REASONS = {
     ("postgresql.cnpg.io", "Cluster"): "CloudNativePG CRD: its schema ships with the operator, not with kubernetes-validate",
     ("postgresql.cnpg.io", "ScheduledBackup"): "CloudNativePG CRD: its schema ships with the operator, not with kubernetes-validate",
+    ("monitoring.coreos.com", "PrometheusRule"): "Prometheus Operator CRD: its schema ships with the operator, not with kubernetes-validate",
     ("barmancloud.cnpg.io", "ObjectStore"): "Barman Cloud plugin CRD: its schema ships with the plugin, not with kubernetes-validate",
 }
 
@@ -455,6 +459,41 @@ def check_cnpg_structure(file: str, docs: list[dict], report: Report) -> None:
                          f"{what} retention", "retentionPolicy must look like 30d")
 
 
+# Where the services' metrics are registered (names without the `cep_` namespace).
+METRICS_SOURCE = Path(__file__).resolve().parents[2] / "crates" / "kit" / "src" / "metrics.rs"
+
+
+def exposed_metrics() -> set[str]:
+    """The metric names every service exposes, read from the registry's source."""
+    source = METRICS_SOURCE.read_text()
+    names = set(re.findall(r'(?:Opts|HistogramOpts|IntGauge|Gauge)::new\(\s*"([a-z_]+)"', source))
+    return {f"cep_{n}" for n in names}
+
+
+def check_alerts(file: str, docs: list[dict], report: Report, expect: bool) -> None:
+    """The PrometheusRule: present only when alerts are enabled; each rule complete,
+    and every cep_* metric it queries exposed by the services."""
+    rules_docs = [d for d in docs if d["kind"] == "PrometheusRule"]
+    if not report.check(len(rules_docs) == (1 if expect else 0), f"{file} alerts",
+                        f"expected {1 if expect else 0} PrometheusRule, got {len(rules_docs)}"):
+        return
+    exposed = exposed_metrics()
+    report.check({"cep_nats_connected", "cep_outbox_unsent", "cep_grpc_requests_total"} <= exposed,
+                 "metrics source", f"cannot read the metric names of {METRICS_SOURCE}: {sorted(exposed)}")
+    for doc in rules_docs:
+        for group in doc["spec"]["groups"]:
+            for rule in group["rules"]:
+                what = f"{file} PrometheusRule alert {rule.get('alert')}"
+                missing = [k for k in ("alert", "expr", "for") if not rule.get(k)]
+                report.check(not missing, f"{what} fields", f"missing {missing}")
+                report.check(rule.get("labels", {}).get("severity") in ("warning", "critical"), f"{what} severity",
+                             f"severity must be warning or critical, got {rule.get('labels', {}).get('severity')!r}")
+                report.check(bool(rule.get("annotations", {}).get("summary")), f"{what} summary", "no summary annotation")
+                used = set(re.findall(r"\bcep_[a-z_]+", str(rule.get("expr", ""))))
+                report.check(bool(used) and used <= exposed, f"{what} metrics",
+                             f"queries {sorted(used - exposed) or 'no cep_* metric'}, not exposed by the services")
+
+
 def check_platform(file: str, docs: list[dict], report: Report, overlay: str) -> dict:
     by_kind: dict[str, list[dict]] = {}
     for d in docs:
@@ -659,6 +698,7 @@ def main() -> int:
         if loaded.get(f) is not None:
             chart_services[f] = check_chart(f, loaded[f], report, expect_hpa=hpa)
             print(f"  {f}: services {', '.join(sorted(chart_services[f])) or 'none'}")
+            check_alerts(f, loaded[f], report, expect=(f == "chart-production.yaml"))
 
     section_done("chart checks")
     print("== platform renders (kustomize)")
