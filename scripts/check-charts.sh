@@ -109,7 +109,8 @@ template() { # template <name> [values args...]
     "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --kube-version "$TEMPLATE_KUBE_VERSION" "$@"
 }
 template default "${VALUES_DEFAULT[@]}"
-template production "${VALUES_PRODUCTION[@]}"
+# as on a cluster running the Prometheus Operator, so the alerts are rendered
+template production "${VALUES_PRODUCTION[@]}" --api-versions monitoring.coreos.com/v1/PrometheusRule
 template all-services "${VALUES_ALL[@]}"
 
 echo "== kubectl kustomize"
