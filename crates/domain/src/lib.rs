@@ -7,7 +7,7 @@
 //! - [`geography`]: departments and postal codes, resolved to their lot.
 //! - [`nir`]: the social security number, checked and never shown in clear.
 //! - [`calendar`]: public holidays and working days (jours ouvrés) per department or lot.
-//! - [`reference`]: the versioned reference tables (nomenclatures) of France compétences.
+//! - [`reference`](mod@reference): the versioned reference tables (nomenclatures) of France compétences.
 //! - [`uo`]: the units of work delivered to a person (UO0, UO1, UO2.1, UO2.2).
 //! - [`clock`]: injected time, so deadlines and drills can move it.
 //! - [`eligibility`]: who may be engaged in which unit of work.
