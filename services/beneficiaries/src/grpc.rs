@@ -714,6 +714,8 @@ impl BeneficiaryApi {
         cep_bus::enqueue(&mut tx, events::nir_set(&next))
             .await
             .map_err(ApiError::from)?;
+        // the reply carries the masked NIR (sex, birth year and month)
+        log_read(&mut tx, caller, "set_nir", Some(id), 1).await?;
         tx.commit().await.map_err(ApiError::from)?;
         tracing::info!(beneficiary_id = %id, warnings = warnings.len(), "nir recorded");
         Ok(pb::SetNirResponse {
@@ -862,6 +864,8 @@ impl BeneficiaryApi {
         let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
         let b = self.load(&mut conn, caller, id, false).await?;
         ensure_live(&b)?;
+        // the answer reveals the person's status and situation
+        log_read(&mut conn, caller, "check_eligibility", Some(id), 1).await?;
         let lot_of = |code: &Option<String>| {
             code.as_deref()
                 .and_then(|c| PostalCode::parse(c).ok())
@@ -902,6 +906,8 @@ impl BeneficiaryApi {
         let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
         let b = self.load(&mut conn, caller, id, false).await?;
         ensure_live(&b)?;
+        // the answer reveals which of the person's fields are filled
+        log_read(&mut conn, caller, "validate_for", Some(id), 1).await?;
         let missing = annex2::missing_fields(&b, uo);
         Ok(pb::ValidateForResponse {
             complete: missing.is_empty(),

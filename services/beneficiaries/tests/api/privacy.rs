@@ -141,3 +141,85 @@ async fn a_search_with_a_control_character_is_invalid_not_internal() {
     assert!(err.message().contains("name_prefix"), "{}", err.message());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_answer_about_a_person_is_in_the_access_log_and_in_their_export() {
+    use cep_proto::common::Uo;
+
+    let app = spawn_app().await;
+    let id = register(&app, &unique_name("Trace"), "Lou").await;
+    let mut client = app.client().await;
+    let who = counsellor();
+    client
+        .get(authed(
+            pb::GetRequest {
+                beneficiary_id: id.clone(),
+            },
+            &who,
+        ))
+        .await
+        .expect("get");
+    client
+        .check_eligibility(authed(
+            pb::CheckEligibilityRequest {
+                beneficiary_id: id.clone(),
+                uo: Uo::Uo1 as i32,
+            },
+            &who,
+        ))
+        .await
+        .expect("eligibility");
+    client
+        .validate_for(authed(
+            pb::ValidateForRequest {
+                beneficiary_id: id.clone(),
+                uo: Uo::Uo1 as i32,
+            },
+            &who,
+        ))
+        .await
+        .expect("validate");
+    client
+        .set_nir(authed(
+            set_nir_request(id.clone(), nir_for_1984_12(7)),
+            &who,
+        ))
+        .await
+        .expect("nir");
+    let export = client
+        .export_personal_data(authed(
+            pb::ExportPersonalDataRequest {
+                beneficiary_id: id.clone(),
+            },
+            &token(Role::Director, &[8], &[]),
+        ))
+        .await
+        .expect("export")
+        .into_inner();
+
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM access_log WHERE beneficiary_id = $1::uuid ORDER BY id",
+    )
+    .bind(&id)
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("access log");
+    assert_eq!(
+        actions,
+        [
+            "get",
+            "check_eligibility",
+            "validate_for",
+            "set_nir",
+            "export"
+        ]
+    );
+    for action in ["check_eligibility", "validate_for", "set_nir"] {
+        assert!(
+            export.json.contains(action),
+            "the export lists the {action} access: {}",
+            export.json
+        );
+    }
+    app.stop().await;
+}
