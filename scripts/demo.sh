@@ -47,7 +47,8 @@ cepctl beneficiary update "$a" --version "$version" --set profile.sex=F \
     --set profile.naf_section=C --set profile.company_size=TAILLE_10_49 \
     --set profile.social_category=PCS_4 --set "profile.sector_label=Industrie navale" \
     --set "profile.job_label=Technicienne méthodes" --set profile.company_entry_month=2015-09 >/dev/null || true
-cepctl beneficiary set-nir "$a" "2 84 12 44 109 123 $(python3 -c 'n=2841244109123; print(f"{97 - n % 97:02d}")')" >/dev/null 2>&1 || true
+echo "2 84 12 44 109 123 $(python3 -c 'n=2841244109123; print(f"{97 - n % 97:02d}")')" \
+    | cepctl beneficiary set-nir "$a" >/dev/null 2>&1 || true
 cepctl beneficiary eligibility "$a" --uo UO1
 cepctl beneficiary eligibility "$c" --uo UO1 || true
 cepctl beneficiary validate "$a" --uo UO1 || true

@@ -25,10 +25,10 @@ pub enum Command {
     },
     /// Search by name prefix, birth date, NIR, structure.
     Search(Search),
-    /// Record the NIR (shown masked afterwards).
+    /// Record the NIR, read from standard input (never from the command line, where
+    /// shell history and process listings would keep it); shown masked afterwards.
     SetNir {
         beneficiary_id: String,
-        nir: String,
         /// Record it although another person holds the same NIR (needs --duplicate-reason).
         #[arg(long)]
         allow_duplicate: bool,
@@ -96,14 +96,30 @@ pub struct Register {
     duplicate_reason: String,
 }
 
+/// The NIR on the first line of standard input (a prompt goes to standard error when
+/// it is a terminal).
+fn read_nir() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if std::io::stdin().is_terminal() {
+        eprint!("NIR: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let nir = line.trim().to_owned();
+    anyhow::ensure!(!nir.is_empty(), "no NIR on standard input");
+    Ok(nir)
+}
+
 #[derive(clap::Args)]
 pub struct Search {
     #[arg(long, default_value = "")]
     name: String,
     #[arg(long, default_value = "")]
     birth_date: String,
-    #[arg(long, default_value = "")]
-    nir: String,
+    /// Also match an exact NIR, read from standard input.
+    #[arg(long)]
+    nir_from_stdin: bool,
     #[arg(long, default_value = "")]
     structure: String,
     #[arg(long, default_value_t = 0)]
@@ -193,7 +209,11 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
                     pb::SearchRequest {
                         name_prefix: s.name,
                         birth_date: s.birth_date,
-                        nir: s.nir,
+                        nir: if s.nir_from_stdin {
+                            read_nir()?
+                        } else {
+                            String::new()
+                        },
                         structure_id: s.structure,
                         lot: s.lot,
                         page_size: s.page_size,
@@ -207,10 +227,10 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
         }
         Command::SetNir {
             beneficiary_id,
-            nir,
             allow_duplicate,
             duplicate_reason,
         } => {
+            let nir = read_nir()?;
             let reply = client
                 .set_nir(request(
                     pb::SetNirRequest {
@@ -357,6 +377,22 @@ mod tests {
         assert_eq!(r.phone.as_deref(), Some("0612345678"));
         assert_eq!(r.email.as_deref(), Some(""));
         assert_eq!(r.profile.and_then(|p| p.sex).as_deref(), Some("F"));
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[test]
+    fn a_nir_is_never_taken_from_the_command_line() {
+        use clap::Parser;
+        let nir = "2 84 12 44 109 123 45";
+        assert!(Cli::try_parse_from(["b", "set-nir", "id", nir]).is_err());
+        assert!(Cli::try_parse_from(["b", "search", "--nir", nir]).is_err());
+        assert!(Cli::try_parse_from(["b", "set-nir", "id"]).is_ok());
+        assert!(Cli::try_parse_from(["b", "search", "--nir-from-stdin"]).is_ok());
     }
 
     #[test]

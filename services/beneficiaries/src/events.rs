@@ -50,6 +50,9 @@ pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
         employer_postal_code: text(&p.employer_postal_code),
         has_nir: b.nir_sealed.is_some(),
         version: b.version,
+        other_cep_operator: text(&b.other_cep_operator),
+        lot_exception_justification: text(&b.lot_exception_justification),
+        reference_version: text(&b.reference_version),
     }
 }
 

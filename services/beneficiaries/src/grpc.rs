@@ -166,6 +166,7 @@ fn to_proto(b: &Beneficiary, full_nir: Option<String>) -> pb::Beneficiary {
         nir: full_nir.unwrap_or_default(),
         profile: Some(to_profile(&b.profile)),
         version: b.version,
+        reference_version: text(&b.reference_version),
         created_at: b.created_at.to_rfc3339(),
         updated_at: b.updated_at.to_rfc3339(),
         erased_at: b.erased_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
@@ -298,6 +299,7 @@ impl BeneficiaryApi {
             other_cep_operator: other,
             lot_exception_justification: justification,
             profile: Profile::default(),
+            reference_version: Some(self.tables.version.clone()),
             nir_sealed: None,
             nir_index: None,
             nir_masked: None,
@@ -622,6 +624,7 @@ impl BeneficiaryApi {
         if !changed.is_empty() {
             next.version = current.version + 1;
             next.updated_at = self.clock.now();
+            next.reference_version = Some(self.tables.version.clone());
             if !store::update(&mut tx, &next, current.version)
                 .await
                 .map_err(ApiError::from)?
@@ -983,6 +986,7 @@ impl BeneficiaryApi {
             other_cep_operator: None,
             lot_exception_justification: None,
             profile: Profile::default(),
+            reference_version: current.reference_version.clone(),
             nir_sealed: None,
             nir_index: None,
             nir_masked: None,

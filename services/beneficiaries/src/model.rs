@@ -43,6 +43,8 @@ pub struct Beneficiary {
     pub other_cep_operator: Option<String>,
     pub lot_exception_justification: Option<String>,
     pub profile: Profile,
+    /// Version of the reference tables in force at the record's last write.
+    pub reference_version: Option<String>,
     #[serde(skip)]
     pub nir_sealed: Option<Vec<u8>>,
     #[serde(skip)]

@@ -35,6 +35,7 @@ struct Row {
     other_cep_operator: Option<String>,
     lot_exception_justification: Option<String>,
     profile: sqlx::types::Json<Profile>,
+    reference_version: Option<String>,
     nir_sealed: Option<Vec<u8>>,
     nir_index: Option<Vec<u8>>,
     nir_masked: Option<String>,
@@ -68,6 +69,7 @@ impl TryFrom<Row> for Beneficiary {
             other_cep_operator: r.other_cep_operator,
             lot_exception_justification: r.lot_exception_justification,
             profile: r.profile.0,
+            reference_version: r.reference_version,
             nir_sealed: r.nir_sealed,
             nir_index: r.nir_index,
             nir_masked: r.nir_masked,
@@ -86,8 +88,8 @@ macro_rules! columns {
     () => {
         "id, lot, structure_id, last_name, first_name, usual_name, birth_date, \
          employment_status, email, phone, home_postal_code, work_postal_code, operator_ref, \
-         other_cep_operator, lot_exception_justification, profile, nir_sealed, nir_index, \
-         nir_masked, duplicate_reason, erasure_reason, version, created_at, updated_at, erased_at"
+         other_cep_operator, lot_exception_justification, profile, reference_version, nir_sealed, \
+         nir_index, nir_masked, duplicate_reason, erasure_reason, version, created_at, updated_at, erased_at"
     };
 }
 
@@ -96,8 +98,9 @@ pub async fn insert(conn: &mut PgConnection, b: &Beneficiary) -> Result<(), Stor
         "INSERT INTO beneficiaries (id, lot, structure_id, last_name, first_name, usual_name, \
          birth_date, last_name_key, first_name_key, usual_name_key, employment_status, email, phone, \
          home_postal_code, work_postal_code, operator_ref, other_cep_operator, \
-         lot_exception_justification, profile, duplicate_reason, version, created_at, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)",
+         lot_exception_justification, profile, duplicate_reason, version, created_at, updated_at, \
+         reference_version) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)",
     )
     .bind(b.id)
     .bind(i16::from(b.lot.number()))
@@ -122,6 +125,7 @@ pub async fn insert(conn: &mut PgConnection, b: &Beneficiary) -> Result<(), Stor
     .bind(b.version)
     .bind(b.created_at)
     .bind(b.updated_at)
+    .bind(&b.reference_version)
     .execute(conn)
     .await?;
     Ok(())
@@ -140,7 +144,7 @@ pub async fn update(
          employment_status=$11, email=$12, phone=$13, home_postal_code=$14, work_postal_code=$15, \
          operator_ref=$16, other_cep_operator=$17, lot_exception_justification=$18, profile=$19, \
          nir_sealed=$20, nir_index=$21, nir_masked=$22, erasure_reason=$23, version=$24, \
-         updated_at=$25, erased_at=$26, duplicate_reason=$27 \
+         updated_at=$25, erased_at=$26, duplicate_reason=$27, reference_version=$28 \
          WHERE id=$1 AND version=$2",
     )
     .bind(b.id)
@@ -170,6 +174,7 @@ pub async fn update(
     .bind(b.updated_at)
     .bind(b.erased_at)
     .bind(&b.duplicate_reason)
+    .bind(&b.reference_version)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -58,6 +58,11 @@ async fn a_registration_is_published_once_with_the_contract_headers() {
     let snapshot = event.beneficiary.expect("snapshot");
     assert_eq!(snapshot.beneficiary_id, id);
     assert_eq!(snapshot.employment_status, "SALARIE_PRIVE");
+    assert_eq!(
+        snapshot.reference_version,
+        cep_domain::ReferenceTables::builtin().version,
+        "the codes' nomenclature travels with them"
+    );
     let all_headers = format!("{:?}", m.headers);
     assert!(
         !all_headers.contains("Leroy") && !all_headers.contains("Emma"),
@@ -100,5 +105,72 @@ async fn registrations_made_while_nats_is_down_arrive_exactly_once_after_it_rest
     for id in ids {
         assert!(seen.contains(&id));
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_publishes_the_lot_exception_and_the_nomenclature_version_in_force() {
+    let builtin = include_str!("../../../../crates/domain/reference/default.toml");
+    let replaced = builtin.replacen(
+        &format!(
+            "version = \"{}\"",
+            cep_domain::ReferenceTables::builtin().version
+        ),
+        "version = \"fc-2026.2\"",
+        1,
+    );
+    assert_ne!(replaced, builtin, "the version line was found");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("tables.toml");
+    std::fs::write(&path, replaced).expect("write tables");
+    let app = spawn_app_configured(
+        None,
+        &[(
+            "REFERENCE__TABLES_PATH",
+            path.to_string_lossy().into_owned(),
+        )],
+    )
+    .await;
+
+    let id = register(&app, &unique_name("Version"), "Noa").await;
+    let mut client = app.client().await;
+    client
+        .update(authed(
+            cep_proto::beneficiaries::UpdateRequest {
+                beneficiary_id: id.clone(),
+                version: 1,
+                other_cep_operator: Some("APEC".into()),
+                lot_exception_justification: Some("works at the lot's border".into()),
+                ..Default::default()
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("update");
+    let read = client
+        .get(authed(
+            cep_proto::beneficiaries::GetRequest {
+                beneficiary_id: id.clone(),
+            },
+            &counsellor(),
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(read.reference_version, "fc-2026.2");
+
+    let messages = stream_messages(&app.nats.url(), 2, Duration::from_secs(10)).await;
+    let updated = messages
+        .iter()
+        .find(|m| m.subject.as_str() == "cep.beneficiaries.updated")
+        .expect("updated event");
+    let event = events::BeneficiaryUpdated::decode(updated.payload.as_ref()).expect("payload");
+    let snapshot = event.beneficiary.expect("snapshot");
+    assert_eq!(snapshot.reference_version, "fc-2026.2");
+    assert_eq!(snapshot.other_cep_operator, "APEC");
+    assert_eq!(
+        snapshot.lot_exception_justification,
+        "works at the lot's border"
+    );
     app.stop().await;
 }

@@ -56,11 +56,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(logs: Option<LogCapture>) -> TestApp {
+    spawn_app_configured(logs, &[]).await
+}
+
+/// The application with extra settings, e.g. `("REFERENCE__TABLES_PATH", path)`.
+pub async fn spawn_app_configured(logs: Option<LogCapture>, extra: &[(&str, String)]) -> TestApp {
     let db = TestDatabase::create().await;
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().expect("config dir");
-    let settings =
-        Settings::load_from(dir.path(), settings_env(&db.url, &nats.url())).expect("settings");
+    let mut env = settings_env(&db.url, &nats.url());
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (format!("CEP_BENEFICIARIES__{k}"), v.clone())),
+    );
+    let settings = Settings::load_from(dir.path(), env).expect("settings");
     let clock = ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0)
             .single()
