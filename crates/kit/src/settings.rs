@@ -147,8 +147,70 @@ pub struct OperatorSettings {
     pub id: String,
     /// Lots served by this deployment.
     pub lots: Vec<i64>,
+    /// The operator's structures (sites), each `"<lot>:<id>"`, e.g. `"8:nantes-centre"`:
+    /// a structure belongs to one lot. Empty: any structure id in any lot served.
     #[serde(default)]
     pub structures: Vec<String>,
+}
+
+/// One of the operator's structures: a site inside a lot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Structure {
+    pub lot: cep_domain::Lot,
+    pub id: String,
+}
+
+/// Whether `id` is a well-formed structure id: 1–64 characters among a–z, 0–9, "-", "_".
+#[must_use]
+pub fn is_structure_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl OperatorSettings {
+    /// The structures of `operator.structures`, each in a lot this deployment serves.
+    ///
+    /// # Errors
+    ///
+    /// An entry that is not `"<lot>:<id>"`, names a lot not in `operator.lots`, has a
+    /// malformed id, or repeats an id.
+    pub fn structures(&self) -> Result<Vec<Structure>, SettingsError> {
+        let mut out: Vec<Structure> = Vec::with_capacity(self.structures.len());
+        for entry in &self.structures {
+            let invalid = |why: String| SettingsError::invalid("operator.structures", why);
+            let (lot, id) = entry.split_once(':').ok_or_else(|| {
+                invalid(format!(
+                    "{entry:?} must be \"<lot>:<id>\", e.g. \"8:nantes-centre\""
+                ))
+            })?;
+            let lot: i64 = lot
+                .trim()
+                .parse()
+                .map_err(|_| invalid(format!("{entry:?}: the lot must be a number")))?;
+            if !self.lots.contains(&lot) {
+                return Err(invalid(format!(
+                    "{entry:?}: lot {lot} is not in operator.lots"
+                )));
+            }
+            let lot = cep_domain::Lot::new(lot).map_err(|e| invalid(format!("{entry:?}: {e}")))?;
+            let id = id.trim();
+            if !is_structure_id(id) {
+                return Err(invalid(format!(
+                    "{entry:?}: the id must be 1 to 64 characters among a-z, 0-9, '-' and '_'"
+                )));
+            }
+            if out.iter().any(|s| s.id == id) {
+                return Err(invalid(format!("structure {id:?} is listed twice")));
+            }
+            out.push(Structure {
+                lot,
+                id: id.to_owned(),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// The sections every service shares; validated once here.
@@ -243,6 +305,7 @@ impl Common<'_> {
             cep_domain::Lot::new(*lot)
                 .map_err(|e| SettingsError::invalid("operator.lots", e.to_string()))?;
         }
+        self.operator.structures()?;
         Ok(())
     }
 }
@@ -298,5 +361,37 @@ mod tests {
         assert_eq!(s.server.metrics_listen.port(), 9651);
         assert_eq!(s.operator.lots, vec![8, 13]);
         assert_eq!(s.operator.id, "Z9");
+    }
+
+    #[test]
+    fn each_structure_belongs_to_a_lot_served() {
+        let operator = |structures: &[&str]| OperatorSettings {
+            id: "AB".into(),
+            lots: vec![1, 8],
+            structures: structures.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let sites = operator(&["8:nantes-centre", " 1 : paris-nord "])
+            .structures()
+            .expect("valid");
+        assert_eq!(sites[0].lot.number(), 8);
+        assert_eq!(sites[0].id, "nantes-centre");
+        assert_eq!(sites[1].lot.number(), 1);
+        assert_eq!(sites[1].id, "paris-nord");
+        for (bad, why) in [
+            ("nantes-centre", "<lot>:<id>"),
+            ("x:nantes", "must be a number"),
+            ("13:saint-denis", "not in operator.lots"),
+            ("8:Nantes Centre", "1 to 64 characters"),
+        ] {
+            let err = operator(&[bad]).structures().expect_err(bad).to_string();
+            assert!(
+                err.contains("operator.structures") && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        let twice = operator(&["8:nantes", "1:nantes"])
+            .structures()
+            .expect_err("twice");
+        assert!(twice.to_string().contains("listed twice"), "{twice}");
     }
 }

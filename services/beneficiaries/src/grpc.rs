@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cep_domain::{Nir, PostalCode, ReferenceTables, SharedClock, Uo, eligibility};
 use cep_kit::auth::{self, Caller};
-use cep_kit::settings::OperatorSettings;
+use cep_kit::settings::{OperatorSettings, Structure};
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryService;
 use sqlx::{PgConnection, PgPool};
@@ -30,6 +30,8 @@ pub struct BeneficiaryApi {
     pub tables: Arc<ReferenceTables>,
     pub clock: SharedClock,
     pub operator: OperatorSettings,
+    /// `operator.structures`, parsed: each structure in its lot.
+    pub structures: Arc<Vec<Structure>>,
 }
 
 /// The id of the record a call is about; recorded in the call's span only once it
@@ -221,7 +223,8 @@ impl BeneficiaryApi {
             &mut v,
             "structure_id",
             &r.structure_id,
-            &self.operator.structures,
+            lot,
+            &self.structures,
         );
         let last_name = check::name(&mut v, "last_name", &r.last_name);
         let first_name = check::name(&mut v, "first_name", &r.first_name);
@@ -374,7 +377,8 @@ impl BeneficiaryApi {
                 &mut v,
                 "structure_id",
                 s,
-                &self.operator.structures
+                Some(current.lot),
+                &self.structures
             ))
         );
         set!(
@@ -760,7 +764,7 @@ impl BeneficiaryApi {
         let structures: Vec<String> = if r.structure_id.trim().is_empty() {
             caller.structures.iter().cloned().collect()
         } else {
-            match check::structure_id(&mut v, "structure_id", &r.structure_id, &[]) {
+            match check::structure_id(&mut v, "structure_id", &r.structure_id, None, &[]) {
                 Some(s) if !caller.structures.is_empty() && !caller.structures.contains(&s) => {
                     return Err(Status::permission_denied(
                         "structure_id is outside the caller's structures",

@@ -86,6 +86,7 @@ impl Application {
             tables: Arc::new(settings.reference_tables()?),
             clock,
             operator: settings.operator.clone(),
+            structures: Arc::new(settings.operator.structures()?),
         };
         let metrics = Metrics::new(SERVICE)?;
         Ok(Self {

@@ -2,6 +2,7 @@
 //! reported at once, each naming its field and the rule it breaks.
 
 use cep_domain::{Lot, PostalCode, ReferenceTables};
+use cep_kit::settings::{Structure, is_structure_id};
 use chrono::NaiveDate;
 
 /// The violations found in one request.
@@ -209,38 +210,52 @@ pub fn optional_phone(v: &mut Violations, field: &str, value: &str) -> Option<St
     }
 }
 
-/// A structure id: 1–64 characters among a–z, 0–9, "-" and "_"; and one of the
-/// operator's structures when the deployment lists them.
+/// A structure id: 1–64 characters among a–z, 0–9, "-" and "_"; when the deployment
+/// lists its structures, one of them, in the record's `lot` (a structure is a site
+/// inside one lot).
 pub fn structure_id(
     v: &mut Violations,
     field: &str,
     value: &str,
-    known: &[String],
+    lot: Option<Lot>,
+    known: &[Structure],
 ) -> Option<String> {
     let value = value.trim();
     if value.is_empty() {
         v.add(field, "is required");
         return None;
     }
-    let ok = value.len() <= 64
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if !ok {
+    if !is_structure_id(value) {
         v.add(
             field,
             "must be 1 to 64 characters among a-z, 0-9, '-' and '_'",
         );
         return None;
     }
-    if !known.is_empty() && !known.iter().any(|s| s == value) {
-        v.add(
-            field,
-            format!("{value:?} is not one of the operator's structures"),
-        );
-        return None;
+    if known.is_empty() {
+        return Some(value.to_owned());
     }
-    Some(value.to_owned())
+    match known.iter().find(|s| s.id == value) {
+        None => {
+            v.add(
+                field,
+                format!("{value:?} is not one of the operator's structures"),
+            );
+            None
+        }
+        Some(s) if lot.is_some_and(|lot| lot != s.lot) => {
+            v.add(
+                field,
+                format!(
+                    "structure {value:?} is in lot {}, not in lot {}",
+                    s.lot.number(),
+                    lot.map_or(0, Lot::number)
+                ),
+            );
+            None
+        }
+        Some(_) => Some(value.to_owned()),
+    }
 }
 
 /// A lot this deployment serves.

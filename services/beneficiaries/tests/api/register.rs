@@ -124,6 +124,71 @@ async fn a_lot_the_operator_does_not_serve_is_refused() {
 }
 
 #[tokio::test]
+async fn a_structure_of_another_lot_is_refused_naming_its_lot() {
+    let app = spawn_app_configured(
+        None,
+        &[(
+            "OPERATOR__STRUCTURES",
+            "8:nantes-centre,1:paris-nord".to_owned(),
+        )],
+    )
+    .await;
+    let mut client = app.client().await;
+    let who = token(Role::Counsellor, &[1, 8], &[]);
+    let mut r = registration(&unique_name("Site"), "Inès");
+    r.structure_id = "paris-nord".into();
+    let err = client
+        .register(authed(r.clone(), &who))
+        .await
+        .expect_err("structure of lot 1");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("structure_id")
+            && err
+                .message()
+                .contains("structure \"paris-nord\" is in lot 1, not in lot 8"),
+        "{}",
+        err.message()
+    );
+    r.structure_id = "brest".into();
+    let err = client
+        .register(authed(r.clone(), &who))
+        .await
+        .expect_err("unknown structure");
+    assert!(
+        err.message()
+            .contains("not one of the operator's structures"),
+        "{}",
+        err.message()
+    );
+    r.structure_id = "nantes-centre".into();
+    let id = client
+        .register(authed(r, &who))
+        .await
+        .expect("structure of lot 8")
+        .into_inner()
+        .beneficiary_id;
+    let moved = client
+        .update(authed(
+            pb::UpdateRequest {
+                beneficiary_id: id,
+                version: 1,
+                structure_id: Some("paris-nord".into()),
+                ..Default::default()
+            },
+            &who,
+        ))
+        .await
+        .expect_err("moved to a structure of another lot");
+    assert!(
+        moved.message().contains("is in lot 1, not in lot 8"),
+        "{}",
+        moved.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn search_finds_by_name_prefix_and_birth_date_and_pages() {
     let app = spawn_app().await;
     for first in ["Ana", "Bea", "Cleo"] {
