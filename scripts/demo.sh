@@ -42,7 +42,8 @@ h=$(register 16 ajaccio Santoni Petru 1982-10-08 SALARIE_PRIVE 20090)
 CEP_TOKEN=$(token_for counsellor 8)
 version=$(cepctl beneficiary get "$a" --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 cepctl beneficiary update "$a" --version "$version" --set profile.sex=F \
-    --set "profile.address_line=12 rue Crébillon" --set profile.address_postal_code=44000 \
+    --set profile.address_street_number=12 --set profile.address_street_type=rue \
+    --set "profile.address_street_name=Crébillon" --set profile.address_postal_code=44000 \
     --set profile.address_city=Nantes --set profile.education_level=NIVEAU_5 \
     --set profile.naf_section=C --set profile.company_size=TAILLE_10_49 \
     --set profile.social_category=PCS_4 --set "profile.sector_label=Industrie navale" \

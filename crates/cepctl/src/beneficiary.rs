@@ -336,7 +336,9 @@ fn update_request(
             "other_cep_operator" => r.other_cep_operator = value,
             "lot_exception_justification" => r.lot_exception_justification = value,
             "profile.sex" => p.sex = value,
-            "profile.address_line" => p.address_line = value,
+            "profile.address_street_number" => p.address_street_number = value,
+            "profile.address_street_type" => p.address_street_type = value,
+            "profile.address_street_name" => p.address_street_name = value,
             "profile.address_postal_code" => p.address_postal_code = value,
             "profile.address_city" => p.address_city = value,
             "profile.education_level" => p.education_level = value,
@@ -347,7 +349,9 @@ fn update_request(
             "profile.job_label" => p.job_label = value,
             "profile.company_entry_month" => p.company_entry_month = value,
             "profile.disability" => p.disability = value,
+            "profile.employer_department" => p.employer_department = value,
             "profile.employer_postal_code" => p.employer_postal_code = value,
+            "profile.employer_city" => p.employer_city = value,
             other => anyhow::bail!("--set {other}: not a field of a beneficiary"),
         }
     }

@@ -1,6 +1,7 @@
 //! Which annex-2 fields are mandatory at which UO level (CCTP annex 2, "Données
 //! relatives au bénéficiaire"). Names, birth date and employment status from UO0;
-//! sex, postal address, email, structure, education level, NAF section, company
+//! sex, postal address (street name, postal code, commune; a street number and type
+//! where the address has them, so they are not required), email, structure, education level, NAF section, company
 //! size, social category, sector and job labels and the month of entry in the
 //! company from UO1. The NIR is collected at the earliest at UO1 (or UO2.1)
 //! closure, so it is never required to engage.
@@ -21,7 +22,10 @@ pub fn missing_fields(b: &Beneficiary, uo: Uo) -> Vec<&'static str> {
     if uo != Uo::Uo0 {
         checks.extend([
             ("profile.sex", p.sex.is_some()),
-            ("profile.address_line", p.address_line.is_some()),
+            (
+                "profile.address_street_name",
+                p.address_street_name.is_some(),
+            ),
             (
                 "profile.address_postal_code",
                 p.address_postal_code.is_some(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::model::{Beneficiary, Profile, name_key, text};
-use crate::validate::{self as check, Violations};
+use crate::validate::{self as check, ABROAD, Violations};
 use crate::vault::NirVault;
 use crate::{annex2, authz, events, store};
 
@@ -131,7 +131,9 @@ fn ensure_live(b: &Beneficiary) -> Result<(), ApiError> {
 fn to_profile(p: &Profile) -> pb::Profile {
     pb::Profile {
         sex: text(&p.sex),
-        address_line: text(&p.address_line),
+        address_street_number: text(&p.address_street_number),
+        address_street_type: text(&p.address_street_type),
+        address_street_name: text(&p.address_street_name),
         address_postal_code: text(&p.address_postal_code),
         address_city: text(&p.address_city),
         education_level: text(&p.education_level),
@@ -142,7 +144,9 @@ fn to_profile(p: &Profile) -> pb::Profile {
         job_label: text(&p.job_label),
         company_entry_month: text(&p.company_entry_month),
         disability: text(&p.disability),
+        employer_department: text(&p.employer_department),
         employer_postal_code: text(&p.employer_postal_code),
+        employer_city: text(&p.employer_city),
     }
 }
 
@@ -495,12 +499,26 @@ impl BeneficiaryApi {
                     .map(|s| check::optional_sex(&mut v, "profile.sex", s))
             );
             set_profile!(
-                address_line,
-                p.address_line.as_deref().map(|s| check::optional_text(
-                    &mut v,
-                    "profile.address_line",
-                    s
-                ))
+                address_street_number,
+                p.address_street_number
+                    .as_deref()
+                    .map(|s| check::optional_street_number(
+                        &mut v,
+                        "profile.address_street_number",
+                        s
+                    ))
+            );
+            set_profile!(
+                address_street_type,
+                p.address_street_type
+                    .as_deref()
+                    .map(|s| check::optional_text(&mut v, "profile.address_street_type", s))
+            );
+            set_profile!(
+                address_street_name,
+                p.address_street_name
+                    .as_deref()
+                    .map(|s| check::optional_text(&mut v, "profile.address_street_name", s))
             );
             set_profile!(
                 address_postal_code,
@@ -602,16 +620,37 @@ impl BeneficiaryApi {
                 ))
             );
             set_profile!(
+                employer_department,
+                p.employer_department
+                    .as_deref()
+                    .map(|s| check::optional_employer_department(
+                        &mut v,
+                        "profile.employer_department",
+                        s
+                    ))
+            );
+            // checked against the department the record will have
+            let abroad = next.profile.employer_department.as_deref() == Some(ABROAD);
+            set_profile!(
                 employer_postal_code,
                 p.employer_postal_code
                     .as_deref()
-                    .map(|s| check::optional_postal_code(
+                    .map(|s| check::optional_employer_postal_code(
                         &mut v,
                         "profile.employer_postal_code",
-                        s
-                    )
-                    .map(|p| p.as_str().to_owned()))
+                        s,
+                        abroad
+                    ))
             );
+            set_profile!(
+                employer_city,
+                p.employer_city.as_deref().map(|s| check::optional_text(
+                    &mut v,
+                    "profile.employer_city",
+                    s
+                ))
+            );
+            check::employer_location(&mut v, &next.profile);
         }
         let duplicate_reason = duplicate_override(&mut v, r.allow_duplicate, &r.duplicate_reason);
         v.into_result().map_err(ApiError::from)?;

@@ -10,7 +10,9 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub sex: Option<String>,
-    pub address_line: Option<String>,
+    pub address_street_number: Option<String>,
+    pub address_street_type: Option<String>,
+    pub address_street_name: Option<String>,
     pub address_postal_code: Option<String>,
     pub address_city: Option<String>,
     pub education_level: Option<String>,
@@ -21,7 +23,10 @@ pub struct Profile {
     pub job_label: Option<String>,
     pub company_entry_month: Option<String>,
     pub disability: Option<String>,
+    /// A department code, or "00" for an employer abroad.
+    pub employer_department: Option<String>,
     pub employer_postal_code: Option<String>,
+    pub employer_city: Option<String>,
 }
 
 /// A person as stored. Personal fields are `None` once erased.

@@ -1,8 +1,10 @@
 //! Validation of the fields a caller sends: every violation is collected and
 //! reported at once, each naming its field and the rule it breaks.
 
-use cep_domain::{Lot, PostalCode, ReferenceTables};
+use cep_domain::{Department, Lot, PostalCode, ReferenceTables};
 use cep_kit::settings::{Structure, is_structure_id};
+
+use crate::model::Profile;
 use chrono::NaiveDate;
 
 /// The violations found in one request.
@@ -153,6 +155,103 @@ pub fn reference(
     }
 }
 
+/// The employer department code of a cross-border worker's employer abroad (annex 2).
+pub const ABROAD: &str = "00";
+
+/// A street number with its optional suffix: "12", "12 bis", "12B"; "" means none.
+pub fn optional_street_number(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let digits = value.chars().take_while(char::is_ascii_digit).count();
+    let suffix = value[digits..].trim();
+    let suffix_ok = suffix.is_empty()
+        || ["bis", "ter", "quater", "quinquies"].contains(&suffix.to_lowercase().as_str())
+        || (suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_alphabetic()));
+    if !(1..=5).contains(&digits) || !suffix_ok {
+        v.add(
+            field,
+            "must be 1 to 5 digits, optionally followed by bis, ter, quater, quinquies or a letter",
+        );
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+/// The employer's department: a department code, or "00" for an employer abroad;
+/// "" means none.
+pub fn optional_employer_department(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value == ABROAD {
+        return Some(ABROAD.to_owned());
+    }
+    match Department::parse(value) {
+        Ok(d) => Some(d.code().to_owned()),
+        Err(e) => {
+            v.add(field, format!("{e}; \"00\" for an employer abroad"));
+            None
+        }
+    }
+}
+
+/// The employer's postal code: a French one, or, when the employer is abroad, any
+/// code of 2 to 10 letters, digits, spaces or "-"; "" means none.
+pub fn optional_employer_postal_code(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    abroad: bool,
+) -> Option<String> {
+    if !abroad {
+        return optional_postal_code(v, field, value).map(|p| p.as_str().to_owned());
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let ok = (2..=10).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
+    if !ok {
+        v.add(
+            field,
+            "must be 2 to 10 letters, digits, spaces or '-' (employer abroad)",
+        );
+        return None;
+    }
+    Some(value.to_uppercase())
+}
+
+/// The employer's French postal code lies in the employer's department.
+pub fn employer_location(v: &mut Violations, p: &Profile) {
+    let (Some(department), Some(code)) = (&p.employer_department, &p.employer_postal_code) else {
+        return;
+    };
+    if department == ABROAD {
+        return;
+    }
+    if let Ok(actual) = PostalCode::parse(code).and_then(|c| c.department())
+        && actual.code() != department
+    {
+        v.add(
+            "profile.employer_postal_code",
+            format!(
+                "{code} is in department {}, not in the employer_department {department}",
+                actual.code()
+            ),
+        );
+    }
+}
+
 /// A postal code of a French department the CEP serves; "" means none.
 pub fn optional_postal_code(v: &mut Violations, field: &str, value: &str) -> Option<PostalCode> {
     if value.trim().is_empty() {
@@ -288,6 +387,69 @@ pub fn optional_sex(v: &mut Violations, field: &str, value: &str) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_street_number_is_digits_with_an_optional_suffix() {
+        let mut v = Violations::default();
+        for ok in ["12", "12 bis", "3TER", "7 B", "12345"] {
+            assert_eq!(
+                optional_street_number(&mut v, "n", ok).as_deref(),
+                Some(ok),
+                "{ok}"
+            );
+        }
+        assert!(v.is_empty());
+        for bad in ["bis", "123456", "12 rue", "12 bb"] {
+            assert_eq!(optional_street_number(&mut v, "n", bad), None, "{bad}");
+        }
+        assert_eq!(v.0.len(), 4);
+    }
+
+    #[test]
+    fn an_employer_abroad_is_department_00_with_any_postal_code() {
+        let mut v = Violations::default();
+        assert_eq!(
+            optional_employer_department(&mut v, "d", "00").as_deref(),
+            Some("00")
+        );
+        assert_eq!(
+            optional_employer_department(&mut v, "d", "2a").as_deref(),
+            Some("2A")
+        );
+        assert_eq!(
+            optional_employer_postal_code(&mut v, "p", "CH-1201", true).as_deref(),
+            Some("CH-1201")
+        );
+        assert!(v.is_empty());
+        assert_eq!(optional_employer_department(&mut v, "d", "98"), None);
+        assert_eq!(
+            optional_employer_postal_code(&mut v, "p", "CH-1201", false),
+            None
+        );
+        let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["d", "p"]);
+        assert!(v.0[0].1.contains("\"00\" for an employer abroad"), "{:?}", v.0);
+    }
+
+    #[test]
+    fn a_french_employer_postal_code_lies_in_the_employer_department() {
+        let profile = |department: &str, code: &str| Profile {
+            employer_department: Some(department.into()),
+            employer_postal_code: Some(code.into()),
+            ..Profile::default()
+        };
+        let mut v = Violations::default();
+        employer_location(&mut v, &profile("44", "44600"));
+        employer_location(&mut v, &profile("00", "1201"));
+        assert!(v.is_empty());
+        employer_location(&mut v, &profile("35", "44600"));
+        assert_eq!(v.0.len(), 1);
+        assert!(
+            v.0[0].1.contains("44600 is in department 44, not in the employer_department 35"),
+            "{:?}",
+            v.0
+        );
+    }
 
     #[test]
     fn every_bad_field_is_reported_at_once() {

@@ -114,7 +114,9 @@ async fn validate_for_lists_the_annex_2_fields_missing_for_uo1() {
                 version: 1,
                 profile: Some(pb::ProfileUpdate {
                     sex: Some("F".into()),
-                    address_line: Some("3 rue de la Paix".into()),
+                    address_street_number: Some("3".into()),
+                    address_street_type: Some("rue".into()),
+                    address_street_name: Some("de la Paix".into()),
                     address_postal_code: Some("44000".into()),
                     address_city: Some("Nantes".into()),
                     education_level: Some("NIVEAU_5".into()),

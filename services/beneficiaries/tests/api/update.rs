@@ -130,3 +130,57 @@ async fn renaming_someone_into_another_persons_identity_is_a_probable_duplicate(
     assert_eq!(b.first_name, "Paul");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cross_border_workers_employer_is_recorded_abroad_and_a_french_one_in_its_department() {
+    let app = spawn_app().await;
+    let id = register(&app, &unique_name("Frontalier"), "Jules").await;
+    let mut client = app.client().await;
+    let update = |version: i64, department: &str, postal: &str| {
+        authed(
+            pb::UpdateRequest {
+                beneficiary_id: id.clone(),
+                version,
+                profile: Some(pb::ProfileUpdate {
+                    employer_department: Some(department.into()),
+                    employer_postal_code: Some(postal.into()),
+                    employer_city: Some("Genève".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &counsellor(),
+        )
+    };
+    let abroad = client
+        .update(update(1, "00", "CH-1201"))
+        .await
+        .expect("employer abroad")
+        .into_inner();
+    let p = abroad.profile.expect("profile");
+    assert_eq!(
+        (p.employer_department.as_str(), p.employer_postal_code.as_str()),
+        ("00", "CH-1201")
+    );
+    let err = client
+        .update(update(2, "35", "44600"))
+        .await
+        .expect_err("postal code outside the department");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("profile.employer_postal_code")
+            && err.message().contains("not in the employer_department 35"),
+        "{}",
+        err.message()
+    );
+    let err = client
+        .update(update(2, "44", "CH-1201"))
+        .await
+        .expect_err("a foreign code for a French employer");
+    assert!(
+        err.message().contains("profile.employer_postal_code"),
+        "{}",
+        err.message()
+    );
+    app.stop().await;
+}
