@@ -428,7 +428,11 @@ mod tests {
         );
         let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["d", "p"]);
-        assert!(v.0[0].1.contains("\"00\" for an employer abroad"), "{:?}", v.0);
+        assert!(
+            v.0[0].1.contains("\"00\" for an employer abroad"),
+            "{:?}",
+            v.0
+        );
     }
 
     #[test]
@@ -445,7 +449,9 @@ mod tests {
         employer_location(&mut v, &profile("35", "44600"));
         assert_eq!(v.0.len(), 1);
         assert!(
-            v.0[0].1.contains("44600 is in department 44, not in the employer_department 35"),
+            v.0[0]
+                .1
+                .contains("44600 is in department 44, not in the employer_department 35"),
             "{:?}",
             v.0
         );

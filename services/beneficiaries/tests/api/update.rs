@@ -159,7 +159,10 @@ async fn a_cross_border_workers_employer_is_recorded_abroad_and_a_french_one_in_
         .into_inner();
     let p = abroad.profile.expect("profile");
     assert_eq!(
-        (p.employer_department.as_str(), p.employer_postal_code.as_str()),
+        (
+            p.employer_department.as_str(),
+            p.employer_postal_code.as_str()
+        ),
         ("00", "CH-1201")
     );
     let err = client
