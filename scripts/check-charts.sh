@@ -112,6 +112,9 @@ template default "${VALUES_DEFAULT[@]}"
 # as on a cluster running the Prometheus Operator, so the alerts are rendered
 template production "${VALUES_PRODUCTION[@]}" --api-versions monitoring.coreos.com/v1/PrometheusRule
 template all-services "${VALUES_ALL[@]}"
+# production with the identity provider alone: its JWKS, no shared HS256 key
+template jwks "${VALUES_PRODUCTION[@]}" --set-file settings.auth.jwks=crates/kit/tests/fixtures/idp-jwks.json \
+  --set secrets.auth.jwt_secret=null
 
 echo "== kubectl kustomize"
 step "kubectl kustomize k8s/overlays/dev" render "$OUT/k8s-dev.yaml" "$KUBECTL" kustomize k8s/overlays/dev

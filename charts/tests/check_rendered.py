@@ -6,6 +6,8 @@ Run by scripts/check-charts.sh, which renders into a folder first:
   chart-default.yaml       helm template, values.yaml            (pairs with k8s-dev.yaml)
   chart-production.yaml    helm template, values-production.yaml (pairs with k8s-production.yaml)
   chart-all-services.yaml  helm template, ci/all-services-values.yaml (every service block on)
+  chart-jwks.yaml          helm template, values-production.yaml with an identity provider's
+                           JWKS and no shared HS256 key
   k8s-dev.yaml, k8s-production.yaml   kubectl kustomize of the overlays
   k8s-db-<service>.yaml    kubectl kustomize of each k8s/base/databases/<service>
 
@@ -394,6 +396,23 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
             report.ok(f"{what} toml")
             info["settings"] = settings
             info["toml"] = text
+            jwks = (cm.get("data") or {}).get("jwks.json")
+            jwks_path = settings.get("auth", {}).get("jwks_path")
+            if jwks is None:
+                report.check(jwks_path is None, f"{what} jwks", f"auth.jwks_path {jwks_path!r} but no jwks.json rendered")
+            else:
+                info["jwks"] = jwks
+                try:
+                    keys = json.loads(jwks).get("keys", [])
+                except (json.JSONDecodeError, AttributeError) as e:
+                    keys = None
+                    report.fail(f"{what} jwks", f"jwks.json is not a JWKS: {e}")
+                if keys is not None:
+                    report.check(jwks_path == "/etc/cep/jwks.json" and bool(keys) and all(k.get("kid") for k in keys),
+                                 f"{what} jwks", f"auth.jwks_path {jwks_path!r} (want /etc/cep/jwks.json) and "
+                                 f"every key with a kid: {keys}")
+                    report.check(all(k.get("kty") != "oct" for k in keys), f"{what} jwks public",
+                                 "a symmetric (oct) key in the JWKS ConfigMap")
             leaked = []
             for section, table in settings.items():
                 if not isinstance(table, dict):
@@ -632,6 +651,10 @@ def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool
             env["CEP_CONFIG_DIR"] = tmp
             cfg = Path(tmp) / f"{svc}.toml"
             cfg.write_text(info["toml"])
+            if "jwks" in info:
+                # the pod reads /etc/cep/jwks.json; here the same file from the temp dir
+                (Path(tmp) / "jwks.json").write_text(info["jwks"])
+                env[f"CEP_{svc.upper()}__AUTH__JWKS_PATH"] = str(Path(tmp) / "jwks.json")
 
             def run() -> subprocess.CompletedProcess:
                 return subprocess.run([str(binary), "check-config"], env=env, cwd=tmp, capture_output=True,
@@ -682,7 +705,8 @@ def main() -> int:
     print("== schema validation")
     loaded: dict[str, list[dict] | None] = {}
     crd_skips: dict = {}
-    files = ["chart-default.yaml", "chart-production.yaml", "chart-all-services.yaml", "k8s-dev.yaml", "k8s-production.yaml"]
+    files = ["chart-default.yaml", "chart-production.yaml", "chart-all-services.yaml", "chart-jwks.yaml",
+             "k8s-dev.yaml", "k8s-production.yaml"]
     files += [f"k8s-db-{d}.yaml" for d in args.databases.split()]
     for f in files:
         loaded[f] = load_docs(r / f, report)
@@ -694,7 +718,8 @@ def main() -> int:
     section_done("schema")
     print("== chart renders: workloads, settings, policies")
     chart_services = {}
-    for f, hpa in (("chart-default.yaml", False), ("chart-production.yaml", True), ("chart-all-services.yaml", False)):
+    for f, hpa in (("chart-default.yaml", False), ("chart-production.yaml", True), ("chart-all-services.yaml", False),
+                   ("chart-jwks.yaml", True)):
         if loaded.get(f) is not None:
             chart_services[f] = check_chart(f, loaded[f], report, expect_hpa=hpa)
             print(f"  {f}: services {', '.join(sorted(chart_services[f])) or 'none'}")
@@ -724,7 +749,7 @@ def main() -> int:
 
     section_done("chart-vs-overlay checks")
     print("== check-config (the services' own settings loader)")
-    for f in ("chart-default.yaml", "chart-production.yaml"):
+    for f in ("chart-default.yaml", "chart-production.yaml", "chart-jwks.yaml"):
         if f in chart_services:
             run_check_config(f, chart_services[f], args.bin_dir, args.require_bin, report)
 

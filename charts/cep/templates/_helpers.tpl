@@ -161,6 +161,8 @@ rendering: (dict "root" $ "svc" $svc).
 {{- $s := $root.Values.settings -}}
 {{- $operator := dict "id" ($s.operator.id | toString) "lots" $s.operator.lots -}}
 {{- if $s.operator.structures -}}{{- $_ := set $operator "structures" $s.operator.structures -}}{{- end -}}
+{{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer -}}
+{{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
 {{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
 {{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
 {{- $out := dict
@@ -176,7 +178,7 @@ rendering: (dict "root" $ "svc" $svc).
     "url" $s.nats.url
     "stream_replicas" (int $s.nats.streamReplicas)
     "stream_max_age_days" (int $s.nats.streamMaxAgeDays))
-  "auth" (dict "jwt_issuer" $s.auth.jwtIssuer)
+  "auth" $auth
   "telemetry" $telemetry
   "operator" $operator
 -}}

@@ -1,7 +1,10 @@
 //! Authentication and scoping of every RPC.
 //!
-//! A caller presents `authorization: Bearer <JWT>` signed (HS256) with the key of the
-//! settings. Claims: `sub`, `roles`, `lots`, optional `structures`, `iss`, `exp`.
+//! A caller presents `authorization: Bearer <JWT>` signed either with the shared HS256
+//! key of the settings (`auth.jwt_secret`; `cepctl dev-token` on the local stack) or by
+//! the operator's identity provider with one of the public keys of a JWKS file
+//! (`auth.jwks_path`: RS256/384/512, PS256/384/512, ES256/384 or EdDSA, chosen by the
+//! token's `kid`). Claims: `sub`, `roles`, `lots`, optional `structures`, `iss`, `exp`.
 //! The [`AuthInterceptor`] turns a valid token into a [`Caller`] stored in the
 //! request's extensions; handlers then check the role the RPC needs and the lot and
 //! structure of the record touched ([`Caller::check_scope`]).
@@ -10,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cep_domain::Lot;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status};
@@ -152,17 +156,124 @@ pub enum AuthError {
     Invalid(String),
 }
 
-/// Verifies tokens against one HS256 key and the accepted issuers.
+/// Verifies tokens against the shared HS256 key and/or the public keys of a JWKS,
+/// and the accepted issuers.
 #[derive(Clone)]
 pub struct JwtVerifier {
-    key: DecodingKey,
+    hs256: Option<DecodingKey>,
+    public_keys: Vec<PublicKey>,
     validation: Validation,
+}
+
+/// One usable key of a JWKS: its id, the one algorithm it verifies, the key.
+#[derive(Clone)]
+struct PublicKey {
+    kid: String,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// Why a JWKS cannot be used; names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("not a JWKS (a JSON object with a \"keys\" array): {0}")]
+    Parse(String),
+    #[error("the JWKS holds no key")]
+    Empty,
+    #[error("key {index} has no \"kid\"")]
+    MissingKid { index: usize },
+    #[error("key id {0:?} appears twice")]
+    DuplicateKid(String),
+    #[error("key {kid:?}: {reason}")]
+    Unusable { kid: String, reason: String },
+}
+
+/// The algorithm a public JWK verifies: its `alg` when given (asymmetric only),
+/// otherwise the usual one for its type (RSA → RS256, P-256 → ES256, P-384 → ES384,
+/// Ed25519 → EdDSA). Symmetric keys do not belong in a public key set.
+fn algorithm_of(jwk: &Jwk) -> Result<Algorithm, String> {
+    if let Some(declared) = jwk.common.key_algorithm {
+        let algorithm = Algorithm::try_from(declared)
+            .map_err(|_| format!("algorithm {declared} cannot verify a signature"))?;
+        return match algorithm {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                Err("symmetric (HS*) keys are refused in a public key set".into())
+            }
+            other => Ok(other),
+        };
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Ok(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(p) => match p.curve {
+            EllipticCurve::P256 => Ok(Algorithm::ES256),
+            EllipticCurve::P384 => Ok(Algorithm::ES384),
+            _ => Err("only the P-256 and P-384 curves are supported".into()),
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Ok(Algorithm::EdDSA),
+        AlgorithmParameters::OctetKey(_) => {
+            Err("symmetric (oct) keys are refused in a public key set".into())
+        }
+        _ => Err("unsupported key type".into()),
+    }
+}
+
+/// Reads and checks a JWKS file: every key has a unique `kid` and is usable.
+pub fn load_jwks(path: &std::path::Path) -> Result<JwkSet, JwksError> {
+    let text = std::fs::read_to_string(path).map_err(|source| JwksError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let set: JwkSet = serde_json::from_str(&text).map_err(|e| JwksError::Parse(e.to_string()))?;
+    public_keys(&set)?;
+    Ok(set)
+}
+
+fn public_keys(set: &JwkSet) -> Result<Vec<PublicKey>, JwksError> {
+    if set.keys.is_empty() {
+        return Err(JwksError::Empty);
+    }
+    let mut out: Vec<PublicKey> = Vec::with_capacity(set.keys.len());
+    for (index, jwk) in set.keys.iter().enumerate() {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or(JwksError::MissingKid { index })?;
+        if out.iter().any(|k| k.kid == kid) {
+            return Err(JwksError::DuplicateKid(kid));
+        }
+        let algorithm = algorithm_of(jwk).map_err(|reason| JwksError::Unusable {
+            kid: kid.clone(),
+            reason,
+        })?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| JwksError::Unusable {
+            kid: kid.clone(),
+            reason: e.to_string(),
+        })?;
+        out.push(PublicKey {
+            kid,
+            algorithm,
+            key,
+        });
+    }
+    Ok(out)
 }
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtVerifier")
             .field("issuers", &self.validation.iss)
+            .field("hs256", &self.hs256.is_some())
+            .field(
+                "public_keys",
+                &self.public_keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -179,13 +290,76 @@ impl JwtVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.validate_aud = false;
         validation.leeway = 30;
-        let key =
-            DecodingKey::from_secret(secret).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        Ok(Self { key, validation })
+        let hs256 = if secret.is_empty() {
+            None
+        } else {
+            Some(DecodingKey::from_secret(secret).map_err(|e| AuthError::Invalid(e.to_string()))?)
+        };
+        Ok(Self {
+            hs256,
+            public_keys: Vec::new(),
+            validation,
+        })
+    }
+
+    /// Also accepts tokens signed with the keys of `jwks`, each chosen by the token's
+    /// `kid` and verifying only its own algorithm.
+    pub fn with_jwks(mut self, jwks: &JwkSet) -> Result<Self, JwksError> {
+        self.public_keys = public_keys(jwks)?;
+        Ok(self)
+    }
+
+    /// The verifier the auth settings describe: the HS256 secret when set, the JWKS
+    /// file when set; development tokens only when `accept_dev_tokens`.
+    pub fn from_settings(
+        auth: &crate::settings::AuthSettings,
+        accept_dev_tokens: bool,
+    ) -> Result<Self, AuthError> {
+        use secrecy::ExposeSecret;
+        let secret = auth
+            .jwt_secret
+            .as_ref()
+            .map(|s| s.expose_secret().as_bytes().to_vec())
+            .unwrap_or_default();
+        let verifier = Self::new(&secret, &auth.jwt_issuer, accept_dev_tokens)?;
+        match &auth.jwks_path {
+            Some(path) => {
+                let jwks = load_jwks(path)
+                    .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
+                verifier
+                    .with_jwks(&jwks)
+                    .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))
+            }
+            None => Ok(verifier),
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::Invalid("not a valid CEP token".into()))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self
+                .hs256
+                .as_ref()
+                .ok_or_else(|| AuthError::Invalid("algorithm not accepted".into()))?,
+            algorithm => {
+                let kid = header
+                    .kid
+                    .ok_or_else(|| AuthError::Invalid("the token names no key (kid)".into()))?;
+                let key = self
+                    .public_keys
+                    .iter()
+                    .find(|k| k.kid == kid)
+                    .ok_or_else(|| AuthError::Invalid("unknown key (kid)".into()))?;
+                if key.algorithm != algorithm {
+                    return Err(AuthError::Invalid("algorithm not accepted".into()));
+                }
+                &key.key
+            }
+        };
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| AuthError::Invalid(e.kind_description()))?;
         let c = data.claims;
         if c.roles.is_empty() {

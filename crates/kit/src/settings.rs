@@ -126,9 +126,13 @@ impl NatsSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Secret HS256 key the tokens are signed with, at least 32 bytes.
+    /// Secret HS256 key the tokens are signed with, at least 32 bytes; optional when
+    /// `jwks_path` is set.
     pub jwt_secret: Option<SecretString>,
     pub jwt_issuer: String,
+    /// JWKS file of the identity provider's public keys (tokens chosen by `kid`).
+    #[serde(default)]
+    pub jwks_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,12 +260,27 @@ impl Common<'_> {
             .auth
             .jwt_secret
             .as_ref()
-            .map_or(0, |s| s.expose_secret().len());
-        if secret_len < 32 {
-            return Err(SettingsError::invalid(
-                "auth.jwt_secret",
-                "is required and must be at least 32 bytes",
-            ));
+            .map(|s| s.expose_secret().len())
+            .filter(|len| *len > 0);
+        match (secret_len, &self.auth.jwks_path) {
+            (None, None) => {
+                return Err(SettingsError::invalid(
+                    "auth.jwt_secret",
+                    "is required (at least 32 bytes) unless auth.jwks_path names the \
+                     identity provider's public keys",
+                ));
+            }
+            (Some(len), _) if len < 32 => {
+                return Err(SettingsError::invalid(
+                    "auth.jwt_secret",
+                    "must be at least 32 bytes",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(path) = &self.auth.jwks_path {
+            crate::auth::load_jwks(path)
+                .map_err(|e| SettingsError::invalid("auth.jwks_path", e.to_string()))?;
         }
         if self.auth.jwt_issuer.is_empty() {
             return Err(SettingsError::invalid(

@@ -31,7 +31,6 @@ use cep_kit::auth::{AuthInterceptor, JwtVerifier};
 use cep_kit::metrics::Metrics;
 use cep_kit::settings::Environment;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryServiceServer;
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -129,16 +128,8 @@ impl Application {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
-        let secret = self
-            .settings
-            .auth
-            .jwt_secret
-            .as_ref()
-            .map(|s| s.expose_secret().as_bytes().to_vec())
-            .unwrap_or_default();
-        let verifier = JwtVerifier::new(
-            &secret,
-            &self.settings.auth.jwt_issuer,
+        let verifier = JwtVerifier::from_settings(
+            &self.settings.auth,
             self.settings.environment == Environment::Local,
         )?;
         let (health, routes) = cep_kit::grpc::base_routes(&[cep_proto::FILE_DESCRIPTOR_SET])?;

@@ -185,6 +185,11 @@ mod tests {
             ),
             (vec![("NIR__INDEX_KEY", "")], "nir.index_key"),
             (vec![("AUTH__JWT_SECRET", "too-short")], "auth.jwt_secret"),
+            (vec![("AUTH__JWT_SECRET", "")], "unless auth.jwks_path"),
+            (
+                vec![("AUTH__JWKS_PATH", "/nonexistent/jwks.json")],
+                "auth.jwks_path",
+            ),
             (vec![("OPERATOR__LOTS", "8,20")], "operator.lots"),
             (vec![("OPERATOR__ID", "ABC")], "operator.id"),
             (vec![("NATS__URL", "http://nats:4222")], "nats.url"),

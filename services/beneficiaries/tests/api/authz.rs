@@ -10,6 +10,48 @@ use tonic::{Code, Status};
 
 use crate::helpers::*;
 
+#[tokio::test]
+async fn a_token_of_the_identity_provider_is_accepted_through_the_jwks() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/kit/tests/fixtures"
+    );
+    let app = spawn_app_configured(
+        None,
+        &[
+            ("AUTH__JWKS_PATH", format!("{fixtures}/idp-jwks.json")),
+            // the identity provider alone: no shared key
+            ("AUTH__JWT_SECRET", String::new()),
+        ],
+    )
+    .await;
+    let der = std::fs::read(format!("{fixtures}/idp-es256.pk8")).expect("key");
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("idp-2026-es".into());
+    let claims = claims(Role::Counsellor, &[8], &[]);
+    let token =
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).expect("sign");
+    let id = app
+        .client()
+        .await
+        .register(authed(registration(&unique_name("Sso"), "Eva"), &token))
+        .await
+        .expect("a token of the identity provider")
+        .into_inner()
+        .beneficiary_id;
+    assert!(!id.is_empty());
+    let err = app
+        .client()
+        .await
+        .get(authed(pb::GetRequest { beneficiary_id: id }, &counsellor()))
+        .await
+        .expect_err("HS256 without a shared key");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    app.stop().await;
+}
+
 /// Calls `rpc` on the record `id` with `token` (None: no token) and returns the code.
 async fn call(
     client: &mut BeneficiaryServiceClient<Channel>,

@@ -139,24 +139,25 @@ impl TestApp {
 }
 
 /// A token for `role` in `lots`, optionally limited to `structures`.
+pub fn token(role: Role, lots: &[u8], structures: &[&str]) -> String {
+    mint(SECRET.as_bytes(), &claims(role, lots, structures)).expect("token")
+}
+
+/// The claims of a token valid for an hour.
 // The token's expiry is checked against the system time by the verifier, not the
 // application's clock.
 #[allow(clippy::disallowed_methods)]
-pub fn token(role: Role, lots: &[u8], structures: &[&str]) -> String {
+pub fn claims(role: Role, lots: &[u8], structures: &[&str]) -> Claims {
     let now = Utc::now().timestamp();
-    mint(
-        SECRET.as_bytes(),
-        &Claims {
-            sub: format!("{role}-1"),
-            roles: vec![role],
-            lots: lots.to_vec(),
-            structures: structures.iter().map(|s| (*s).to_owned()).collect(),
-            iss: ISSUER.to_owned(),
-            iat: now,
-            exp: now + 3600,
-        },
-    )
-    .expect("token")
+    Claims {
+        sub: format!("{role}-1"),
+        roles: vec![role],
+        lots: lots.to_vec(),
+        structures: structures.iter().map(|s| (*s).to_owned()).collect(),
+        iss: ISSUER.to_owned(),
+        iat: now,
+        exp: now + 3600,
+    }
 }
 
 pub fn counsellor() -> String {

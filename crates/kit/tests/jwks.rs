@@ -1,0 +1,161 @@
+//! Tokens of the operator's identity provider, verified with the public keys of a
+//! JWKS file (`auth.jwks_path`), next to or instead of the shared HS256 key.
+
+use std::path::{Path, PathBuf};
+
+use cep_kit::auth::{Claims, JwksError, JwtVerifier, Role, load_jwks, mint};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn claims() -> Claims {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let now = i64::try_from(now).expect("seconds fit");
+    Claims {
+        sub: "agent-42".into(),
+        roles: vec![Role::Counsellor],
+        lots: vec![8],
+        structures: vec!["nantes-centre".into()],
+        iss: "https://idp.example.org".into(),
+        iat: now,
+        exp: now + 300,
+    }
+}
+
+/// A token signed by the identity provider's private key `file` (PKCS#8 DER),
+/// announced as (`alg`, `kid`).
+fn idp_token(file: &str, alg: Algorithm, kid: Option<&str>) -> String {
+    let der = std::fs::read(fixture(file)).expect("fixture key");
+    let key = if file.contains("eddsa") {
+        EncodingKey::from_ed_der(&der)
+    } else {
+        EncodingKey::from_ec_der(&der)
+    };
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, &claims(), &key).expect("sign")
+}
+
+fn verifier(secret: &[u8]) -> JwtVerifier {
+    let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
+    JwtVerifier::new(secret, "https://idp.example.org", false)
+        .expect("verifier")
+        .with_jwks(&jwks)
+        .expect("usable keys")
+}
+
+#[test]
+fn tokens_of_the_identity_provider_verify_with_the_key_their_kid_names() {
+    let v = verifier(b"");
+    let es = v
+        .verify(&idp_token(
+            "idp-es256.pk8",
+            Algorithm::ES256,
+            Some("idp-2026-es"),
+        ))
+        .expect("ES256 token");
+    assert_eq!(es.subject, "agent-42");
+    assert!(es.lots.contains(&8));
+    assert!(es.structures.contains("nantes-centre"));
+    v.verify(&idp_token(
+        "idp-eddsa.pk8",
+        Algorithm::EdDSA,
+        Some("idp-2026-ed"),
+    ))
+    .expect("EdDSA token");
+}
+
+#[test]
+fn a_token_is_refused_for_a_wrong_unknown_or_missing_key_or_algorithm() {
+    let v = verifier(b"");
+    let cases = [
+        (
+            idp_token("idp-es256.pk8", Algorithm::ES256, Some("idp-2026-ed")),
+            "algorithm not accepted",
+        ),
+        (
+            idp_token("idp-eddsa.pk8", Algorithm::EdDSA, Some("idp-2026-es")),
+            "algorithm not accepted",
+        ),
+        (
+            idp_token("idp-es256.pk8", Algorithm::ES256, Some("retired-key")),
+            "unknown key",
+        ),
+        (
+            idp_token("idp-es256.pk8", Algorithm::ES256, None),
+            "names no key",
+        ),
+        // no shared key configured: HS256 is not accepted at all, whatever the key
+        (
+            mint(b"any-secret-any-secret-any-secret-0", &claims()).expect("hs256"),
+            "algorithm not accepted",
+        ),
+    ];
+    for (token, why) in cases {
+        let err = v.verify(&token).expect_err(why).to_string();
+        assert!(err.contains(why), "{why}: {err}");
+    }
+}
+
+#[test]
+fn the_shared_key_and_the_identity_provider_work_side_by_side() {
+    let secret = b"shared-secret-shared-secret-shared-0";
+    let v = verifier(secret);
+    v.verify(&mint(secret, &claims()).expect("hs256"))
+        .expect("shared key");
+    v.verify(&idp_token(
+        "idp-es256.pk8",
+        Algorithm::ES256,
+        Some("idp-2026-es"),
+    ))
+    .expect("identity provider");
+    let err = v
+        .verify(&mint(b"another-secret-another-secret-0123", &claims()).expect("hs256"))
+        .expect_err("other secret");
+    assert!(err.to_string().contains("bad signature"), "{err}");
+}
+
+#[test]
+fn a_jwks_without_kids_with_repeated_kids_or_with_a_secret_key_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let base = std::fs::read_to_string(fixture("idp-jwks.json")).expect("jwks");
+    let no_kid = write(
+        "no-kid.json",
+        &base.replacen("\"kid\": \"idp-2026-es\",", "", 1),
+    );
+    assert!(matches!(
+        load_jwks(&no_kid),
+        Err(JwksError::MissingKid { index: 0 })
+    ));
+    let twice = write("twice.json", &base.replace("idp-2026-ed", "idp-2026-es"));
+    assert!(matches!(load_jwks(&twice), Err(JwksError::DuplicateKid(k)) if k == "idp-2026-es"));
+    let oct = write(
+        "oct.json",
+        r#"{"keys":[{"kty":"oct","kid":"s","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM"}]}"#,
+    );
+    let err = load_jwks(&oct).expect_err("symmetric").to_string();
+    assert!(
+        err.contains("key \"s\"") && err.contains("symmetric"),
+        "{err}"
+    );
+    assert!(matches!(
+        load_jwks(&write("empty.json", r#"{"keys":[]}"#)),
+        Err(JwksError::Empty)
+    ));
+    assert!(matches!(
+        load_jwks(&dir.path().join("missing.json")),
+        Err(JwksError::Read { .. })
+    ));
+}
