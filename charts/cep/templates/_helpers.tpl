@@ -163,6 +163,7 @@ rendering: (dict "root" $ "svc" $svc).
 {{- if $s.operator.structures -}}{{- $_ := set $operator "structures" $s.operator.structures -}}{{- end -}}
 {{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer -}}
 {{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
+{{- if $s.auth.jwksIssuer -}}{{- $_ := set $auth "jwks_issuer" $s.auth.jwksIssuer -}}{{- end -}}
 {{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
 {{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
 {{- $out := dict

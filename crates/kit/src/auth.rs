@@ -163,6 +163,8 @@ pub struct JwtVerifier {
     hs256: Option<DecodingKey>,
     public_keys: Vec<PublicKey>,
     validation: Validation,
+    /// The issuers accepted on tokens signed with a JWKS key (default: the same).
+    jwks_issuers: Option<Vec<String>>,
 }
 
 /// One usable key of a JWKS: its id, the one algorithm it verifies, the key.
@@ -299,6 +301,7 @@ impl JwtVerifier {
             hs256,
             public_keys: Vec::new(),
             validation,
+            jwks_issuers: None,
         })
     }
 
@@ -307,6 +310,14 @@ impl JwtVerifier {
     pub fn with_jwks(mut self, jwks: &JwkSet) -> Result<Self, JwksError> {
         self.public_keys = public_keys(jwks)?;
         Ok(self)
+    }
+
+    /// Tokens signed with a JWKS key must come from `issuer` (the identity provider),
+    /// while HS256 tokens keep the issuer given to [`JwtVerifier::new`].
+    #[must_use]
+    pub fn with_jwks_issuer(mut self, issuer: &str) -> Self {
+        self.jwks_issuers = Some(vec![issuer.to_owned()]);
+        self
     }
 
     /// The verifier the auth settings describe: the HS256 secret when set, the JWKS
@@ -326,9 +337,13 @@ impl JwtVerifier {
             Some(path) => {
                 let jwks = load_jwks(path)
                     .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
-                verifier
+                let verifier = verifier
                     .with_jwks(&jwks)
-                    .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))
+                    .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
+                Ok(match &auth.jwks_issuer {
+                    Some(issuer) if !issuer.is_empty() => verifier.with_jwks_issuer(issuer),
+                    _ => verifier,
+                })
             }
             None => Ok(verifier),
         }
@@ -337,6 +352,8 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("not a valid CEP token".into()))?;
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
         let key = match header.alg {
             Algorithm::HS256 => self
                 .hs256
@@ -354,11 +371,12 @@ impl JwtVerifier {
                 if key.algorithm != algorithm {
                     return Err(AuthError::Invalid("algorithm not accepted".into()));
                 }
+                if let Some(issuers) = &self.jwks_issuers {
+                    validation.set_issuer(issuers);
+                }
                 &key.key
             }
         };
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![header.alg];
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| AuthError::Invalid(e.kind_description()))?;
         let c = data.claims;

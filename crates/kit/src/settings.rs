@@ -133,6 +133,9 @@ pub struct AuthSettings {
     /// JWKS file of the identity provider's public keys (tokens chosen by `kid`).
     #[serde(default)]
     pub jwks_path: Option<std::path::PathBuf>,
+    /// Issuer of the identity provider's tokens; `jwt_issuer` when absent.
+    #[serde(default)]
+    pub jwks_issuer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

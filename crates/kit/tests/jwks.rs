@@ -105,6 +105,32 @@ fn a_token_is_refused_for_a_wrong_unknown_or_missing_key_or_algorithm() {
 }
 
 #[test]
+fn the_identity_provider_can_have_its_own_issuer() {
+    let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
+    let secret = b"shared-secret-shared-secret-shared-0";
+    let v = JwtVerifier::new(secret, "cep", false)
+        .expect("verifier")
+        .with_jwks(&jwks)
+        .expect("keys")
+        .with_jwks_issuer("https://idp.example.org");
+    v.verify(&idp_token(
+        "idp-es256.pk8",
+        Algorithm::ES256,
+        Some("idp-2026-es"),
+    ))
+    .expect("the identity provider's issuer");
+    let mut service = claims();
+    service.iss = "cep".into();
+    v.verify(&mint(secret, &service).expect("hs256"))
+        .expect("the shared key's issuer");
+    // each source only with its own issuer
+    let err = v
+        .verify(&mint(secret, &claims()).expect("hs256"))
+        .expect_err("the provider's issuer on a shared-key token");
+    assert!(err.to_string().contains("issuer"), "{err}");
+}
+
+#[test]
 fn the_shared_key_and_the_identity_provider_work_side_by_side() {
     let secret = b"shared-secret-shared-secret-shared-0";
     let v = verifier(secret);
