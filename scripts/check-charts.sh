@@ -114,7 +114,7 @@ template production "${VALUES_PRODUCTION[@]}" --api-versions monitoring.coreos.c
 template all-services "${VALUES_ALL[@]}"
 # production with the identity provider alone: its JWKS, no shared HS256 key
 template jwks "${VALUES_PRODUCTION[@]}" --set-file settings.auth.jwks=crates/kit/tests/fixtures/idp-jwks.json \
-  --set settings.auth.jwksIssuer=https://idp.example.org \
+  --set settings.auth.jwksIssuer=https://idp.example.org --set settings.auth.jwksAudience=cep-information-system \
   --set secrets.auth.jwt_secret=null
 
 echo "== kubectl kustomize"

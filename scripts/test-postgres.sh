@@ -22,7 +22,7 @@ SQL
 )" || { log "cannot list the test databases; none dropped"; return 0; }
     [ "$stale" -gt 0 ] || return 0
     log "dropping $stale test databases older than an hour"
-    "$1/psql" -X -q -d "$2" >/dev/null <<'SQL' || log "some stale test databases could not be dropped"
+    "$1/psql" -X -q -d "$2" -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || log "some stale test databases could not be dropped"
 select format('drop database if exists %I with (force)', datname) from pg_database
 where datname ~ '^test_[0-9a-f]{12}7[0-9a-f]{19}$'
   and to_timestamp(('x' || substr(datname, 6, 12))::bit(48)::bigint / 1000.0)

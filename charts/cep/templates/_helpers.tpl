@@ -164,6 +164,7 @@ rendering: (dict "root" $ "svc" $svc).
 {{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer -}}
 {{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
 {{- if $s.auth.jwksIssuer -}}{{- $_ := set $auth "jwks_issuer" $s.auth.jwksIssuer -}}{{- end -}}
+{{- if $s.auth.jwksAudience -}}{{- $_ := set $auth "jwks_audience" $s.auth.jwksAudience -}}{{- end -}}
 {{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
 {{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
 {{- $out := dict

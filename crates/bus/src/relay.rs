@@ -320,7 +320,10 @@ impl Relay {
 
     /// Whether the NATS client is connected. A publish made while it is not would be
     /// queued by the client and sent whenever the connection comes back, even after
-    /// the row was marked failed and later discarded (an erasure): so none is made.
+    /// the row was marked failed and later discarded (an erasure): so none is started.
+    /// A connection lost between this check and the publish still leaves that window
+    /// (at-least-once delivery); consumers honour `erased`, and the streams' max age
+    /// bounds how long such a copy lives.
     fn connected(&self) -> bool {
         self.js.client().connection_state() == State::Connected
     }

@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cep_domain::Lot;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status};
@@ -165,6 +167,9 @@ pub struct JwtVerifier {
     validation: Validation,
     /// The issuers accepted on tokens signed with a JWKS key (default: the same).
     jwks_issuers: Option<Vec<String>>,
+    /// The audience required on tokens signed with a JWKS key: the identity provider
+    /// issues tokens to other applications too, which must not open this one.
+    jwks_audience: Option<Vec<String>>,
 }
 
 /// One usable key of a JWKS: its id, the one algorithm it verifies, the key.
@@ -185,46 +190,54 @@ pub enum JwksError {
     },
     #[error("not a JWKS (a JSON object with a \"keys\" array): {0}")]
     Parse(String),
-    #[error("the JWKS holds no key")]
-    Empty,
-    #[error("key {index} has no \"kid\"")]
-    MissingKid { index: usize },
+    #[error("the JWKS holds no key usable to verify tokens ({})", skipped.join("; "))]
+    NoUsableKey { skipped: Vec<String> },
     #[error("key id {0:?} appears twice")]
     DuplicateKid(String),
     #[error("key {kid:?}: {reason}")]
-    Unusable { kid: String, reason: String },
+    Refused { kid: String, reason: String },
 }
 
-/// The algorithm a public JWK verifies: its `alg` when given (asymmetric only),
-/// otherwise the usual one for its type (RSA → RS256, P-256 → ES256, P-384 → ES384,
-/// Ed25519 → EdDSA). Symmetric keys do not belong in a public key set.
+/// The algorithm a signing JWK verifies: its `alg` when given, which must suit the
+/// key, otherwise the usual one for its type (RSA → RS256, P-256 → ES256, P-384 →
+/// ES384, Ed25519 → EdDSA).
 fn algorithm_of(jwk: &Jwk) -> Result<Algorithm, String> {
-    if let Some(declared) = jwk.common.key_algorithm {
-        let algorithm = Algorithm::try_from(declared)
-            .map_err(|_| format!("algorithm {declared} cannot verify a signature"))?;
-        return match algorithm {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                Err("symmetric (HS*) keys are refused in a public key set".into())
-            }
-            other => Ok(other),
-        };
-    }
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Ok(Algorithm::RS256),
-        AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => Ok(Algorithm::ES256),
-            EllipticCurve::P384 => Ok(Algorithm::ES384),
-            _ => Err("only the P-256 and P-384 curves are supported".into()),
-        },
-        AlgorithmParameters::OctetKeyPair(_) => Ok(Algorithm::EdDSA),
-        AlgorithmParameters::OctetKey(_) => {
-            Err("symmetric (oct) keys are refused in a public key set".into())
+    let curve = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(p) => Some(p.curve.clone()),
+        _ => None,
+    };
+    let usual = match (&jwk.algorithm, &curve) {
+        (AlgorithmParameters::RSA(_), _) => Algorithm::RS256,
+        (_, Some(EllipticCurve::P256)) => Algorithm::ES256,
+        (_, Some(EllipticCurve::P384)) => Algorithm::ES384,
+        (AlgorithmParameters::OctetKeyPair(_), _) => Algorithm::EdDSA,
+        (AlgorithmParameters::EllipticCurve(_), _) => {
+            return Err("only the P-256 and P-384 curves are supported".into());
         }
-        _ => Err("unsupported key type".into()),
+        _ => return Err("unsupported key type".into()),
+    };
+    let Some(declared) = jwk.common.key_algorithm else {
+        return Ok(usual);
+    };
+    let algorithm = Algorithm::try_from(declared)
+        .map_err(|_| format!("algorithm {declared} does not sign tokens"))?;
+    let fits = match algorithm {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => usual == Algorithm::RS256,
+        other => other == usual,
+    };
+    if fits {
+        Ok(algorithm)
+    } else {
+        Err(format!("algorithm {declared} does not suit this key"))
     }
 }
 
-/// Reads and checks a JWKS file: every key has a unique `kid` and is usable.
+/// Reads and checks a JWKS file (see [`JwtVerifier::with_jwks`] for what is kept).
 pub fn load_jwks(path: &std::path::Path) -> Result<JwkSet, JwksError> {
     let text = std::fs::read_to_string(path).map_err(|source| JwksError::Read {
         path: path.display().to_string(),
@@ -235,34 +248,60 @@ pub fn load_jwks(path: &std::path::Path) -> Result<JwkSet, JwksError> {
     Ok(set)
 }
 
+/// The signing keys of `set`. Encryption keys (`"use": "enc"`), keys without a `kid`
+/// and keys of an unsupported type or algorithm are skipped with a warning (identity
+/// providers publish such keys next to the signing ones); a symmetric key or a
+/// repeated `kid` refuses the whole set, and so does a set left without any key.
 fn public_keys(set: &JwkSet) -> Result<Vec<PublicKey>, JwksError> {
-    if set.keys.is_empty() {
-        return Err(JwksError::Empty);
-    }
     let mut out: Vec<PublicKey> = Vec::with_capacity(set.keys.len());
+    let mut skipped = Vec::new();
     for (index, jwk) in set.keys.iter().enumerate() {
-        let kid = jwk
+        let name = jwk
             .common
             .key_id
             .clone()
-            .filter(|k| !k.is_empty())
-            .ok_or(JwksError::MissingKid { index })?;
-        if out.iter().any(|k| k.kid == kid) {
-            return Err(JwksError::DuplicateKid(kid));
+            .unwrap_or_else(|| format!("#{index}"));
+        if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_))
+            || matches!(
+                jwk.common.key_algorithm,
+                Some(KeyAlgorithm::HS256 | KeyAlgorithm::HS384 | KeyAlgorithm::HS512)
+            )
+        {
+            return Err(JwksError::Refused {
+                kid: name,
+                reason: "symmetric keys are secrets and do not belong in a public key set".into(),
+            });
         }
-        let algorithm = algorithm_of(jwk).map_err(|reason| JwksError::Unusable {
-            kid: kid.clone(),
-            reason,
-        })?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| JwksError::Unusable {
-            kid: kid.clone(),
-            reason: e.to_string(),
-        })?;
-        out.push(PublicKey {
-            kid,
-            algorithm,
-            key,
-        });
+        let usable = if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+            Err("an encryption key (\"use\": \"enc\")".to_owned())
+        } else if jwk.common.key_id.as_deref().is_none_or(str::is_empty) {
+            Err("no \"kid\" to select it".to_owned())
+        } else {
+            algorithm_of(jwk).and_then(|algorithm| {
+                DecodingKey::from_jwk(jwk)
+                    .map(|key| (algorithm, key))
+                    .map_err(|e| e.to_string())
+            })
+        };
+        match usable {
+            Ok((algorithm, key)) => {
+                if out.iter().any(|k| k.kid == name) {
+                    return Err(JwksError::DuplicateKid(name));
+                }
+                out.push(PublicKey {
+                    kid: name,
+                    algorithm,
+                    key,
+                });
+            }
+            Err(reason) => {
+                tracing::warn!(key = %name, reason = %reason, "JWKS key skipped");
+                skipped.push(format!("{name}: {reason}"));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(JwksError::NoUsableKey { skipped });
     }
     Ok(out)
 }
@@ -302,6 +341,7 @@ impl JwtVerifier {
             public_keys: Vec::new(),
             validation,
             jwks_issuers: None,
+            jwks_audience: None,
         })
     }
 
@@ -317,6 +357,13 @@ impl JwtVerifier {
     #[must_use]
     pub fn with_jwks_issuer(mut self, issuer: &str) -> Self {
         self.jwks_issuers = Some(vec![issuer.to_owned()]);
+        self
+    }
+
+    /// Tokens signed with a JWKS key must name `audience` in their `aud` claim.
+    #[must_use]
+    pub fn with_jwks_audience(mut self, audience: &str) -> Self {
+        self.jwks_audience = Some(vec![audience.to_owned()]);
         self
     }
 
@@ -340,8 +387,12 @@ impl JwtVerifier {
                 let verifier = verifier
                     .with_jwks(&jwks)
                     .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
-                Ok(match &auth.jwks_issuer {
+                let verifier = match &auth.jwks_issuer {
                     Some(issuer) if !issuer.is_empty() => verifier.with_jwks_issuer(issuer),
+                    _ => verifier,
+                };
+                Ok(match &auth.jwks_audience {
+                    Some(audience) if !audience.is_empty() => verifier.with_jwks_audience(audience),
                     _ => verifier,
                 })
             }
@@ -373,6 +424,12 @@ impl JwtVerifier {
                 }
                 if let Some(issuers) = &self.jwks_issuers {
                     validation.set_issuer(issuers);
+                }
+                if let Some(audience) = &self.jwks_audience {
+                    validation.set_audience(audience);
+                    validation.validate_aud = true;
+                    // without this, a token with no `aud` at all would pass
+                    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
                 }
                 &key.key
             }

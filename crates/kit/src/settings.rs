@@ -136,6 +136,10 @@ pub struct AuthSettings {
     /// Issuer of the identity provider's tokens; `jwt_issuer` when absent.
     #[serde(default)]
     pub jwks_issuer: Option<String>,
+    /// Audience (`aud`) the identity provider's tokens must name: this system's client
+    /// id there. Required with `jwks_path`.
+    #[serde(default)]
+    pub jwks_audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +288,13 @@ impl Common<'_> {
         if let Some(path) = &self.auth.jwks_path {
             crate::auth::load_jwks(path)
                 .map_err(|e| SettingsError::invalid("auth.jwks_path", e.to_string()))?;
+            if self.auth.jwks_audience.as_deref().is_none_or(str::is_empty) {
+                return Err(SettingsError::invalid(
+                    "auth.jwks_audience",
+                    "is required with auth.jwks_path: the identity provider also issues \
+                     tokens to other applications",
+                ));
+            }
         }
         if self.auth.jwt_issuer.is_empty() {
             return Err(SettingsError::invalid(

@@ -29,9 +29,25 @@ fn claims() -> Claims {
     }
 }
 
+/// This system's client id at the identity provider.
+const AUDIENCE: &str = "cep-information-system";
+
+/// The claims the identity provider adds: the audience.
+#[derive(serde::Serialize)]
+struct IdpClaims {
+    #[serde(flatten)]
+    base: Claims,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+}
+
 /// A token signed by the identity provider's private key `file` (PKCS#8 DER),
-/// announced as (`alg`, `kid`).
+/// announced as (`alg`, `kid`), for this system's audience.
 fn idp_token(file: &str, alg: Algorithm, kid: Option<&str>) -> String {
+    idp_token_for(file, alg, kid, Some(AUDIENCE))
+}
+
+fn idp_token_for(file: &str, alg: Algorithm, kid: Option<&str>, aud: Option<&str>) -> String {
     let der = std::fs::read(fixture(file)).expect("fixture key");
     let key = if file.contains("eddsa") {
         EncodingKey::from_ed_der(&der)
@@ -40,7 +56,11 @@ fn idp_token(file: &str, alg: Algorithm, kid: Option<&str>) -> String {
     };
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, &claims(), &key).expect("sign")
+    let claims = IdpClaims {
+        base: claims(),
+        aud: aud.map(str::to_owned),
+    };
+    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
 }
 
 fn verifier(secret: &[u8]) -> JwtVerifier {
@@ -49,6 +69,7 @@ fn verifier(secret: &[u8]) -> JwtVerifier {
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("usable keys")
+        .with_jwks_audience(AUDIENCE)
 }
 
 #[test]
@@ -92,6 +113,20 @@ fn a_token_is_refused_for_a_wrong_unknown_or_missing_key_or_algorithm() {
             idp_token("idp-es256.pk8", Algorithm::ES256, None),
             "names no key",
         ),
+        // issued by the identity provider to another application, or to none
+        (
+            idp_token_for(
+                "idp-es256.pk8",
+                Algorithm::ES256,
+                Some("idp-2026-es"),
+                Some("webmail"),
+            ),
+            "not a valid CEP token",
+        ),
+        (
+            idp_token_for("idp-es256.pk8", Algorithm::ES256, Some("idp-2026-es"), None),
+            "missing claim aud",
+        ),
         // no shared key configured: HS256 is not accepted at all, whatever the key
         (
             mint(b"any-secret-any-secret-any-secret-0", &claims()).expect("hs256"),
@@ -112,7 +147,8 @@ fn the_identity_provider_can_have_its_own_issuer() {
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("keys")
-        .with_jwks_issuer("https://idp.example.org");
+        .with_jwks_issuer("https://idp.example.org")
+        .with_jwks_audience(AUDIENCE);
     v.verify(&idp_token(
         "idp-es256.pk8",
         Algorithm::ES256,
@@ -149,7 +185,7 @@ fn the_shared_key_and_the_identity_provider_work_side_by_side() {
 }
 
 #[test]
-fn a_jwks_without_kids_with_repeated_kids_or_with_a_secret_key_is_refused() {
+fn keys_that_cannot_verify_are_skipped_and_a_set_without_signing_keys_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -157,14 +193,55 @@ fn a_jwks_without_kids_with_repeated_kids_or_with_a_secret_key_is_refused() {
         path
     };
     let base = std::fs::read_to_string(fixture("idp-jwks.json")).expect("jwks");
-    let no_kid = write(
-        "no-kid.json",
-        &base.replacen("\"kid\": \"idp-2026-es\",", "", 1),
+    let es = r#""kty": "EC","#;
+    // an encryption key and a key without kid next to the signing ones, as identity
+    // providers publish them: skipped
+    let with_extras = write(
+        "extras.json",
+        &base.replacen(
+            "\"keys\": [",
+            r#""keys": [
+              {"kty": "RSA", "use": "enc", "alg": "RSA-OAEP", "kid": "enc-1", "n": "AQAB", "e": "AQAB"},
+              {"kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB"},"#,
+            1,
+        ),
     );
-    assert!(matches!(
-        load_jwks(&no_kid),
-        Err(JwksError::MissingKid { index: 0 })
-    ));
+    let jwks = load_jwks(&with_extras).expect("signing keys remain");
+    let v = JwtVerifier::new(b"", "https://idp.example.org", false)
+        .expect("verifier")
+        .with_jwks(&jwks)
+        .expect("keys")
+        .with_jwks_audience(AUDIENCE);
+    v.verify(&idp_token(
+        "idp-es256.pk8",
+        Algorithm::ES256,
+        Some("idp-2026-es"),
+    ))
+    .expect("still verified");
+
+    let only_enc = write(
+        "only-enc.json",
+        r#"{"keys":[{"kty":"RSA","use":"enc","kid":"enc-1","n":"AQAB","e":"AQAB"}]}"#,
+    );
+    let err = load_jwks(&only_enc)
+        .expect_err("nothing to verify with")
+        .to_string();
+    assert!(
+        err.contains("no key usable") && err.contains("enc-1: an encryption key"),
+        "{err}"
+    );
+
+    let mismatch = write(
+        "mismatch.json",
+        &base
+            .replacen(es, r#""kty": "EC", "alg": "RS256","#, 1)
+            .replace("\"alg\": \"EdDSA\"", "\"alg\": \"ES256\""),
+    );
+    let err = load_jwks(&mismatch)
+        .expect_err("algorithms that do not suit")
+        .to_string();
+    assert!(err.contains("RS256 does not suit this key"), "{err}");
+
     let twice = write("twice.json", &base.replace("idp-2026-ed", "idp-2026-es"));
     assert!(matches!(load_jwks(&twice), Err(JwksError::DuplicateKid(k)) if k == "idp-2026-es"));
     let oct = write(
@@ -178,7 +255,7 @@ fn a_jwks_without_kids_with_repeated_kids_or_with_a_secret_key_is_refused() {
     );
     assert!(matches!(
         load_jwks(&write("empty.json", r#"{"keys":[]}"#)),
-        Err(JwksError::Empty)
+        Err(JwksError::NoUsableKey { .. })
     ));
     assert!(matches!(
         load_jwks(&dir.path().join("missing.json")),

@@ -12,6 +12,9 @@ pub struct Profile {
     pub sex: Option<String>,
     pub address_street_number: Option<String>,
     pub address_street_type: Option<String>,
+    /// Rows written by a version that kept one free-form line (`address_line`, e.g. by
+    /// a pod of the previous release during a rolling upgrade) read it as the street name.
+    #[serde(alias = "address_line")]
     pub address_street_name: Option<String>,
     pub address_postal_code: Option<String>,
     pub address_city: Option<String>,

@@ -190,6 +190,16 @@ mod tests {
                 vec![("AUTH__JWKS_PATH", "/nonexistent/jwks.json")],
                 "auth.jwks_path",
             ),
+            (
+                vec![(
+                    "AUTH__JWKS_PATH",
+                    concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/../../crates/kit/tests/fixtures/idp-jwks.json"
+                    ),
+                )],
+                "auth.jwks_audience",
+            ),
             (vec![("OPERATOR__LOTS", "8,20")], "operator.lots"),
             (vec![("OPERATOR__ID", "ABC")], "operator.id"),
             (vec![("NATS__URL", "http://nats:4222")], "nats.url"),

@@ -231,15 +231,28 @@ pub fn optional_employer_postal_code(
     Some(value.to_uppercase())
 }
 
-/// The employer's French postal code lies in the employer's department.
+/// The employer's postal code, unless the employer is abroad, is French and lies in
+/// the employer's department (checked on the record as the update leaves it, so a
+/// change of department alone cannot strand a foreign code or another department's).
 pub fn employer_location(v: &mut Violations, p: &Profile) {
-    let (Some(department), Some(code)) = (&p.employer_department, &p.employer_postal_code) else {
+    let Some(code) = &p.employer_postal_code else {
         return;
     };
-    if department == ABROAD {
+    let department = p.employer_department.as_deref();
+    if department == Some(ABROAD) {
         return;
     }
-    if let Ok(actual) = PostalCode::parse(code).and_then(|c| c.department())
+    let actual = match PostalCode::parse(code).and_then(|c| c.department()) {
+        Ok(actual) => actual,
+        Err(e) => {
+            v.add(
+                "profile.employer_postal_code",
+                format!("{code}: {e}; set employer_department to \"00\" for an employer abroad"),
+            );
+            return;
+        }
+    };
+    if let Some(department) = department
         && actual.code() != department
     {
         v.add(
@@ -455,6 +468,27 @@ mod tests {
             "{:?}",
             v.0
         );
+        // leaving "abroad" without a French code, or with no department at all
+        let mut v = Violations::default();
+        employer_location(&mut v, &profile("44", "CH-1201"));
+        employer_location(
+            &mut v,
+            &Profile {
+                employer_postal_code: Some("CH-1201".into()),
+                ..Profile::default()
+            },
+        );
+        assert_eq!(v.0.len(), 2, "{:?}", v.0);
+        assert!(v.0.iter().all(|(f, m)| f == "profile.employer_postal_code"
+            && m.contains("\"00\" for an employer abroad")));
+    }
+
+    #[test]
+    fn a_profile_written_with_the_former_address_line_reads_as_the_street_name() {
+        let p: Profile =
+            serde_json::from_str(r#"{"address_line": "12 rue Crébillon", "sex": "F"}"#)
+                .expect("old shape");
+        assert_eq!(p.address_street_name.as_deref(), Some("12 rue Crébillon"));
     }
 
     #[test]

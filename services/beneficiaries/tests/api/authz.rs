@@ -22,6 +22,7 @@ async fn a_token_of_the_identity_provider_is_accepted_through_the_jwks() {
         None,
         &[
             ("AUTH__JWKS_PATH", format!("{fixtures}/idp-jwks.json")),
+            ("AUTH__JWKS_AUDIENCE", "cep-information-system".to_owned()),
             // the identity provider alone: no shared key
             ("AUTH__JWT_SECRET", String::new()),
         ],
@@ -30,7 +31,8 @@ async fn a_token_of_the_identity_provider_is_accepted_through_the_jwks() {
     let der = std::fs::read(format!("{fixtures}/idp-es256.pk8")).expect("key");
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("idp-2026-es".into());
-    let claims = claims(Role::Counsellor, &[8], &[]);
+    let mut claims = serde_json::to_value(claims(Role::Counsellor, &[8], &[])).expect("claims");
+    claims["aud"] = "cep-information-system".into();
     let token =
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).expect("sign");
     let id = app
