@@ -35,8 +35,10 @@ mod trace;
 pub use connection::connect;
 pub use consumer::{Consumer, ConsumerSpec, Delivery, Handler, HandlerError, handler_fn};
 pub use error::BusError;
-pub use outbox::{OutboxMessage, discard_unsent, enqueue, prune_published};
-pub use relay::{Backlog, Relay, backlog};
+pub use outbox::{
+    Backlog, OutboxMessage, backlog, discard_unsent, enqueue, prune_published, watch_backlog,
+};
+pub use relay::Relay;
 pub use streams::{
     DEADLETTER_STREAM, DEADLETTER_SUBJECT_PREFIX, DUPLICATE_WINDOW, StreamSpec,
     deadletter_stream_spec, deadletter_subject, ensure_stream,

@@ -1,6 +1,10 @@
-//! Writing events to the outbox, in the caller's transaction.
+//! Writing events to the outbox, in the caller's transaction, and measuring what
+//! waits there.
 
-use sqlx::PgConnection;
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::BusError;
@@ -139,5 +143,58 @@ mod tests {
             );
         }
         assert!(validate(&message("cep.x", " ")).is_err());
+    }
+}
+
+/// What waits in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backlog {
+    /// Committed rows not yet published.
+    pub unsent: i64,
+    /// Age of the oldest of them (`None` when there is none).
+    pub oldest: Option<Duration>,
+}
+
+/// The number of unsent rows and the age of the oldest (read on the partial index of
+/// unsent rows).
+///
+/// # Errors
+///
+/// When the outbox cannot be read.
+pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+    let (unsent, oldest_seconds): (i64, Option<f64>) = sqlx::query_as(
+        "select count(*), extract(epoch from now() - min(created_at))::float8 \
+         from outbox where published_at is null",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        unsent,
+        oldest: oldest_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
+    })
+}
+
+/// Measures the [`Backlog`] every `every` and hands it to `observer` (e.g. gauges
+/// operators alert on) until `shutdown` resolves. Independent of the relay, so the
+/// figures are right while NATS is unreachable or its streams cannot be provisioned.
+pub async fn watch_backlog(
+    pool: PgPool,
+    every: Duration,
+    observer: impl Fn(Backlog) + Send,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        match backlog(&pool).await {
+            Ok(b) => observer(b),
+            Err(error) => {
+                tracing::debug!(error = %crate::relay::error_chain(&error), "cannot measure the outbox backlog");
+            }
+        }
+        tokio::select! {
+            biased;
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
     }
 }

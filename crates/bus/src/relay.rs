@@ -1,7 +1,6 @@
 //! The relay: publishes committed outbox rows to JetStream and marks them sent.
 
 use std::future::{Future, IntoFuture};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -26,9 +25,6 @@ const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How often the relay looks at the connection state while NATS is away.
 const CONNECTION_POLL: Duration = Duration::from_millis(100);
-/// The backlog is measured at most once a second.
-const BACKLOG_REPORT_EVERY: Duration = Duration::from_secs(1);
-const BACKLOG_EVERY_POLLS: u128 = BACKLOG_REPORT_EVERY.as_millis() / CONNECTION_POLL.as_millis();
 /// `last_error` is for operators; keep it short.
 const MAX_ERROR_LEN: usize = 1000;
 
@@ -53,26 +49,6 @@ pub struct Relay {
     publish_timeout: Duration,
     max_backoff: Duration,
     retention: Duration,
-    backlog_observer: Option<BacklogObserver>,
-}
-
-/// What waits in the outbox: reported to the observer given to
-/// [`Relay::observe_backlog`] after each round, and every second while NATS is away.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Backlog {
-    /// Committed rows not yet published.
-    pub unsent: i64,
-    /// Age of the oldest of them (`None` when there is none).
-    pub oldest: Option<Duration>,
-}
-
-#[derive(Clone)]
-struct BacklogObserver(Arc<dyn Fn(Backlog) + Send + Sync>);
-
-impl std::fmt::Debug for BacklogObserver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BacklogObserver")
-    }
 }
 
 /// An outbox row being published.
@@ -132,29 +108,6 @@ impl Relay {
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
             max_backoff: DEFAULT_MAX_BACKOFF,
             retention: DEFAULT_RETENTION,
-            backlog_observer: None,
-        }
-    }
-
-    /// Calls `observer` with the outbox's [`Backlog`] after a round of publishing (at
-    /// most once a second) and every second while NATS is disconnected, e.g. to set gauges operators alert
-    /// on (an outbox that grows, or whose oldest row ages).
-    #[must_use]
-    pub fn observe_backlog(mut self, observer: impl Fn(Backlog) + Send + Sync + 'static) -> Self {
-        self.backlog_observer = Some(BacklogObserver(Arc::new(observer)));
-        self
-    }
-
-    /// Measures the backlog and reports it to the observer, if any.
-    async fn report_backlog(&self) {
-        let Some(observer) = &self.backlog_observer else {
-            return;
-        };
-        match backlog(&self.pool).await {
-            Ok(backlog) => (observer.0)(backlog),
-            Err(error) => {
-                tracing::debug!(error = %error_chain(&error), "cannot measure the outbox backlog");
-            }
         }
     }
 
@@ -234,7 +187,6 @@ impl Relay {
         let mut last_ok = true;
         let mut backoff = MIN_BACKOFF;
         let mut last_prune = None;
-        let mut last_report = None;
         tracing::info!(batch_size = self.batch_size, poll_interval = ?self.poll_interval, "outbox relay started");
         loop {
             if listener.is_none() && last_ok {
@@ -259,10 +211,6 @@ impl Relay {
                 result = self.publish_pending() => result,
             };
             last_ok = result.is_ok();
-            if last_report.is_none_or(|at: Instant| at.elapsed() >= BACKLOG_REPORT_EVERY) {
-                self.report_backlog().await;
-                last_report = Some(Instant::now());
-            }
             match result {
                 Ok(count) => {
                     backoff = MIN_BACKOFF;
@@ -330,12 +278,7 @@ impl Relay {
 
     async fn until_connected(&self) {
         tracing::info!("outbox relay waits for the nats connection, rows kept");
-        let mut polls: u128 = 0;
         while !self.connected() {
-            if polls.is_multiple_of(BACKLOG_EVERY_POLLS) {
-                self.report_backlog().await;
-            }
-            polls = polls.wrapping_add(1);
             tokio::time::sleep(CONNECTION_POLL).await;
         }
         tracing::info!("outbox relay resumes");
@@ -474,25 +417,6 @@ impl Relay {
             timeout: self.publish_timeout,
         }
     }
-}
-
-/// The number of unsent rows and the age of the oldest (read on the partial index of
-/// unsent rows).
-///
-/// # Errors
-///
-/// When the outbox cannot be read.
-pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    let (unsent, oldest_seconds): (i64, Option<f64>) = sqlx::query_as(
-        "select count(*), extract(epoch from now() - min(created_at))::float8 \
-         from outbox where published_at is null",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Backlog {
-        unsent,
-        oldest: oldest_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
-    })
 }
 
 fn headers_of(row: &Row) -> HeaderMap {

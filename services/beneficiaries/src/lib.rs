@@ -153,6 +153,18 @@ impl Application {
             self.metrics.clone(),
             stopped(),
         ));
+        let gauges = self.metrics.clone();
+        let backlog = tokio::spawn(cep_bus::watch_backlog(
+            self.pool.clone(),
+            Duration::from_secs(1),
+            move |b| {
+                gauges.outbox_unsent.set(b.unsent);
+                gauges
+                    .outbox_oldest_unsent_seconds
+                    .set(b.oldest.map_or(0.0, |age| age.as_secs_f64()));
+            },
+            stopped(),
+        ));
         let relay = tokio::spawn(run_relay(
             self.pool.clone(),
             self.settings.nats.clone(),
@@ -173,6 +185,7 @@ impl Application {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), metrics).await;
         let _ = tokio::time::timeout(grace, relay).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), backlog).await;
         self.pool.close().await;
         tracing::info!("beneficiaries service stopped");
         Ok(())
@@ -220,13 +233,7 @@ async fn run_relay(
         (js, ()) = work => js,
         () = &mut stop => return,
     };
-    let relay = cep_bus::Relay::new(pool, js).observe_backlog(move |backlog| {
-        metrics.outbox_unsent.set(backlog.unsent);
-        metrics
-            .outbox_oldest_unsent_seconds
-            .set(backlog.oldest.map_or(0.0, |age| age.as_secs_f64()));
-    });
-    if let Err(e) = relay.run(stop).await {
+    if let Err(e) = cep_bus::Relay::new(pool, js).run(stop).await {
         tracing::error!(error = %e, "outbox relay stopped");
     }
 }

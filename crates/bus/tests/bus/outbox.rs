@@ -184,3 +184,55 @@ async fn discarding_a_key_drops_only_its_unsent_rows() {
     left.sort();
     assert_eq!(left, ["cep.test.other", "cep.test.sent"]);
 }
+
+#[tokio::test]
+async fn the_backlog_is_watched_with_or_without_nats() {
+    use std::sync::{Arc, Mutex};
+
+    let mut bus = Bus::start().await;
+    bus.nats.stop().await;
+    for i in 0..3u8 {
+        bus.enqueue_committed("cep.test.waiting", &[i]).await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::<cep_bus::Backlog>::new()));
+    let observed = Arc::clone(&seen);
+    let pool = bus.pool().clone();
+    let watcher = Running::spawn(move |shutdown| async move {
+        cep_bus::watch_backlog(
+            pool,
+            Duration::from_millis(50),
+            move |b| observed.lock().unwrap().push(b),
+            shutdown,
+        )
+        .await;
+        Ok(())
+    });
+    let waiting = crate::helpers::eventually(|| async {
+        seen.lock()
+            .unwrap()
+            .last()
+            .is_some_and(|b| b.unsent == 3 && b.oldest.is_some())
+    })
+    .await;
+    assert!(waiting, "3 unsent rows not reported while nats is down");
+
+    bus.nats.restart().await;
+    let published = crate::helpers::eventually(|| async {
+        Relay::new(bus.pool().clone(), bus.js.clone())
+            .publish_pending()
+            .await
+            .is_ok_and(|n| n == 3)
+    })
+    .await;
+    assert!(published, "rows published after the restart");
+    let drained = crate::helpers::eventually(|| async {
+        seen.lock().unwrap().last()
+            == Some(&cep_bus::Backlog {
+                unsent: 0,
+                oldest: None,
+            })
+    })
+    .await;
+    assert!(drained, "the empty backlog was not reported");
+    watcher.stop().await;
+}
