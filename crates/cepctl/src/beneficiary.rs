@@ -55,6 +55,14 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Who accessed the person's data, oldest first (auditor, director, si).
+    Accesses {
+        beneficiary_id: String,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -300,6 +308,24 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
                 .await
                 .map_err(status)?;
             output::print(format, reply.get_ref(), None)
+        }
+        Command::Accesses {
+            beneficiary_id,
+            page_size,
+            page_token,
+        } => {
+            let reply = client
+                .list_accesses(request(
+                    pb::ListAccessesRequest {
+                        beneficiary_id,
+                        page_size,
+                        page_token,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), Some("accesses"))
         }
     }
 }

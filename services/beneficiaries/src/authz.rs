@@ -12,5 +12,7 @@ pub const SET_NIR: &[Role] = &[Counsellor, Manager];
 pub const CHECK: &[Role] = &[Counsellor, Manager, Director, Si];
 pub const EXPORT: &[Role] = &[Manager, Director, Si];
 pub const ERASE: &[Role] = &[Director, Si];
+/// Who may read the access log of a person.
+pub const AUDIT: &[Role] = &[Auditor, Director, Si];
 /// Roles that see the full NIR (the exchange with France compétences); others see it masked.
 pub const READ_FULL_NIR: &[Role] = &[Si];

@@ -991,6 +991,59 @@ impl BeneficiaryApi {
         Ok(pb::ExportPersonalDataResponse { json })
     }
 
+    async fn list_accesses(
+        &self,
+        caller: &Caller,
+        r: pb::ListAccessesRequest,
+    ) -> Result<pb::ListAccessesResponse, Status> {
+        caller.require_any_role(authz::AUDIT)?;
+        let id = parse_id("beneficiary_id", &r.beneficiary_id)?;
+        let mut v = Violations::default();
+        let limit = match i64::from(r.page_size) {
+            0 => PAGE_DEFAULT,
+            n if (1..=PAGE_MAX).contains(&n) => n,
+            _ => {
+                v.add("page_size", format!("must be between 1 and {PAGE_MAX}"));
+                PAGE_DEFAULT
+            }
+        };
+        let after = if r.page_token.is_empty() {
+            0
+        } else {
+            r.page_token.parse::<i64>().unwrap_or_else(|_| {
+                v.add("page_token", "is not a token this service returned");
+                0
+            })
+        };
+        v.into_result().map_err(ApiError::from)?;
+        let mut tx = self.pool.begin().await.map_err(ApiError::from)?;
+        // scope checked on the record, erased or not: a tombstone's history stays auditable
+        self.load(&mut tx, caller, id, false).await?;
+        let mut rows = store::accesses(&mut tx, id, after, limit + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        log_read(&mut tx, caller, "list_accesses", Some(id), 1).await?;
+        tx.commit().await.map_err(ApiError::from)?;
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => last.id.to_string(),
+            _ => String::new(),
+        };
+        Ok(pb::ListAccessesResponse {
+            accesses: rows
+                .into_iter()
+                .map(|a| pb::Access {
+                    at: a.at.to_rfc3339(),
+                    subject: a.subject,
+                    roles: a.roles,
+                    action: a.action,
+                })
+                .collect(),
+            next_page_token,
+        })
+    }
+
     async fn erase(
         &self,
         caller: &Caller,
@@ -1177,6 +1230,17 @@ impl BeneficiaryService for BeneficiaryApi {
     ) -> Result<Response<pb::EraseResponse>, Status> {
         let caller = auth::caller(&request)?.clone();
         self.erase(&caller, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all, fields(beneficiary_id = tracing::field::Empty))]
+    async fn list_accesses(
+        &self,
+        request: Request<pb::ListAccessesRequest>,
+    ) -> Result<Response<pb::ListAccessesResponse>, Status> {
+        let caller = auth::caller(&request)?.clone();
+        self.list_accesses(&caller, request.into_inner())
             .await
             .map(Response::new)
     }

@@ -346,6 +346,34 @@ pub async fn log_access_each(
 }
 
 /// The access-log rows about one person, oldest first: (at, subject, action).
+/// One row of the access log.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub subject: String,
+    pub roles: String,
+    pub action: String,
+}
+
+/// The access-log rows about one person after row `after`, oldest first, at most `limit`.
+pub async fn accesses(
+    conn: &mut PgConnection,
+    beneficiary: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AccessRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, subject, roles, action FROM access_log \
+         WHERE beneficiary_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(beneficiary)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 pub async fn access_history(
     conn: &mut PgConnection,
     beneficiary: Uuid,

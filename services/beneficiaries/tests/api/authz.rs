@@ -139,6 +139,16 @@ async fn call(
             ))
             .await
             .map(drop),
+        "ListAccesses" => client
+            .list_accesses(req(
+                pb::ListAccessesRequest {
+                    beneficiary_id: id,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(drop),
         other => panic!("unknown rpc {other}"),
     };
     match result {
@@ -148,7 +158,7 @@ async fn call(
 }
 
 /// Each RPC with a role it admits.
-const RPCS: [(&str, Role); 9] = [
+const RPCS: [(&str, Role); 10] = [
     ("Register", Role::Counsellor),
     ("Get", Role::Counsellor),
     ("Update", Role::Counsellor),
@@ -158,6 +168,7 @@ const RPCS: [(&str, Role); 9] = [
     ("ValidateFor", Role::Counsellor),
     ("ExportPersonalData", Role::Manager),
     ("Erase", Role::Director),
+    ("ListAccesses", Role::Auditor),
 ];
 
 #[tokio::test]
@@ -224,5 +235,62 @@ async fn a_search_within_another_structure_sees_nothing_of_this_one() {
         .expect("search")
         .into_inner();
     assert!(found.results.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_auditor_reads_who_accessed_a_person_page_by_page_and_a_counsellor_cannot() {
+    let app = spawn_app().await;
+    let id = register(&app, &unique_name("Audit"), "Mia").await;
+    let mut client = app.client().await;
+    for _ in 0..3 {
+        client
+            .get(authed(
+                pb::GetRequest {
+                    beneficiary_id: id.clone(),
+                },
+                &counsellor(),
+            ))
+            .await
+            .expect("get");
+    }
+    let auditor = token(Role::Auditor, &[8], &[]);
+    let list = |page_token: String| pb::ListAccessesRequest {
+        beneficiary_id: id.clone(),
+        page_size: 2,
+        page_token,
+    };
+    let first = client
+        .list_accesses(authed(list(String::new()), &auditor))
+        .await
+        .expect("first page")
+        .into_inner();
+    assert_eq!(first.accesses.len(), 2);
+    assert!(
+        first
+            .accesses
+            .iter()
+            .all(|a| a.action == "get" && a.subject == "counsellor-1" && a.roles == "counsellor")
+    );
+    let second = client
+        .list_accesses(authed(list(first.next_page_token), &auditor))
+        .await
+        .expect("second page")
+        .into_inner();
+    let actions: Vec<&str> = second.accesses.iter().map(|a| a.action.as_str()).collect();
+    // the third read, then the auditor's own first look
+    assert_eq!(actions, ["get", "list_accesses"]);
+
+    let err = client
+        .list_accesses(authed(list(String::new()), &counsellor()))
+        .await
+        .expect_err("counsellor");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = client
+        .list_accesses(authed(list("not-a-token".into()), &auditor))
+        .await
+        .expect_err("bad token");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("page_token"), "{}", err.message());
     app.stop().await;
 }
