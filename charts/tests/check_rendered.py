@@ -408,9 +408,11 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
                     keys = None
                     report.fail(f"{what} jwks", f"jwks.json is not a JWKS: {e}")
                 if keys is not None:
-                    report.check(jwks_path == "/etc/cep/jwks.json" and bool(keys) and all(k.get("kid") for k in keys),
-                                 f"{what} jwks", f"auth.jwks_path {jwks_path!r} (want /etc/cep/jwks.json) and "
-                                 f"every key with a kid: {keys}")
+                    signing = [k for k in keys if k.get("kid") and k.get("use") != "enc"]
+                    report.check(jwks_path == "/etc/cep/jwks.json" and bool(signing)
+                                 and bool(settings.get("auth", {}).get("jwks_audience")),
+                                 f"{what} jwks", f"auth.jwks_path {jwks_path!r} (want /etc/cep/jwks.json), an "
+                                 f"auth.jwks_audience, and a signing key with a kid among {keys}")
                     report.check(all(k.get("kty") != "oct" for k in keys), f"{what} jwks public",
                                  "a symmetric (oct) key in the JWKS ConfigMap")
             leaked = []

@@ -165,6 +165,9 @@ rendering: (dict "root" $ "svc" $svc).
 {{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
 {{- if $s.auth.jwksIssuer -}}{{- $_ := set $auth "jwks_issuer" $s.auth.jwksIssuer -}}{{- end -}}
 {{- if $s.auth.jwksAudience -}}{{- $_ := set $auth "jwks_audience" $s.auth.jwksAudience -}}{{- end -}}
+{{- if and $s.auth.jwks (not $s.auth.jwksAudience) -}}
+{{- fail "settings.auth.jwksAudience is required with settings.auth.jwks: the identity provider also issues tokens to other applications" -}}
+{{- end -}}
 {{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
 {{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
 {{- $out := dict

@@ -184,11 +184,22 @@ pub async fn watch_backlog(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    let mut failing = false;
     loop {
         match backlog(&pool).await {
-            Ok(b) => observer(b),
+            Ok(b) => {
+                if failing {
+                    tracing::info!("outbox backlog measured again");
+                    failing = false;
+                }
+                observer(b);
+            }
             Err(error) => {
-                tracing::debug!(error = %crate::relay::error_chain(&error), "cannot measure the outbox backlog");
+                // once per outage: the gauges keep their last value meanwhile
+                if !failing {
+                    tracing::warn!(error = %crate::relay::error_chain(&error), "cannot measure the outbox backlog, gauges frozen");
+                    failing = true;
+                }
             }
         }
         tokio::select! {

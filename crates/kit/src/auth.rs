@@ -210,7 +210,12 @@ fn algorithm_of(jwk: &Jwk) -> Result<Algorithm, String> {
         (AlgorithmParameters::RSA(_), _) => Algorithm::RS256,
         (_, Some(EllipticCurve::P256)) => Algorithm::ES256,
         (_, Some(EllipticCurve::P384)) => Algorithm::ES384,
-        (AlgorithmParameters::OctetKeyPair(_), _) => Algorithm::EdDSA,
+        (AlgorithmParameters::OctetKeyPair(p), _) if p.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        (AlgorithmParameters::OctetKeyPair(_), _) => {
+            return Err("only the Ed25519 curve is supported for OKP keys".into());
+        }
         (AlgorithmParameters::EllipticCurve(_), _) => {
             return Err("only the P-256 and P-384 curves are supported".into());
         }
@@ -346,7 +351,8 @@ impl JwtVerifier {
     }
 
     /// Also accepts tokens signed with the keys of `jwks`, each chosen by the token's
-    /// `kid` and verifying only its own algorithm.
+    /// `kid` and verifying only its own algorithm, once an audience is given
+    /// ([`JwtVerifier::with_jwks_audience`]): until then, such tokens are refused.
     pub fn with_jwks(mut self, jwks: &JwkSet) -> Result<Self, JwksError> {
         self.public_keys = public_keys(jwks)?;
         Ok(self)
@@ -387,6 +393,11 @@ impl JwtVerifier {
                 let verifier = verifier
                     .with_jwks(&jwks)
                     .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
+                if auth.jwks_audience.as_deref().is_none_or(str::is_empty) {
+                    return Err(AuthError::Invalid(
+                        "auth.jwks_audience is required with auth.jwks_path".into(),
+                    ));
+                }
                 let verifier = match &auth.jwks_issuer {
                     Some(issuer) if !issuer.is_empty() => verifier.with_jwks_issuer(issuer),
                     _ => verifier,
@@ -425,12 +436,15 @@ impl JwtVerifier {
                 if let Some(issuers) = &self.jwks_issuers {
                     validation.set_issuer(issuers);
                 }
-                if let Some(audience) = &self.jwks_audience {
-                    validation.set_audience(audience);
-                    validation.validate_aud = true;
-                    // without this, a token with no `aud` at all would pass
-                    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-                }
+                // fail closed: the identity provider issues tokens to other
+                // applications too, so without an audience none is accepted
+                let audience = self.jwks_audience.as_ref().ok_or_else(|| {
+                    AuthError::Invalid("no audience configured for this key's tokens".into())
+                })?;
+                validation.set_audience(audience);
+                validation.validate_aud = true;
+                // without this, a token with no `aud` at all would pass
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
                 &key.key
             }
         };

@@ -262,3 +262,20 @@ fn keys_that_cannot_verify_are_skipped_and_a_set_without_signing_keys_is_refused
         Err(JwksError::Read { .. })
     ));
 }
+
+#[test]
+fn without_an_audience_no_token_of_the_identity_provider_is_accepted() {
+    let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
+    let v = JwtVerifier::new(b"", "https://idp.example.org", false)
+        .expect("verifier")
+        .with_jwks(&jwks)
+        .expect("keys");
+    let err = v
+        .verify(&idp_token(
+            "idp-es256.pk8",
+            Algorithm::ES256,
+            Some("idp-2026-es"),
+        ))
+        .expect_err("fail closed");
+    assert!(err.to_string().contains("no audience"), "{err}");
+}

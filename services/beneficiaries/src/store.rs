@@ -345,7 +345,6 @@ pub async fn log_access_each(
     Ok(())
 }
 
-/// The access-log rows about one person, oldest first: (at, subject, action).
 /// One row of the access log.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccessRow {
@@ -356,7 +355,9 @@ pub struct AccessRow {
     pub action: String,
 }
 
-/// The access-log rows about one person after row `after`, oldest first, at most `limit`.
+/// The access-log rows about one person after row `after`, in the order their calls
+/// wrote them (row id), at most `limit`. A call still running when a page is read
+/// may commit a row behind it: a listing from the start sees every committed row.
 pub async fn accesses(
     conn: &mut PgConnection,
     beneficiary: Uuid,
@@ -374,6 +375,7 @@ pub async fn accesses(
     .await?)
 }
 
+/// The access-log rows about one person, oldest first: (at, subject, action).
 pub async fn access_history(
     conn: &mut PgConnection,
     beneficiary: Uuid,
