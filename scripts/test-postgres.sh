@@ -12,23 +12,18 @@ dir="$ROOT/.local/test-postgres"
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 sweep_stale_databases() {
-    local stale
-    stale="$("$1/psql" -X -q -At -d "$2" -v ON_ERROR_STOP=1 <<'SQL'
-select count(*) from pg_database
+    local drops
+    drops="$("$1/psql" -X -q -At -d "$2" -v ON_ERROR_STOP=1 <<'SQL'
+select format('drop database if exists %I with (force);', datname) from pg_database
 where datname ~ '^test_[0-9a-f]{12}7[0-9a-f]{19}$'
   and to_timestamp(('x' || substr(datname, 6, 12))::bit(48)::bigint / 1000.0)
       < now() - interval '1 hour'
 SQL
 )" || { log "cannot list the test databases; none dropped"; return 0; }
-    [ "$stale" -gt 0 ] || return 0
-    log "dropping $stale test databases older than an hour"
-    "$1/psql" -X -q -d "$2" -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || log "some stale test databases could not be dropped"
-select format('drop database if exists %I with (force)', datname) from pg_database
-where datname ~ '^test_[0-9a-f]{12}7[0-9a-f]{19}$'
-  and to_timestamp(('x' || substr(datname, 6, 12))::bit(48)::bigint / 1000.0)
-      < now() - interval '1 hour'
-\gexec
-SQL
+    [ -n "$drops" ] || return 0
+    log "dropping $(wc -l <<<"$drops") test databases older than an hour"
+    "$1/psql" -X -q -d "$2" -v ON_ERROR_STOP=1 >/dev/null <<<"$drops" \
+        || log "some stale test databases could not be dropped"
 }
 
 case "${1:-start}" in

@@ -393,11 +393,6 @@ impl JwtVerifier {
                 let verifier = verifier
                     .with_jwks(&jwks)
                     .map_err(|e| AuthError::Invalid(format!("auth.jwks_path: {e}")))?;
-                if auth.jwks_audience.as_deref().is_none_or(str::is_empty) {
-                    return Err(AuthError::Invalid(
-                        "auth.jwks_audience is required with auth.jwks_path".into(),
-                    ));
-                }
                 let verifier = match &auth.jwks_issuer {
                     Some(issuer) if !issuer.is_empty() => verifier.with_jwks_issuer(issuer),
                     _ => verifier,

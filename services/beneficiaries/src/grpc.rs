@@ -118,6 +118,18 @@ async fn log_read(
     Ok(())
 }
 
+/// The rows a page holds: `page_size` from 1 to [`PAGE_MAX`], 0 meaning [`PAGE_DEFAULT`].
+fn page_limit(v: &mut Violations, page_size: i32) -> i64 {
+    match i64::from(page_size) {
+        0 => PAGE_DEFAULT,
+        n if (1..=PAGE_MAX).contains(&n) => n,
+        _ => {
+            v.add("page_size", format!("must be between 1 and {PAGE_MAX}"));
+            PAGE_DEFAULT
+        }
+    }
+}
+
 fn ensure_live(b: &Beneficiary) -> Result<(), ApiError> {
     if b.is_erased() {
         return Err(ApiError::Precondition {
@@ -778,14 +790,7 @@ impl BeneficiaryApi {
     ) -> Result<pb::SearchResponse, Status> {
         caller.require_any_role(authz::READ)?;
         let mut v = Violations::default();
-        let limit = match i64::from(r.page_size) {
-            0 => PAGE_DEFAULT,
-            n if (1..=PAGE_MAX).contains(&n) => n,
-            _ => {
-                v.add("page_size", format!("must be between 1 and {PAGE_MAX}"));
-                PAGE_DEFAULT
-            }
-        };
+        let limit = page_limit(&mut v, r.page_size);
         let lots: Vec<i16> = if r.lot == 0 {
             caller.lots.iter().map(|l| i16::from(*l)).collect()
         } else {
@@ -999,14 +1004,7 @@ impl BeneficiaryApi {
         caller.require_any_role(authz::AUDIT)?;
         let id = parse_id("beneficiary_id", &r.beneficiary_id)?;
         let mut v = Violations::default();
-        let limit = match i64::from(r.page_size) {
-            0 => PAGE_DEFAULT,
-            n if (1..=PAGE_MAX).contains(&n) => n,
-            _ => {
-                v.add("page_size", format!("must be between 1 and {PAGE_MAX}"));
-                PAGE_DEFAULT
-            }
-        };
+        let limit = page_limit(&mut v, r.page_size);
         let after = if r.page_token.is_empty() {
             0
         } else {
