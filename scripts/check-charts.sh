@@ -3,10 +3,13 @@
 # kustomize platform (k8s/). Installs its tools first (scripts/install-chart-tools.sh).
 #
 #   1. helm lint --strict          default, production and all-services values
-#   2. helm template               the same three value sets (--kube-version 1.30.0)
-#   3. kubectl kustomize           k8s/overlays/dev, k8s/overlays/production and
+#   2. helm template               the same three value sets, production with an identity
+#                                  provider's JWKS, production with TLS to NATS (--kube-version 1.30.0)
+#   3. deploy/nats/generate.py --check: the NATS users of k8s/base/nats are those of
+#                                  deploy/nats/permissions.toml
+#   4. kubectl kustomize           k8s/overlays/dev, k8s/overlays/production and
 #                                  each k8s/base/databases/<service>
-#   4. charts/tests/check_rendered.py on the renders: strict schema validation of
+#   5. charts/tests/check_rendered.py on the renders: strict schema validation of
 #      every core-kind document (kubernetes-validate; CRDs listed as skipped with
 #      the reason), probes / limits / security context / NetworkPolicy of every
 #      workload, settings and secrets of every ConfigMap, platform sizes and
@@ -112,10 +115,17 @@ template default "${VALUES_DEFAULT[@]}"
 # as on a cluster running the Prometheus Operator, so the alerts are rendered
 template production "${VALUES_PRODUCTION[@]}" --api-versions monitoring.coreos.com/v1/PrometheusRule
 template all-services "${VALUES_ALL[@]}"
+# production with TLS to NATS: tls://, the server's CA from a Secret
+template nats-tls "${VALUES_PRODUCTION[@]}" --set settings.nats.url=tls://nats:4222 \
+  --set settings.nats.tls.enabled=true --set settings.nats.tls.caSecret.name=cep-nats-tls
 # production with the identity provider alone: its JWKS, no shared HS256 key
 template jwks "${VALUES_PRODUCTION[@]}" --set-file settings.auth.jwks=crates/kit/tests/fixtures/idp-jwks.json \
   --set settings.auth.jwksIssuer=https://idp.example.org --set settings.auth.jwksAudience=cep-information-system \
   --set secrets.auth.jwt_secret=null
+
+echo "== nats users"
+step "k8s/base/nats/{accounts.conf,passwords.yaml} generated from deploy/nats/permissions.toml" \
+  python3 deploy/nats/generate.py --check
 
 echo "== kubectl kustomize"
 step "kubectl kustomize k8s/overlays/dev" render "$OUT/k8s-dev.yaml" "$KUBECTL" kustomize k8s/overlays/dev

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings the local stack up (as `make up` does, binaries already built), drives it
-# with a generic gRPC client through server reflection only, and takes it down.
+# Brings the local stack up (as `make up` does, binaries already built), checks that
+# its NATS server admits only the services' users (tests/e2e/nats_accounts_smoke.py),
+# drives it with a generic gRPC client through server reflection only, and takes it down.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 venv="$ROOT/.local/tools/grpc-venv"
@@ -16,6 +17,7 @@ else
 fi
 # shellcheck disable=SC1091
 source .local/stack.env
+python3 tests/e2e/nats_accounts_smoke.py
 CEP_TOKEN="$(cepctl dev-token --role counsellor --lot 8 --subject smoke-test)"
 export CEP_TOKEN
 "$venv/bin/python" tests/e2e/reflection_smoke.py

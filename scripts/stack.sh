@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole system on this machine, on loopback: PostgreSQL (127.0.0.1:55432, one
-# database per service), nats-server with JetStream (127.0.0.1:4222) and every
-# service built so far, state under .local/. Usage: stack.sh up|down|status|usage|wait
+# database per service), nats-server with JetStream (127.0.0.1:4222) admitting only
+# the services' users (k8s/base/nats/accounts.conf, generated from
+# deploy/nats/permissions.toml; a random password each under .local/secrets/) and
+# every service built so far, state under .local/. Usage: stack.sh up|down|status|usage|wait
 source "$(dirname "$0")/lib.sh"
 
 LOCAL="$ROOT/.local"
@@ -13,6 +15,9 @@ DATABASES=(beneficiaries journeys deliverables claims exchange pra)
 # service name, gRPC port, metrics port: the services that exist so far
 SERVICES=("beneficiaries 50051 9651")
 OPERATOR_LOTS="1,8,13,16"
+# The NATS users of the services, one per service (deploy/nats/permissions.toml).
+NATS_ACCOUNTS="$ROOT/k8s/base/nats/accounts.conf"
+read -r -a NATS_USERS <<<"$(sed -n 's/^ *user: "\([a-z0-9]*\)"$/\1/p' "$NATS_ACCOUNTS" | tr '\n' ' ')"
 
 secret() { # secret NAME BYTES: generated once, kept under .local/secrets
     local f="$LOCAL/secrets/$1"
@@ -22,6 +27,10 @@ secret() { # secret NAME BYTES: generated once, kept under .local/secrets
         chmod 600 "$f"
     fi
     cat "$f"
+}
+
+nats_password() { # nats_password SERVICE: the service's NATS password (base64 of 24 bytes)
+    secret "nats_$1" 24
 }
 
 port_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -40,6 +49,8 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
     echo "CEP_${up}__ENVIRONMENT=local"
     echo "CEP_${up}__DATABASE__URL=postgres://postgres@127.0.0.1:$PG_PORT/cep_$1"
     echo "CEP_${up}__NATS__URL=nats://127.0.0.1:$NATS_PORT"
+    echo "CEP_${up}__NATS__USER=$1"
+    echo "CEP_${up}__NATS__PASSWORD=$(nats_password "$1")"
     echo "CEP_${up}__AUTH__JWT_SECRET=$(secret jwt_secret 48)"
     echo "CEP_${up}__SERVER__GRPC_LISTEN=127.0.0.1:$2"
     echo "CEP_${up}__SERVER__METRICS_LISTEN=127.0.0.1:$3"
@@ -52,11 +63,30 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
 }
 
 start_nats() {
-    if [ -f "$LOCAL/run/nats.pid" ] && kill -0 "$(cat "$LOCAL/run/nats.pid")" 2>/dev/null; then return 0; fi
+    local conf="$LOCAL/nats-config"
+    if [ -f "$LOCAL/run/nats.pid" ] && kill -0 "$(cat "$LOCAL/run/nats.pid")" 2>/dev/null; then
+        if cmp -s "$NATS_ACCOUNTS" "$conf/accounts.conf"; then return 0; fi
+        # started before the accounts existed or changed: start it again with them
+        log "restarting nats-server with the accounts of $NATS_ACCOUNTS"
+        kill "$(cat "$LOCAL/run/nats.pid")"
+        local i; for i in $(seq 1 100); do port_open $NATS_PORT || break; sleep 0.1; done
+    fi
     if port_open $NATS_PORT; then log "port $NATS_PORT is taken by another process"; return 1; fi
-    mkdir -p "$LOCAL/nats" "$LOCAL/run" "$LOCAL/logs"
-    nohup nats-server -js -a 127.0.0.1 -p $NATS_PORT -m $NATS_MONITOR_PORT -sd "$LOCAL/nats" >"$LOCAL/logs/nats.log" 2>&1 &
-    echo $! >"$LOCAL/run/nats.pid"
+    mkdir -p "$LOCAL/nats" "$conf" "$LOCAL/run" "$LOCAL/logs"
+    # nats-server resolves an include relative to the including file
+    cp "$NATS_ACCOUNTS" "$conf/accounts.conf"
+    printf 'include "accounts.conf"\n' >"$conf/nats.conf"
+    (
+        # each password reaches the server as CEP_NATS_<SERVICE>_PASSWORD, in double
+        # quotes: the server parses the value as configuration text
+        local user
+        for user in "${NATS_USERS[@]}"; do
+            export "CEP_NATS_$(echo "$user" | tr '[:lower:]' '[:upper:]')_PASSWORD=\"$(nats_password "$user")\""
+        done
+        nohup nats-server -c "$conf/nats.conf" -js -a 127.0.0.1 -p $NATS_PORT -m $NATS_MONITOR_PORT \
+            -sd "$LOCAL/nats" >"$LOCAL/logs/nats.log" 2>&1 &
+        echo $! >"$LOCAL/run/nats.pid"
+    )
     wait_port $NATS_PORT nats-server
 }
 
@@ -90,9 +120,18 @@ write_env() {
             echo "export CEP_${up}_METRICS=http://127.0.0.1:$metrics/metrics"
         done
         echo "export CEP_DEV_JWT_SECRET_FILE=$LOCAL/secrets/jwt_secret"
+        echo "# NATS admits only the services' users (deploy/nats/permissions.toml): a service"
+        echo "# started by hand, e.g. cargo run -p journeys, connects with these."
+        local user user_up
+        for user in "${NATS_USERS[@]}"; do
+            user_up="$(echo "$user" | tr '[:lower:]' '[:upper:]')"
+            echo "export CEP_${user_up}__NATS__USER=$user"
+            echo "export CEP_${user_up}__NATS__PASSWORD=$(nats_password "$user")"
+        done
         echo "export PATH=\"$BIN:\$PATH\""
         echo "# a token: export CEP_TOKEN=\$(cepctl dev-token --role counsellor --lot 8)"
     } >"$LOCAL/stack.env"
+    chmod 600 "$LOCAL/stack.env" # it holds the NATS passwords
 }
 
 up() {

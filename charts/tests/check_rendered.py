@@ -8,6 +8,8 @@ Run by scripts/check-charts.sh, which renders into a folder first:
   chart-all-services.yaml  helm template, ci/all-services-values.yaml (every service block on)
   chart-jwks.yaml          helm template, values-production.yaml with an identity provider's
                            JWKS and no shared HS256 key
+  chart-nats-tls.yaml      helm template, values-production.yaml with TLS to NATS (tls:// and
+                           the server's CA from a Secret)
   k8s-dev.yaml, k8s-production.yaml   kubectl kustomize of the overlays
   k8s-db-<service>.yaml    kubectl kustomize of each k8s/base/databases/<service>
 
@@ -27,12 +29,16 @@ What it checks:
               the services register (crates/kit/src/metrics.rs).
   settings    each ConfigMap's TOML parses, carries no secret, listens on the ports
               the pod declares, leaves migrations to the hook Job, and asks for no
-              more JetStream replicas than the paired overlay runs.
+              more JetStream replicas than the paired overlay runs; each service
+              connects to NATS as its own user with its password from a Secret, and
+              over TLS with the CA mounted where nats.tls_ca_path says.
   platform    namespace under the restricted Pod Security Standard, default-deny
               NetworkPolicy, NATS and PostgreSQL sizes per overlay, WAL archiving
               and daily ScheduledBackup wired to an ObjectStore, and the chart's
-              references (database secrets and selectors, NATS service and labels)
-              matching what the overlay creates.
+              references (database secrets and selectors, NATS service and labels,
+              NATS users and the Secret of their passwords) matching what the
+              overlay creates; the NATS servers include the generated users
+              (accounts.conf) and get every password they reference.
   check-config  for each enabled service of the default and production renders,
               `<bin-dir>/<service> check-config` with CEP_CONFIG_DIR holding the
               rendered TOML and dummy secrets in the environment must print
@@ -86,7 +92,10 @@ CRD_SKIP_REASONS = {
 
 SECRET_KEY_PATTERN = re.compile(r"(secret|password|passwd|token|credential|private|_key$|^key$|^url$)", re.I)
 # Settings known to be secrets in the binary contract; `url` is a secret only under [database].
-SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "index_key")}
+SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "index_key"),
+                   ("nats", "password"), ("nats", "nkey_seed")}
+# Where the chart mounts the CA of the NATS server's certificate (settings.nats.tls.caSecret).
+NATS_CA_PATH = "/etc/cep-nats-tls/ca.crt"
 
 
 @dataclass
@@ -354,7 +363,7 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
             "metrics_port": next((p["containerPort"] for p in main.get("ports", []) if p.get("name") == "metrics"), None),
             "binary": Path((main.get("command") or [svc_name])[0]).name,
             "config_maps": cm_names, "secret_env": secret_env, "plain_env": plain_env,
-            "network_policies": nps,
+            "network_policies": nps, "mounts": mounts, "volumes": pod.get("volumes", []),
         }
 
     # Jobs and CronJobs (migrations, scheduled jobs)
@@ -432,6 +441,18 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
                          f"{info['grpc_port']}/{info['metrics_port']}")
             report.check(settings.get("database", {}).get("migrate_on_start") is False, f"{what} migrations",
                          "database.migrate_on_start must be false (the hook Job migrates)")
+            nats_settings = settings.get("nats", {})
+            password_env = f"CEP_{svc_name.upper()}__NATS__PASSWORD"
+            report.check(nats_settings.get("user") == svc_name and password_env in info["secret_env"],
+                         f"{what} nats user", f"nats.user {nats_settings.get('user')!r} (want {svc_name!r}) and "
+                         f"{password_env} from a Secret are expected: each service is its own NATS user")
+            ca_path = nats_settings.get("tls_ca_path")
+            if ca_path is not None:
+                ca_mount = next((m for m in info["mounts"].values() if ca_path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+                ca_volume = next((v for v in info["volumes"] if ca_mount and v.get("name") == ca_mount.get("name")), {})
+                report.check(str(nats_settings.get("url", "")).startswith("tls://") and ca_path == NATS_CA_PATH
+                             and "secret" in ca_volume, f"{what} nats tls",
+                             f"nats.tls_ca_path {ca_path!r} needs a tls:// url and the CA Secret mounted at {NATS_CA_PATH}")
             op = settings.get("operator", {})
             report.check(bool(re.fullmatch(r"[A-Za-z0-9]{2}", str(op.get("id", "")))) and op.get("lots")
                          and all(isinstance(l, int) and 1 <= l <= 19 for l in op.get("lots", [])),
@@ -555,7 +576,20 @@ def check_platform(file: str, docs: list[dict], report: Report, overlay: str) ->
         routes = re.findall(r"nats-(\d+)\.nats-headless", conf)
         report.check(not clustered or sorted(set(int(r) for r in routes)) == list(range(want)), f"{file} nats routes",
                      f"routes to servers {routes}, {want} servers run")
-        nats_info = {"replicas": st["spec"].get("replicas"),
+        # the services' users (generated from deploy/nats/permissions.toml) and their passwords
+        accounts = next((d.get("data", {}).get("accounts.conf", "") for d in by_kind.get("ConfigMap", [])
+                         if d["metadata"]["name"] == cm_name), "")
+        users = re.findall(r'^\s*user: "([a-z0-9]+)"$', accounts, re.M)
+        report.check(re.search(r'^include "accounts\.conf"$', conf, re.M) is not None and "authorization" in accounts
+                     and bool(users), f"{file} nats accounts",
+                     f"ConfigMap {cm_name} must hold accounts.conf (the services' users) and nats.conf include it")
+        nats_env = {e["name"]: e for c in st["spec"]["template"]["spec"].get("containers", []) for e in c.get("env", [])}
+        wanted = set(re.findall(r"\$(CEP_NATS_[A-Z0-9_]+_PASSWORD)\b", accounts))
+        report.check(bool(wanted) and wanted <= set(nats_env), f"{file} nats passwords",
+                     f"the NATS servers lack the variables {sorted(wanted - set(nats_env))} accounts.conf reads")
+        password_refs = {(ref["name"], ref["key"]) for e in nats_env.values()
+                         if (ref := e.get("valueFrom", {}).get("secretKeyRef"))}
+        nats_info = {"replicas": st["spec"].get("replicas"), "users": users, "password_refs": password_refs,
                      "pod_labels": st["spec"]["template"]["metadata"].get("labels", {}),
                      "services": {s["metadata"]["name"]: s for s in by_kind.get("Service", [])
                                   if labels_match(s["spec"].get("selector"), st["spec"]["template"]["metadata"].get("labels", {}))}}
@@ -602,6 +636,12 @@ def check_pairing(chart_file: str, services: dict, platform: dict, report: Repor
             if any(p.get("port") == 4222 for p in rule.get("ports", []) or [])
             for peer in rule.get("to", []) or [])
         report.check(nats_peers_ok, f"{what} nats egress", "the egress rule to 4222 does not select the overlay's NATS pods")
+        user = settings.get("nats", {}).get("user")
+        ref = info["secret_env"].get(f"CEP_{svc.upper()}__NATS__PASSWORD", {})
+        report.check(user in (nats.get("users") or []) and (ref.get("name"), ref.get("key")) in (nats.get("password_refs") or set()),
+                     f"{what} nats credentials",
+                     f"NATS user {user!r} with password {ref.get('name')}/{ref.get('key')}: the overlay's NATS servers have "
+                     f"users {nats.get('users')} and read passwords {sorted(nats.get('password_refs') or [])}")
         db_secret = next((ref["name"] for env, ref in info["secret_env"].items() if env.endswith("__DATABASE__URL")), None)
         cluster = db_secret[:-len("-app")] if db_secret and db_secret.endswith("-app") else None
         if cluster in platform["clusters"]:
@@ -657,6 +697,10 @@ def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool
                 # the pod reads /etc/cep/jwks.json; here the same file from the temp dir
                 (Path(tmp) / "jwks.json").write_text(info["jwks"])
                 env[f"CEP_{svc.upper()}__AUTH__JWKS_PATH"] = str(Path(tmp) / "jwks.json")
+            if info.get("settings", {}).get("nats", {}).get("tls_ca_path"):
+                # the pod reads the CA from its Secret; here a stand-in PEM file
+                (Path(tmp) / "nats-ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+                env[f"CEP_{svc.upper()}__NATS__TLS_CA_PATH"] = str(Path(tmp) / "nats-ca.crt")
 
             def run() -> subprocess.CompletedProcess:
                 return subprocess.run([str(binary), "check-config"], env=env, cwd=tmp, capture_output=True,
@@ -708,7 +752,7 @@ def main() -> int:
     loaded: dict[str, list[dict] | None] = {}
     crd_skips: dict = {}
     files = ["chart-default.yaml", "chart-production.yaml", "chart-all-services.yaml", "chart-jwks.yaml",
-             "k8s-dev.yaml", "k8s-production.yaml"]
+             "chart-nats-tls.yaml", "k8s-dev.yaml", "k8s-production.yaml"]
     files += [f"k8s-db-{d}.yaml" for d in args.databases.split()]
     for f in files:
         loaded[f] = load_docs(r / f, report)
@@ -721,7 +765,7 @@ def main() -> int:
     print("== chart renders: workloads, settings, policies")
     chart_services = {}
     for f, hpa in (("chart-default.yaml", False), ("chart-production.yaml", True), ("chart-all-services.yaml", False),
-                   ("chart-jwks.yaml", True)):
+                   ("chart-jwks.yaml", True), ("chart-nats-tls.yaml", True)):
         if loaded.get(f) is not None:
             chart_services[f] = check_chart(f, loaded[f], report, expect_hpa=hpa)
             print(f"  {f}: services {', '.join(sorted(chart_services[f])) or 'none'}")
@@ -751,7 +795,7 @@ def main() -> int:
 
     section_done("chart-vs-overlay checks")
     print("== check-config (the services' own settings loader)")
-    for f in ("chart-default.yaml", "chart-production.yaml", "chart-jwks.yaml"):
+    for f in ("chart-default.yaml", "chart-production.yaml", "chart-jwks.yaml", "chart-nats-tls.yaml"):
         if f in chart_services:
             run_check_config(f, chart_services[f], args.bin_dir, args.require_bin, report)
 

@@ -2,11 +2,19 @@
 //!
 //! One module per protobuf package. No logic lives here: conversions to domain
 //! types belong to the service that owns them.
+//!
+//! Every message implements `prost::Name` (its protobuf full name is the CloudEvents
+//! type of an event on the bus). A message with a `nir` field has a hand-written
+//! `Debug` that redacts it ([`redacted`]'s impls) and no `serde::Serialize`; every
+//! other message and enum derives `serde::Serialize` (the operator's CLI prints
+//! replies as JSON). See `build.rs`.
 #![allow(missing_debug_implementations, clippy::all)]
 
 /// Encoded `FileDescriptorSet` of every contract, registered for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/cep_descriptor.bin"));
+
+mod redacted;
 
 pub mod cep {
     pub mod common {

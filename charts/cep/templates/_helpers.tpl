@@ -135,6 +135,11 @@ URL (default: CloudNativePG app secret <cluster>-app, key uri).
 {{- if not (hasKey $refs.database "url") -}}
 {{- $_ := set $refs.database "url" (dict "name" (printf "%s-app" $svc.databaseCluster) "key" "uri") -}}
 {{- end -}}
+{{- /* The service's NATS password: settings.nats.credentialsSecret, key <service>. */ -}}
+{{- if not (hasKey $refs "nats") -}}{{- $_ := set $refs "nats" dict -}}{{- end -}}
+{{- if not (hasKey $refs.nats "password") -}}
+{{- $_ := set $refs.nats "password" (dict "name" $root.Values.settings.nats.credentialsSecret "key" $svc.name) -}}
+{{- end -}}
 {{- include "cep.deepMerge" (list $refs (default dict $svc.secrets)) -}}
 {{- $out := dict -}}
 {{- range $section, $keys := $refs -}}
@@ -161,12 +166,25 @@ rendering: (dict "root" $ "svc" $svc).
 {{- $s := $root.Values.settings -}}
 {{- $operator := dict "id" ($s.operator.id | toString) "lots" $s.operator.lots -}}
 {{- if $s.operator.structures -}}{{- $_ := set $operator "structures" $s.operator.structures -}}{{- end -}}
-{{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer -}}
+{{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer "allow_shared_key" (default false $s.auth.allowSharedKey) -}}
 {{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
 {{- if $s.auth.jwksIssuer -}}{{- $_ := set $auth "jwks_issuer" $s.auth.jwksIssuer -}}{{- end -}}
 {{- if $s.auth.jwksAudience -}}{{- $_ := set $auth "jwks_audience" $s.auth.jwksAudience -}}{{- end -}}
 {{- if and $s.auth.jwks (not $s.auth.jwksAudience) -}}
 {{- fail "settings.auth.jwksAudience is required with settings.auth.jwks: the identity provider also issues tokens to other applications" -}}
+{{- end -}}
+{{- /* NATS: the service's own user (its password is a secret, see cep.secretEnv) and TLS. */ -}}
+{{- $nats := dict
+  "url" $s.nats.url
+  "user" $svc.name
+  "stream_replicas" (int $s.nats.streamReplicas)
+  "stream_max_age_days" (int $s.nats.streamMaxAgeDays) -}}
+{{- $natsTls := default dict $s.nats.tls -}}
+{{- if ne (hasPrefix "tls://" $s.nats.url) (and $natsTls.enabled true) -}}
+{{- fail "settings.nats.tls.enabled and a tls:// settings.nats.url go together: TLS is required and verified only with both" -}}
+{{- end -}}
+{{- if and $natsTls.enabled $natsTls.caSecret $natsTls.caSecret.name -}}
+{{- $_ := set $nats "tls_ca_path" "/etc/cep-nats-tls/ca.crt" -}}
 {{- end -}}
 {{- $telemetry := dict "log_level" $s.telemetry.logLevel -}}
 {{- if $s.telemetry.otlpEndpoint -}}{{- $_ := set $telemetry "otlp_endpoint" $s.telemetry.otlpEndpoint -}}{{- end -}}
@@ -179,10 +197,7 @@ rendering: (dict "root" $ "svc" $svc).
   "database" (dict
     "max_connections" (int $svc.database.maxConnections)
     "migrate_on_start" false)
-  "nats" (dict
-    "url" $s.nats.url
-    "stream_replicas" (int $s.nats.streamReplicas)
-    "stream_max_age_days" (int $s.nats.streamMaxAgeDays))
+  "nats" $nats
   "auth" $auth
   "telemetry" $telemetry
   "operator" $operator
@@ -288,7 +303,15 @@ priorityClassName: {{ . }}
 {{- end }}
 {{- end -}}
 
-{{/* Volumes shared by all pods of a service: (dict "svc" $svc "configMap" name). */}}
+{{/* The Secret of the NATS server's CA when TLS verifies against it, else nothing: root. */}}
+{{- define "cep.natsCaSecret" -}}
+{{- $tls := default dict .Values.settings.nats.tls -}}
+{{- if and $tls.enabled $tls.caSecret $tls.caSecret.name -}}
+{{- toJson (dict "name" $tls.caSecret.name "key" (default "ca.crt" $tls.caSecret.key)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Volumes shared by all pods of a service: (dict "root" $ "svc" $svc "configMap" name). */}}
 {{- define "cep.volumes" -}}
 - name: config
   configMap:
@@ -296,14 +319,30 @@ priorityClassName: {{ . }}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .svc.tmpSizeLimit }}
+{{- with include "cep.natsCaSecret" .root }}
+{{- $ca := . | fromJson }}
+# the CA of the NATS server's certificate (settings.nats.tls.caSecret)
+- name: nats-tls
+  secret:
+    secretName: {{ $ca.name }}
+    items:
+      - key: {{ $ca.key }}
+        path: ca.crt
+{{- end }}
 {{- end -}}
 
+{{/* Volume mounts of every container of a service: root. */}}
 {{- define "cep.volumeMounts" -}}
 - name: config
   mountPath: /etc/cep
   readOnly: true
 - name: tmp
   mountPath: /tmp
+{{- if include "cep.natsCaSecret" . }}
+- name: nats-tls
+  mountPath: /etc/cep-nats-tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* NetworkPolicy egress rules to DNS and to the service's own database. */}}

@@ -6,19 +6,29 @@
 //! otherwise run the handler and commit, then ack. On a handler error the transaction
 //! is rolled back and:
 //! - [`HandlerError::Transient`]: NAK with a delay growing with the delivery count, or,
-//!   at the `max_deliver`-th delivery, dead-letter;
-//! - [`HandlerError::Permanent`] (undecodable payload, refused content): dead-letter at
-//!   once.
+//!   from the `max_deliver`-th delivery on, dead-letter;
+//! - [`HandlerError::Permanent`] (undecodable payload, refused content) or a panic of
+//!   the handler: dead-letter at once.
 //!
 //! Dead-lettering publishes the original payload and headers to
-//! `cep.deadletter.<consumer>.<original subject>` (stream `DEADLETTER`, created when
-//! missing) with the `cep-deadletter-*` headers, `Nats-Msg-Id` =
+//! `cep.deadletter.<consumer>.<original subject>` (stream `DEADLETTER`, created by the
+//! platform at start-up through [`crate::ensure_deadletter_stream`], never by a
+//! consumer) with the `cep-deadletter-*` headers, `Nats-Msg-Id` =
 //! `<message id>.deadletter.<consumer>`, then acks the original. No inbox row is written
-//! for a dead letter, so replaying it after a fix applies it.
+//! for a dead letter, so replaying it after a fix applies it. When the dead letter
+//! cannot be published (stream missing, NATS away) the message is NAKed with a delay and
+//! comes back: the server redelivers without bound (`max_deliver` is enforced here), so
+//! nothing is dropped.
 //!
-//! When the database is unreachable (begin, inbox insert or commit fails) the message
-//! is kept in progress (`+WPI`) and retried with a backoff: an outage does not use up
-//! deliveries.
+//! When the database is unreachable (begin, inbox insert, or commit failing for want
+//! of a connection) the message is kept in progress (`+WPI`) and retried with a
+//! backoff: an outage does not use up deliveries. A commit the database refuses (a
+//! deferred constraint, a serialization failure) is retried `commit_attempts` times,
+//! then dead-lettered. A message without JetStream metadata is terminated (`+TERM`).
+//!
+//! The inbox rows are pruned every `inbox_prune_interval` once older than
+//! [`ConsumerSpec::inbox_retention`] (by default the stream's max age plus a margin),
+//! when the message can no longer be redelivered.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,21 +36,26 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use sqlx::{PgConnection, PgPool};
 use tracing::Instrument;
 
+use crate::event::Event;
 use crate::relay::error_chain;
-use crate::streams::{deadletter_stream_spec, deadletter_subject, stream_config};
+use crate::streams::deadletter_subject;
 use crate::{BusError, headers, trace};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const MAX_NAK_DELAY: Duration = Duration::from_secs(300);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
-const DEADLETTER_ATTEMPTS: u32 = 3;
 const MAX_HEADER_ERROR_LEN: usize = 500;
+const DEFAULT_COMMIT_ATTEMPTS: u32 = 3;
+const DEFAULT_INBOX_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Added to the stream's max age before an inbox row is pruned: clock skew between
+/// the NATS servers and the database, messages still in flight.
+const INBOX_RETENTION_MARGIN: Duration = Duration::from_secs(3600);
 
 /// Boxed error carried by a [`HandlerError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,15 +72,23 @@ pub struct ConsumerSpec {
     pub filter_subject: String,
     /// How long a delivered message may stay unacknowledged before redelivery.
     pub ack_wait: Duration,
-    /// Deliveries before a failing message is dead-lettered (server-side bound too).
+    /// Deliveries before a failing message is dead-lettered. Enforced by the consumer:
+    /// the server redelivers without bound, so a message whose dead-lettering failed
+    /// comes back instead of being dropped.
     pub max_deliver: i64,
     /// NAK delay after the first failed delivery, doubled at each further one (at most
     /// 5 min).
     pub nak_delay: Duration,
+    /// How long the inbox rows are kept before pruning. `None`: the max age of the
+    /// stream, read when the consumer starts, plus an hour (no pruning when the stream
+    /// keeps its messages for ever). Never below the stream's max age: a message
+    /// redelivered after its row was pruned would be applied twice.
+    pub inbox_retention: Option<Duration>,
 }
 
 impl ConsumerSpec {
-    /// A spec with `ack_wait` 30 s, `max_deliver` 5 and `nak_delay` 1 s.
+    /// A spec with `ack_wait` 30 s, `max_deliver` 5, `nak_delay` 1 s and the inbox
+    /// retention derived from the stream.
     pub fn new(
         stream: impl Into<String>,
         durable_name: impl Into<String>,
@@ -78,6 +101,7 @@ impl ConsumerSpec {
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             nak_delay: Duration::from_secs(1),
+            inbox_retention: None,
         }
     }
 
@@ -125,10 +149,14 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
+/// The stream, stream sequence and delivery count of a message.
+type Metadata = (String, u64, i64);
+
 /// A message delivered to a handler.
 #[derive(Debug)]
 pub struct Delivery {
     message: jetstream::Message,
+    consumer: String,
     message_id: String,
     stream: String,
     stream_sequence: u64,
@@ -136,11 +164,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn new(message: jetstream::Message) -> Result<Self, async_nats::Error> {
-        let (stream, stream_sequence, delivered) = {
-            let info = message.info()?;
-            (info.stream.to_owned(), info.stream_sequence, info.delivered)
-        };
+    /// The delivery of `message`, read by `consumer`, with its JetStream metadata.
+    fn new(
+        message: jetstream::Message,
+        consumer: &str,
+        (stream, stream_sequence, delivered): Metadata,
+    ) -> Self {
         // events from the outbox carry their id; anything else is keyed by its position
         let message_id = message
             .headers
@@ -149,13 +178,21 @@ impl Delivery {
             .map(|v| v.as_str().to_owned())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| format!("{stream}:{stream_sequence}"));
-        Ok(Delivery {
+        Delivery {
             message,
+            consumer: consumer.to_owned(),
             message_id,
             stream,
             stream_sequence,
             delivered,
-        })
+        }
+    }
+
+    /// The durable name of the consumer applying it (the key of its inbox rows and of
+    /// its [`crate::apply_if_newer`] versions).
+    #[must_use]
+    pub fn consumer(&self) -> &str {
+        &self.consumer
     }
 
     /// The subject the message was published on.
@@ -204,6 +241,12 @@ impl Delivery {
     #[must_use]
     pub fn ce_type(&self) -> Option<&str> {
         self.header(headers::CE_TYPE)
+    }
+
+    /// Whether the payload is an `E`: its `ce-type` is `E`'s protobuf full name.
+    #[must_use]
+    pub fn is_event<E: Event>(&self) -> bool {
+        self.ce_type() == Some(E::full_name().as_str())
     }
 
     /// `cep-lot`, when present and valid.
@@ -297,8 +340,9 @@ pub struct Consumer {
     pool: PgPool,
     js: jetstream::Context,
     spec: ConsumerSpec,
-    deadletter_replicas: usize,
     prefetch: usize,
+    commit_attempts: u32,
+    inbox_prune_interval: Duration,
 }
 
 /// What happened to one attempt at a message.
@@ -307,7 +351,14 @@ enum Applied {
     Settled,
     /// The database failed around the handler: retry the same message.
     DatabaseUnavailable(sqlx::Error),
+    /// The database refused the commit: retry a bounded number of times.
+    CommitRefused(sqlx::Error),
 }
+
+/// The handler panicked (its message is not copied: it may quote personal data).
+#[derive(Debug, thiserror::Error)]
+#[error("the handler panicked")]
+struct HandlerPanicked;
 
 /// Whether to go on reading.
 enum Flow {
@@ -316,23 +367,35 @@ enum Flow {
 }
 
 impl Consumer {
-    /// A consumer for `spec`; the `DEADLETTER` stream is created with 1 replica when
-    /// missing (see [`Consumer::deadletter_replicas`]).
+    /// A consumer for `spec`, prefetching 16 messages, trying a refused commit 3 times
+    /// and pruning its inbox hourly. The `DEADLETTER` stream must be provisioned by the
+    /// platform ([`crate::ensure_deadletter_stream`]).
     #[must_use]
     pub fn new(pool: PgPool, js: jetstream::Context, spec: ConsumerSpec) -> Self {
         Consumer {
             pool,
             js,
             spec,
-            deadletter_replicas: 1,
             prefetch: 16,
+            commit_attempts: DEFAULT_COMMIT_ATTEMPTS,
+            inbox_prune_interval: DEFAULT_INBOX_PRUNE_INTERVAL,
         }
     }
 
-    /// Replicas of the `DEADLETTER` stream if this consumer creates it.
+    /// How many times a commit the database refuses (deferred constraint, serialization
+    /// failure) is tried, the handler run again each time, before the message is
+    /// dead-lettered (at least 1).
     #[must_use]
-    pub fn deadletter_replicas(mut self, replicas: usize) -> Self {
-        self.deadletter_replicas = replicas.max(1);
+    pub fn commit_attempts(mut self, attempts: u32) -> Self {
+        self.commit_attempts = attempts.max(1);
+        self
+    }
+
+    /// How often the inbox rows past [`ConsumerSpec::inbox_retention`] are deleted (at
+    /// start, then at this interval).
+    #[must_use]
+    pub fn inbox_prune_interval(mut self, interval: Duration) -> Self {
+        self.inbox_prune_interval = interval.max(Duration::from_millis(10));
         self
     }
 
@@ -374,8 +437,8 @@ impl Consumer {
                 () = &mut shutdown => break 'open,
                 opened = self.open().instrument(span.clone()) => opened,
             };
-            let mut messages = match opened {
-                Ok(messages) => messages,
+            let (mut messages, retention) = match opened {
+                Ok(opened) => opened,
                 Err(error) => {
                     span.in_scope(|| tracing::warn!(error = %error_chain(&error), retry_in = ?backoff, "consumer cannot start"));
                     if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
@@ -385,10 +448,18 @@ impl Consumer {
                     continue 'open;
                 }
             };
+            let mut prune = tokio::time::interval(self.inbox_prune_interval);
+            prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let next = tokio::select! {
                     biased;
                     () = &mut shutdown => break 'open,
+                    _ = prune.tick(), if retention.is_some() => {
+                        if let Some(retention) = retention {
+                            self.prune_inbox(retention).instrument(span.clone()).await;
+                        }
+                        continue;
+                    }
                     next = messages.next() => next,
                 };
                 match next {
@@ -432,43 +503,55 @@ impl Consumer {
         Ok(())
     }
 
-    async fn open(&self) -> Result<pull::Stream, BusError> {
+    /// Deletes the inbox rows past the retention; a failure is logged and retried at the
+    /// next interval.
+    async fn prune_inbox(&self, retention: Duration) {
+        match crate::prune_inbox(&self.pool, &self.spec.durable_name, retention).await {
+            Ok(0) => {}
+            Ok(count) => tracing::debug!(count, "inbox rows pruned"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot prune the inbox, retried later")
+            }
+        }
+    }
+
+    /// Creates or updates the durable consumer and opens its message stream; returns
+    /// it with the inbox retention (`None`: never prune).
+    async fn open(&self) -> Result<(pull::Stream, Option<Duration>), BusError> {
         let consumer_error = |source: async_nats::Error| BusError::Consumer {
             consumer: self.spec.durable_name.clone(),
             stream: self.spec.stream.clone(),
             source,
         };
-        let deadletters = deadletter_stream_spec(self.deadletter_replicas);
-        self.js
-            .get_or_create_stream(stream_config(&deadletters))
-            .await
-            .map_err(|e| BusError::Stream {
-                stream: deadletters.name.clone(),
-                source: Box::new(e),
-            })?;
         let stream = self
             .js
             .get_stream(&self.spec.stream)
             .await
             .map_err(|e| consumer_error(Box::new(e)))?;
+        let stream_max_age = stream.cached_info().config.max_age;
+        let retention = self.spec.inbox_retention.or_else(|| {
+            (!stream_max_age.is_zero()).then(|| stream_max_age + INBOX_RETENTION_MARGIN)
+        });
         let consumer: jetstream::consumer::PullConsumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some(self.spec.durable_name.clone()),
                 filter_subject: self.spec.filter_subject.clone(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: self.spec.ack_wait,
-                max_deliver: self.spec.max_deliver,
+                // unbounded: the bound is ours (see the module docs)
+                max_deliver: -1,
                 deliver_policy: jetstream::consumer::DeliverPolicy::All,
                 ..Default::default()
             })
             .await
             .map_err(|e| consumer_error(Box::new(e)))?;
-        consumer
+        let messages = consumer
             .stream()
             .max_messages_per_batch(self.prefetch)
             .messages()
             .await
-            .map_err(|e| consumer_error(Box::new(e)))
+            .map_err(|e| consumer_error(Box::new(e)))?;
+        Ok((messages, retention))
     }
 
     /// Applies one message, retrying while the database is unavailable.
@@ -478,10 +561,17 @@ impl Consumer {
         message: jetstream::Message,
         mut shutdown: Pin<&mut S>,
     ) -> Flow {
-        let delivery = match Delivery::new(message) {
-            Ok(delivery) => delivery,
+        let metadata = message
+            .info()
+            .map(|info| (info.stream.to_owned(), info.stream_sequence, info.delivered));
+        let delivery = match metadata {
+            Ok(metadata) => Delivery::new(message, &self.spec.durable_name, metadata),
             Err(error) => {
-                tracing::warn!(consumer = %self.spec.durable_name, error = %error_chain(error.as_ref()), "ignoring a message without jetstream metadata");
+                // never redelivered usefully: say so rather than leave it to ack_wait
+                tracing::warn!(consumer = %self.spec.durable_name, subject = %message.subject, error = %error_chain(error.as_ref()), "terminating a message without jetstream metadata");
+                if let Err(error) = message.ack_with(AckKind::Term).await {
+                    tracing::warn!(error = %error_chain(error.as_ref()), "cannot terminate the message");
+                }
                 return Flow::Continue;
             }
         };
@@ -496,6 +586,7 @@ impl Consumer {
         trace::set_remote_parent(&span, delivery.traceparent());
         let mut backoff = MIN_BACKOFF;
         let max_backoff = (self.spec.ack_wait / 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        let mut refused_commits = 0;
         loop {
             match self
                 .apply(handler, &delivery)
@@ -503,6 +594,22 @@ impl Consumer {
                 .await
             {
                 Applied::Settled => return Flow::Continue,
+                Applied::CommitRefused(error) => {
+                    refused_commits += 1;
+                    if refused_commits >= self.commit_attempts {
+                        self.dead_letter(&delivery, "commit-failed", &error)
+                            .instrument(span.clone())
+                            .await;
+                        return Flow::Continue;
+                    }
+                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), retry_in = ?backoff, attempt = refused_commits, "commit refused, message applied again"));
+                    if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
+                        let _ = delivery.message.ack_with(AckKind::Nak(None)).await;
+                        return Flow::Shutdown;
+                    }
+                    let _ = delivery.message.ack_with(AckKind::Progress).await;
+                    backoff = (backoff * 2).min(max_backoff);
+                }
                 Applied::DatabaseUnavailable(error) => {
                     span.in_scope(|| tracing::warn!(error = %error_chain(&error), retry_in = ?backoff, "database unavailable, message kept in progress"));
                     if sleep_or_shutdown(backoff, shutdown.as_mut()).await {
@@ -540,15 +647,25 @@ impl Consumer {
             }
             Ok(_) => {}
         }
-        match handler.handle(&mut tx, delivery).await {
-            Ok(()) => {
-                if let Err(error) = tx.commit().await {
-                    return Applied::DatabaseUnavailable(error);
+        let handled = std::panic::AssertUnwindSafe(handler.handle(&mut tx, delivery))
+            .catch_unwind()
+            .await;
+        match handled {
+            Ok(Ok(())) => match tx.commit().await {
+                Ok(()) => {
+                    tracing::debug!("message applied");
+                    self.ack(delivery).await;
                 }
-                tracing::debug!("message applied");
-                self.ack(delivery).await;
+                // the server answered no: it may answer no again
+                Err(error @ sqlx::Error::Database(_)) => return Applied::CommitRefused(error),
+                Err(error) => return Applied::DatabaseUnavailable(error),
+            },
+            Err(_panic) => {
+                // dropping the transaction rolls it back
+                drop(tx);
+                self.dead_letter(delivery, "panic", &HandlerPanicked).await;
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 // a failed rollback means a lost connection, which ends the transaction too
                 let _ = tx.rollback().await;
                 if error.is_permanent() {
@@ -565,7 +682,15 @@ impl Consumer {
         Applied::Settled
     }
 
-    async fn dead_letter(&self, delivery: &Delivery, reason: &'static str, error: &HandlerError) {
+    /// Publishes the dead letter and acks the original; when the dead letter cannot be
+    /// published, NAKs the original with a delay so that it comes back (the server
+    /// redelivers without bound) and dead-lettering is tried again.
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: &'static str,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) {
         let durable = &self.spec.durable_name;
         let subject = deadletter_subject(durable, delivery.subject());
         let error_text = error_chain(error);
@@ -591,49 +716,34 @@ impl Consumer {
             delivery.delivered().to_string(),
         );
 
-        let mut attempt = 1;
-        loop {
-            let publish = async {
-                let ack = self
-                    .js
-                    .publish_with_headers(
-                        subject.clone(),
-                        h.clone(),
-                        delivery.message.payload.clone(),
-                    )
-                    .await?;
-                ack.await?;
-                Ok::<_, async_nats::Error>(())
-            };
-            let result = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
-                Ok(result) => result,
-                Err(elapsed) => Err(Box::new(elapsed) as async_nats::Error),
-            };
-            match result {
-                Ok(()) => {
-                    tracing::warn!(deadletter_subject = %subject, reason, error = %error_text, "message dead-lettered");
-                    self.ack(delivery).await;
-                    return;
-                }
-                Err(publish_error) if attempt < DEADLETTER_ATTEMPTS => {
-                    tracing::warn!(error = %error_chain(publish_error.as_ref()), attempt, "cannot dead-letter the message, retrying");
-                    let _ = delivery.message.ack_with(AckKind::Progress).await;
-                    tokio::time::sleep(MIN_BACKOFF * 10 * attempt).await;
-                    attempt += 1;
-                }
-                Err(publish_error) => {
-                    // still in the stream: redelivered while deliveries remain, else
-                    // reported by the server's MAX_DELIVERIES advisory
-                    tracing::error!(
-                        error = %error_chain(publish_error.as_ref()),
-                        stream = %delivery.stream(),
-                        stream_sequence = delivery.stream_sequence(),
-                        "cannot dead-letter the message, left in its stream"
-                    );
-                    self.nak(delivery, self.spec.nak_delay_after(delivery.delivered()))
-                        .await;
-                    return;
-                }
+        let publish = async {
+            let ack = self
+                .js
+                .publish_with_headers(subject.clone(), h, delivery.message.payload.clone())
+                .await?;
+            ack.await?;
+            Ok::<_, async_nats::Error>(())
+        };
+        let result = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+            Ok(result) => result,
+            Err(elapsed) => Err(Box::new(elapsed) as async_nats::Error),
+        };
+        match result {
+            Ok(()) => {
+                tracing::warn!(deadletter_subject = %subject, reason, error = %error_text, "message dead-lettered");
+                self.ack(delivery).await;
+            }
+            Err(publish_error) => {
+                let delay = self.spec.nak_delay_after(delivery.delivered());
+                tracing::error!(
+                    error = %error_chain(publish_error.as_ref()),
+                    reason,
+                    stream = %delivery.stream(),
+                    stream_sequence = delivery.stream_sequence(),
+                    retry_in = ?delay,
+                    "cannot dead-letter the message, it will be redelivered"
+                );
+                self.nak(delivery, delay).await;
             }
         }
     }

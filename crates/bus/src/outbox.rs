@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::BusError;
+use crate::event::{Event, Subject};
 
 /// The `LISTEN`/`NOTIFY` channel on which the outbox trigger wakes the relay.
 pub const NOTIFY_CHANNEL: &str = "cep_bus_outbox";
@@ -22,10 +24,48 @@ pub struct OutboxMessage {
     /// Lot the event concerns, sent as header `cep-lot` when known.
     pub lot: Option<u8>,
     /// The record the event is about (e.g. a beneficiary id), never sent as a header:
-    /// lets [`discard_unsent`] drop an erased record's pending facts.
+    /// lets [`discard_unsent`] drop an erased record's pending facts, and orders the
+    /// record's events (the relay publishes them one after the other, see the crate
+    /// docs). Its writes must be serialized (row lock, version check) for that order
+    /// to be the order of the changes.
     pub key: Option<String>,
     /// The encoded protobuf message.
     pub payload: Vec<u8>,
+    /// When the fact happened, by the service's clock (injected, so tests control
+    /// it): stored as `created_at` and sent as `ce-time` (to the microsecond). The
+    /// backlog's age is not measured from it but from the database's clock.
+    pub at: DateTime<Utc>,
+}
+
+impl OutboxMessage {
+    /// The message publishing `event` on `subject`, its `ce_type` being `E`'s protobuf
+    /// full name; without lot nor key (see [`OutboxMessage::with_lot`] and
+    /// [`OutboxMessage::with_key`]).
+    #[must_use]
+    pub fn event<E: Event>(subject: Subject<E>, event: &E, at: DateTime<Utc>) -> Self {
+        OutboxMessage {
+            subject: subject.name().to_owned(),
+            ce_type: subject.ce_type(),
+            lot: None,
+            key: None,
+            payload: event.encode_to_vec(),
+            at,
+        }
+    }
+
+    /// The same message about lot `lot` (header `cep-lot`).
+    #[must_use]
+    pub fn with_lot(mut self, lot: u8) -> Self {
+        self.lot = Some(lot);
+        self
+    }
+
+    /// The same message about the record `key` (see [`OutboxMessage::key`]).
+    #[must_use]
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
 }
 
 /// Writes the message in the caller's transaction (same commit as the state change)
@@ -41,10 +81,11 @@ pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid
     validate(&msg)?;
     let id = Uuid::now_v7();
     let traceparent = crate::current_traceparent();
-    // the statement trigger NOTIFYs cep_bus_outbox, delivered at commit only
+    // the statement trigger NOTIFYs cep_bus_outbox, delivered at commit only; seq and
+    // enqueued_at are taken by the database
     sqlx::query(
-        "insert into outbox (id, subject, ce_type, lot, payload, traceparent, key) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into outbox (id, subject, ce_type, lot, payload, traceparent, key, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(&msg.subject)
@@ -53,6 +94,7 @@ pub async fn enqueue(conn: &mut PgConnection, msg: OutboxMessage) -> Result<Uuid
     .bind(&msg.payload)
     .bind(traceparent)
     .bind(&msg.key)
+    .bind(msg.at)
     .execute(conn)
     .await?;
     tracing::debug!(event_id = %id, subject = %msg.subject, ce_type = %msg.ce_type, "event written to the outbox");
@@ -83,9 +125,10 @@ pub async fn prune_published(
     Ok(done.rows_affected())
 }
 
-/// Deletes the unsent rows about `key` and returns how many: an erasure calls it in
-/// its own transaction so that facts holding the erased person's data are never
-/// published. The erasure's own event, enqueued afterwards, still goes out.
+/// Deletes the unsent rows about `key`, parked ones included, and returns how many: an
+/// erasure calls it in its own transaction so that facts holding the erased person's
+/// data are never published. The erasure's own event, enqueued afterwards, still goes
+/// out.
 ///
 /// # Errors
 ///
@@ -96,6 +139,57 @@ pub async fn discard_unsent(conn: &mut PgConnection, key: &str) -> Result<u64, B
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Which parked rows [`replay_parked`] makes eligible again; every criterion set must
+/// match (the default matches every parked row).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParkedFilter {
+    /// Only the rows of this exact subject.
+    pub subject: Option<String>,
+    /// Only the rows about this record.
+    pub key: Option<String>,
+    /// Only this row (its event id).
+    pub id: Option<Uuid>,
+}
+
+/// Makes the parked rows matching `filter` (all with `None`) eligible again, with their
+/// refusal count and backoff reset, wakes the relay, and returns how many: for an
+/// operator, once the cause is fixed (the stream now covers the subject, the server's
+/// `max_payload` was raised). `attempts` and `last_error` are kept.
+///
+/// A replayed row is published after the rows of its key written since it was parked:
+/// consumers that keep the newest version per record ([`crate::apply_if_newer`]) skip
+/// it when it is older than what they hold.
+///
+/// # Errors
+///
+/// [`BusError::Database`] when the update fails.
+pub async fn replay_parked(pool: &PgPool, filter: Option<&ParkedFilter>) -> Result<u64, BusError> {
+    let all = ParkedFilter::default();
+    let filter = filter.unwrap_or(&all);
+    let done = sqlx::query(
+        "update outbox set parked_at = null, failures = 0, next_attempt_at = null, \
+         claimed_until = null, claimed_by = null \
+         where parked_at is not null and published_at is null \
+         and ($1::text is null or subject = $1) \
+         and ($2::text is null or key = $2) \
+         and ($3::uuid is null or id = $3)",
+    )
+    .bind(filter.subject.as_deref())
+    .bind(filter.key.as_deref())
+    .bind(filter.id)
+    .execute(pool)
+    .await?;
+    let replayed = done.rows_affected();
+    if replayed > 0 {
+        sqlx::query("select pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(pool)
+            .await?;
+        tracing::info!(count = replayed, "parked outbox rows replayed");
+    }
+    Ok(replayed)
 }
 
 fn validate(msg: &OutboxMessage) -> Result<(), BusError> {
@@ -130,6 +224,7 @@ mod tests {
             ce_type: ce_type.to_owned(),
             lot: None,
             payload: Vec::new(),
+            at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 
@@ -148,22 +243,31 @@ mod tests {
 
 /// What waits in the outbox.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Backlog {
-    /// Committed rows not yet published.
+    /// Committed rows not yet published and still publishable (parked rows excluded;
+    /// rows waiting for their retry included).
     pub unsent: i64,
-    /// Age of the oldest of them (`None` when there is none).
+    /// Age of the oldest of them (`None` when there is none), by the database's clock:
+    /// its `now()` minus the row's `enqueued_at` (the database's time at the insert),
+    /// so that neither a service's clock nor its skew enters the figure.
     pub oldest: Option<Duration>,
+    /// Rows parked after too many refusals: not published until replayed
+    /// ([`replay_parked`]); any is worth an alert.
+    pub parked: i64,
 }
 
-/// The number of unsent rows and the age of the oldest (read on the partial index of
-/// unsent rows).
+/// The number of publishable and of parked rows and the age of the oldest publishable
+/// one (read on the partial indexes of unsent rows).
 ///
 /// # Errors
 ///
 /// When the outbox cannot be read.
 pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
-    let (unsent, oldest_seconds): (i64, Option<f64>) = sqlx::query_as(
-        "select count(*), extract(epoch from now() - min(created_at))::float8 \
+    let (unsent, oldest_seconds, parked): (i64, Option<f64>, i64) = sqlx::query_as(
+        "select count(*) filter (where parked_at is null), \
+         extract(epoch from now() - min(enqueued_at) filter (where parked_at is null))::float8, \
+         count(*) filter (where parked_at is not null) \
          from outbox where published_at is null",
     )
     .fetch_one(pool)
@@ -171,9 +275,9 @@ pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
     Ok(Backlog {
         unsent,
         oldest: oldest_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
+        parked,
     })
 }
-
 /// Measures the [`Backlog`] every `every` and hands it to `observer` (e.g. gauges
 /// operators alert on) until `shutdown` resolves. Independent of the relay, so the
 /// figures are right while NATS is unreachable or its streams cannot be provisioned.

@@ -51,14 +51,33 @@ impl StreamSpec {
     }
 }
 
-/// The `DEADLETTER` stream over `cep.deadletter.>`.
+/// The `DEADLETTER` stream over `cep.deadletter.>`, keeping each dead letter `max_age`
+/// (zero: for ever). Dead letters hold the original payloads, personal data included:
+/// bound it like the service streams, long enough for an operator to act.
 #[must_use]
-pub fn deadletter_stream_spec(replicas: usize) -> StreamSpec {
+pub fn deadletter_stream_spec(replicas: usize, max_age: Duration) -> StreamSpec {
     StreamSpec::new(
         DEADLETTER_STREAM,
         [format!("{DEADLETTER_SUBJECT_PREFIX}.>")],
         replicas,
     )
+    .with_max_age(max_age)
+}
+
+/// Creates the `DEADLETTER` stream or updates it to `replicas` and `max_age`: run by
+/// the platform at start-up, like a service's own stream, so that its settings do not
+/// depend on which consumer starts first. Consumers never create it: while it is
+/// missing, dead-lettering fails and the message is redelivered later, never dropped.
+///
+/// # Errors
+///
+/// [`BusError::Stream`] as for [`ensure_stream`].
+pub async fn ensure_deadletter_stream(
+    js: &jetstream::Context,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<(), BusError> {
+    ensure_stream(js, &deadletter_stream_spec(replicas, max_age)).await
 }
 
 /// The subject a consumer dead-letters a message of `original_subject` to:
@@ -87,7 +106,7 @@ pub async fn ensure_stream(js: &jetstream::Context, spec: &StreamSpec) -> Result
 }
 
 /// The JetStream configuration of a spec.
-pub(crate) fn stream_config(spec: &StreamSpec) -> stream::Config {
+fn stream_config(spec: &StreamSpec) -> stream::Config {
     stream::Config {
         name: spec.name.clone(),
         subjects: spec.subjects.clone(),

@@ -197,7 +197,7 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
                 .get(request(pb::GetRequest { beneficiary_id }, &token)?)
                 .await
                 .map_err(status)?;
-            output::print(format, reply.get_ref(), None)
+            output::print(format, &view(reply.get_ref()), None)
         }
         Command::Update {
             beneficiary_id,
@@ -209,7 +209,7 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
                 .update(request(update, &token)?)
                 .await
                 .map_err(status)?;
-            output::print(format, reply.get_ref(), None)
+            output::print(format, &view(reply.get_ref()), None)
         }
         Command::Search(s) => {
             let reply = client
@@ -385,6 +385,41 @@ fn update_request(
         r.profile = Some(p);
     }
     Ok(r)
+}
+
+/// What `get` and `update` print of a record. The contract's message has no
+/// `Serialize` (it may carry a NIR): the fields are listed here, the NIR only when the
+/// service sent it (the roles that see it in full).
+fn view(b: &pb::Beneficiary) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "beneficiary_id": b.beneficiary_id,
+        "lot": b.lot,
+        "structure_id": b.structure_id,
+        "last_name": b.last_name,
+        "usual_name": b.usual_name,
+        "first_name": b.first_name,
+        "birth_date": b.birth_date,
+        "employment_status": b.employment_status,
+        "email": b.email,
+        "phone": b.phone,
+        "home_postal_code": b.home_postal_code,
+        "work_postal_code": b.work_postal_code,
+        "operator_ref": b.operator_ref,
+        "other_cep_operator": b.other_cep_operator,
+        "lot_exception_justification": b.lot_exception_justification,
+        "has_nir": b.has_nir,
+        "nir_masked": b.nir_masked,
+        "profile": b.profile,
+        "version": b.version,
+        "reference_version": b.reference_version,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+        "erased_at": b.erased_at,
+    });
+    if !b.nir.is_empty() {
+        v["nir"] = serde_json::Value::String(b.nir.clone());
+    }
+    v
 }
 
 #[cfg(test)]

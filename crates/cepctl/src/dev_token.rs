@@ -5,6 +5,17 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use cep_kit::auth::{Claims, DEV_ISSUER, Role};
 
+/// The services of the local stack: a development token opens them all unless
+/// `--audience` names some.
+pub const LOCAL_SERVICES: [&str; 6] = [
+    "beneficiaries",
+    "journeys",
+    "deliverables",
+    "claims",
+    "exchange",
+    "pra",
+];
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Role(s) of the caller: counsellor, manager, director, mediation, si, sre, auditor.
@@ -29,6 +40,10 @@ pub struct Args {
         default_value = ".local/secrets/jwt_secret"
     )]
     secret_file: PathBuf,
+    /// The service(s) the token opens (its `aud`); none: every service of the local
+    /// stack.
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
     /// "local" or "production"; the local stack writes it to .local/stack.env.
     #[arg(long, env = "CEP_ENVIRONMENT", default_value = "local")]
     environment: String,
@@ -59,12 +74,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("system clock before 1970")?
         .as_secs();
     let now = i64::try_from(now).context("system clock")?;
+    let aud = if args.audiences.is_empty() {
+        LOCAL_SERVICES.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.audiences
+    };
     let claims = Claims {
         sub: args.subject,
         roles: args.roles,
         lots: args.lots,
         structures: args.structures,
         iss: DEV_ISSUER.to_owned(),
+        aud,
         iat: now,
         exp: now + args.hours * 3600,
     };

@@ -35,13 +35,60 @@ fn a_dev_token_verifies_with_the_local_stack_key_and_carries_the_scope() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let verifier =
-        cep_kit::auth::JwtVerifier::new(b"local-stack-secret-local-stack-secret-0123", "cep", true)
-            .expect("verifier");
-    let caller = verifier.verify(token.trim()).expect("valid token");
-    assert!(caller.has_role(cep_kit::auth::Role::Counsellor));
-    assert!(caller.lots.contains(&8));
-    assert!(caller.structures.contains("nantes"));
+    let verifier_of = |service| {
+        cep_kit::auth::JwtVerifier::new(
+            b"local-stack-secret-local-stack-secret-0123",
+            "cep",
+            service,
+            true,
+        )
+        .expect("verifier")
+    };
+    // one token opens every service of the local stack
+    for service in ["beneficiaries", "journeys", "pra"] {
+        let caller = verifier_of(service)
+            .verify(token.trim())
+            .expect("valid token");
+        assert!(caller.has_role(cep_kit::auth::Role::Counsellor));
+        assert!(caller.lots.contains(&8));
+        assert!(caller.structures.contains("nantes"));
+    }
+}
+
+#[test]
+fn a_dev_token_for_one_service_is_refused_by_the_others() {
+    let secret = secret_file();
+    let out = cepctl()
+        .args([
+            "dev-token",
+            "--role",
+            "si",
+            "--lot",
+            "1",
+            "--audience",
+            "claims",
+        ])
+        .env("CEP_DEV_JWT_SECRET_FILE", secret.path())
+        .env("CEP_ENVIRONMENT", "local")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).expect("utf-8");
+    let verifier = |service| {
+        cep_kit::auth::JwtVerifier::new(
+            b"local-stack-secret-local-stack-secret-0123",
+            "cep",
+            service,
+            true,
+        )
+        .expect("verifier")
+    };
+    assert!(verifier("claims").verify(token.trim()).is_ok());
+    assert!(verifier("beneficiaries").verify(token.trim()).is_err());
 }
 
 #[test]

@@ -88,8 +88,29 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub structures: Vec<String>,
     pub iss: String,
+    /// The services the token opens (each checks its own name, `auth.audience`).
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub aud: Vec<String>,
     pub iat: i64,
     pub exp: i64,
+}
+
+/// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 /// Who is calling, once the token is verified.
@@ -111,41 +132,54 @@ impl Caller {
         roles.iter().any(|r| self.roles.contains(r))
     }
 
-    /// `PERMISSION_DENIED` unless the caller holds one of `allowed`.
-    pub fn require_any_role(&self, allowed: &[Role]) -> Result<(), Status> {
+    /// Refused unless the caller holds one of `allowed`.
+    pub fn require_any_role(&self, allowed: &[Role]) -> Result<(), Forbidden> {
         if self.has_any_role(allowed) {
-            return Ok(());
+            Ok(())
+        } else {
+            Err(Forbidden::Role(allowed.to_vec()))
         }
-        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-        Err(Status::permission_denied(format!(
-            "this call needs one of the roles: {}",
-            names.join(", ")
-        )))
     }
 
-    /// `PERMISSION_DENIED` unless `lot` is one of the caller's lots.
-    pub fn check_lot(&self, lot: Lot) -> Result<(), Status> {
+    /// Refused unless `lot` is one of the caller's lots.
+    pub fn check_lot(&self, lot: Lot) -> Result<(), Forbidden> {
         if self.lots.contains(&lot.number()) {
             Ok(())
         } else {
-            Err(Status::permission_denied(format!(
-                "lot {} is outside the caller's lots",
-                lot.number()
-            )))
+            Err(Forbidden::Lot)
         }
     }
 
-    /// `PERMISSION_DENIED` unless the record's lot and structure are within the caller's scope.
-    pub fn check_scope(&self, lot: Lot, structure_id: &str) -> Result<(), Status> {
+    /// Refused unless the record's lot and structure are within the caller's scope.
+    pub fn check_scope(&self, lot: Lot, structure_id: &str) -> Result<(), Forbidden> {
         self.check_lot(lot)?;
         if self.structures.is_empty() || self.structures.contains(structure_id) {
             Ok(())
         } else {
-            Err(Status::permission_denied(
-                "the structure of this record is outside the caller's structures",
-            ))
+            Err(Forbidden::Structure)
         }
     }
+}
+
+/// Why an authenticated caller may not do what it asked (`PERMISSION_DENIED`). The
+/// messages never name the lot or structure refused: they would tell where a record
+/// the caller may not see lives.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Forbidden {
+    #[error("this call needs one of the roles: {}", roles_list(.0))]
+    Role(Vec<Role>),
+    #[error("outside the caller's lots")]
+    Lot,
+    #[error("outside the caller's structures")]
+    Structure,
+}
+
+fn roles_list(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -325,16 +359,24 @@ impl std::fmt::Debug for JwtVerifier {
 }
 
 impl JwtVerifier {
+    /// Every token must name `audience` (the service) in its `aud` claim;
     /// `accept_dev_tokens`: also accept [`DEV_ISSUER`] (local stack only).
-    pub fn new(secret: &[u8], issuer: &str, accept_dev_tokens: bool) -> Result<Self, AuthError> {
+    pub fn new(
+        secret: &[u8],
+        issuer: &str,
+        audience: &str,
+        accept_dev_tokens: bool,
+    ) -> Result<Self, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         let mut issuers = vec![issuer.to_owned()];
         if accept_dev_tokens && issuer != DEV_ISSUER {
             issuers.push(DEV_ISSUER.to_owned());
         }
         validation.set_issuer(&issuers);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.validate_aud = false;
+        // a token minted for another service, or for none, opens nothing here
+        validation.set_audience(&[audience]);
+        validation.validate_aud = true;
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.leeway = 30;
         let hs256 = if secret.is_empty() {
             None
@@ -377,6 +419,7 @@ impl JwtVerifier {
     /// file when set; development tokens only when `accept_dev_tokens`.
     pub fn from_settings(
         auth: &crate::settings::AuthSettings,
+        audience: &str,
         accept_dev_tokens: bool,
     ) -> Result<Self, AuthError> {
         use secrecy::ExposeSecret;
@@ -385,7 +428,7 @@ impl JwtVerifier {
             .as_ref()
             .map(|s| s.expose_secret().as_bytes().to_vec())
             .unwrap_or_default();
-        let verifier = Self::new(&secret, &auth.jwt_issuer, accept_dev_tokens)?;
+        let verifier = Self::new(&secret, &auth.jwt_issuer, audience, accept_dev_tokens)?;
         match &auth.jwks_path {
             Some(path) => {
                 let jwks = load_jwks(path)
@@ -489,6 +532,7 @@ impl KindDescription for jsonwebtoken::errors::Error {
             ErrorKind::InvalidSignature => "bad signature".into(),
             ErrorKind::InvalidIssuer => "issuer not accepted".into(),
             ErrorKind::InvalidAlgorithm => "algorithm not accepted".into(),
+            ErrorKind::InvalidAudience => "not meant for this service (aud)".into(),
             ErrorKind::MissingRequiredClaim(c) => format!("missing claim {c}"),
             _ => "not a valid CEP token".into(),
         }
@@ -530,11 +574,11 @@ impl tonic::service::Interceptor for AuthInterceptor {
 }
 
 /// The verified caller of a request that went through [`AuthInterceptor`].
-pub fn caller<T>(request: &Request<T>) -> Result<&Caller, Status> {
+pub fn caller<T>(request: &Request<T>) -> Result<&Caller, AuthError> {
     request
         .extensions()
         .get::<Caller>()
-        .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+        .ok_or(AuthError::Missing)
 }
 
 #[cfg(test)]
@@ -551,6 +595,7 @@ mod tests {
             lots: vec![8],
             structures: vec!["nantes".into()],
             iss: iss.into(),
+            aud: vec!["beneficiaries".into()],
             iat: now,
             exp: now + exp_offset,
         }
@@ -559,7 +604,7 @@ mod tests {
     #[test]
     fn a_token_of_the_configured_issuer_gives_its_caller() {
         let token = mint(SECRET, &claims("cep", 3600)).expect("mint");
-        let caller = JwtVerifier::new(SECRET, "cep", false)
+        let caller = JwtVerifier::new(SECRET, "cep", "beneficiaries", false)
             .expect("verifier")
             .verify(&token)
             .expect("valid");
@@ -574,13 +619,13 @@ mod tests {
     fn dev_tokens_are_refused_unless_the_stack_accepts_them() {
         let token = mint(SECRET, &claims(DEV_ISSUER, 3600)).expect("mint");
         assert!(
-            JwtVerifier::new(SECRET, "cep", false)
+            JwtVerifier::new(SECRET, "cep", "beneficiaries", false)
                 .expect("verifier")
                 .verify(&token)
                 .is_err()
         );
         assert!(
-            JwtVerifier::new(SECRET, "cep", true)
+            JwtVerifier::new(SECRET, "cep", "beneficiaries", true)
                 .expect("verifier")
                 .verify(&token)
                 .is_ok()
@@ -590,7 +635,7 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let token = mint(b"another key another key another k", &claims("cep", 3600)).expect("mint");
-        let err = JwtVerifier::new(SECRET, "cep", false)
+        let err = JwtVerifier::new(SECRET, "cep", "beneficiaries", false)
             .expect("verifier")
             .verify(&token)
             .expect_err("bad key");
@@ -598,11 +643,26 @@ mod tests {
     }
 
     #[test]
+    fn a_token_for_another_service_or_for_none_is_refused() {
+        let verifier = JwtVerifier::new(SECRET, "cep", "beneficiaries", false).expect("verifier");
+        for aud in [vec!["journeys".to_owned()], vec![]] {
+            let mut c = claims("cep", 3600);
+            c.aud = aud.clone();
+            let token = mint(SECRET, &c).expect("mint");
+            let err = verifier.verify(&token).expect_err("refused");
+            assert!(matches!(err, AuthError::Invalid(_)), "{aud:?}: {err}");
+        }
+        let mut c = claims("cep", 3600);
+        c.aud = vec!["journeys".into(), "beneficiaries".into()];
+        assert!(verifier.verify(&mint(SECRET, &c).expect("mint")).is_ok());
+    }
+
+    #[test]
     fn an_expired_token_is_refused() {
         let mut c = claims("cep", 0);
         c.exp = 1_000_000;
         let token = mint(SECRET, &c).expect("mint");
-        let err = JwtVerifier::new(SECRET, "cep", false)
+        let err = JwtVerifier::new(SECRET, "cep", "beneficiaries", false)
             .expect("verifier")
             .verify(&token)
             .expect_err("expired");

@@ -2,6 +2,7 @@
 //! server reflection (so any generic client can call it), a span per call (child
 //! of the caller's `traceparent`) and request metrics.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -39,15 +40,62 @@ pub fn base_routes(
     Ok((reporter, routes))
 }
 
+/// The full paths (`/package.Service/Method`) of every method the descriptor sets
+/// declare, plus health and both reflection protocols: the only values the `method`
+/// label of the call metrics takes, so that a caller sending made-up paths (no token
+/// needed) cannot create series.
+#[must_use]
+pub fn known_methods(descriptor_sets: &[&[u8]]) -> HashSet<String> {
+    use prost::Message;
+    let mut known: HashSet<String> = [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for set in descriptor_sets
+        .iter()
+        .copied()
+        .chain(std::iter::once(tonic_health::pb::FILE_DESCRIPTOR_SET))
+    {
+        let Ok(set) = prost_types::FileDescriptorSet::decode(set) else {
+            continue;
+        };
+        for file in &set.file {
+            let package = file.package();
+            for service in &file.service {
+                for method in &service.method {
+                    let prefix = if package.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{package}.")
+                    };
+                    known.insert(format!("/{prefix}{}/{}", service.name(), method.name()));
+                }
+            }
+        }
+    }
+    known
+}
+
+/// The `method` label of paths outside [`known_methods`].
+pub const UNKNOWN_METHOD: &str = "unknown";
+
 /// Serves `routes` on `listener` until `shutdown` resolves; in-flight calls finish first.
+/// `known_methods` bounds the `method` label of the call metrics.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     routes: Routes,
     metrics: Arc<Metrics>,
+    known_methods: Arc<HashSet<String>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     Server::builder()
-        .layer(ObserveLayer { metrics })
+        .layer(ObserveLayer {
+            metrics,
+            known_methods,
+        })
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -60,6 +108,7 @@ pub async fn serve(
 #[derive(Debug, Clone)]
 pub struct ObserveLayer {
     metrics: Arc<Metrics>,
+    known_methods: Arc<HashSet<String>>,
 }
 
 impl<S> Layer<S> for ObserveLayer {
@@ -68,14 +117,16 @@ impl<S> Layer<S> for ObserveLayer {
         Observe {
             inner,
             metrics: self.metrics.clone(),
+            known_methods: self.known_methods.clone(),
         }
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Observe<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    known_methods: Arc<HashSet<String>>,
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -104,7 +155,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let path = request.uri().path();
+        let method = if self.known_methods.contains(path) {
+            path.to_owned()
+        } else {
+            UNKNOWN_METHOD.to_owned()
+        };
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&HeaderExtractor(request.headers()))
         });
@@ -146,5 +202,24 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+impl<S> std::fmt::Debug for Observe<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observe").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_known_methods_are_those_of_the_contracts_health_and_reflection() {
+        let known = known_methods(&[]);
+        assert!(known.contains("/grpc.health.v1.Health/Check"));
+        assert!(known.contains("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+        assert!(!known.contains("/made.Up/Path"));
     }
 }

@@ -49,10 +49,23 @@ pub fn load_from<T: DeserializeOwned>(
     config_dir: &Path,
     env: Option<HashMap<String, String>>,
 ) -> Result<T, SettingsError> {
+    Ok(layers(service, &[defaults], config_dir, env)?.try_deserialize()?)
+}
+
+/// The layers of a service's settings, merged.
+fn layers(
+    service: &str,
+    defaults: &[&str],
+    config_dir: &Path,
+    env: Option<HashMap<String, String>>,
+) -> Result<Config, SettingsError> {
     let file = config_dir.join(format!("{service}.toml"));
     let prefix = format!("CEP_{}", service.to_ascii_uppercase());
-    let config = Config::builder()
-        .add_source(File::from_str(defaults, FileFormat::Toml))
+    let mut builder = Config::builder();
+    for layer in defaults {
+        builder = builder.add_source(File::from_str(layer, FileFormat::Toml));
+    }
+    Ok(builder
         .add_source(File::from(file).format(FileFormat::Toml).required(false))
         .add_source(
             EnvSource::with_prefix(&prefix)
@@ -64,15 +77,161 @@ pub fn load_from<T: DeserializeOwned>(
                 .try_parsing(true)
                 .source(env),
         )
-        .build()?;
-    Ok(config.try_deserialize()?)
+        .build()?)
 }
 
-/// `local` accepts development tokens minted by `cepctl dev-token`; `production` does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Built-in defaults of the shared sections; a service's own defaults override them
+/// (its ports, at least).
+const COMMON_DEFAULTS: &str = r#"
+[server]
+grpc_listen = "127.0.0.1:50050"
+metrics_listen = "127.0.0.1:9650"
+shutdown_grace_seconds = 20
+
+[database]
+max_connections = 10
+migrate_on_start = true
+
+[nats]
+url = "nats://127.0.0.1:4222"
+stream_replicas = 1
+stream_max_age_days = 30
+
+[auth]
+jwt_issuer = "cep"
+
+[telemetry]
+log_level = "info,sqlx=warn,async_nats=warn"
+
+[operator]
+id = "AA"
+lots = [1]
+structures = []
+"#;
+
+/// The top-level keys of the shared sections; every other top-level key belongs to
+/// the service's own [`Section`].
+pub const COMMON_KEYS: [&str; 7] = [
+    "environment",
+    "server",
+    "database",
+    "nats",
+    "auth",
+    "telemetry",
+    "operator",
+];
+
+/// What a service adds to the shared sections: its own top-level sections, e.g.
+/// `[nir]` and `[reference]` for beneficiaries. Declare it with
+/// `#[serde(deny_unknown_fields)]`, so a misspelt top-level key is refused by name.
+pub trait Section: DeserializeOwned + std::fmt::Debug + Clone + Send + Sync + 'static {
+    /// Checks what deserialising cannot (e.g. that a key decodes to 32 bytes), naming
+    /// the key at fault.
+    fn validate(&self, common: &CommonSettings) -> Result<(), SettingsError> {
+        let _ = common;
+        Ok(())
+    }
+}
+
+/// The [`Section`] of a service with no settings of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSection {}
+
+impl Section for NoSection {}
+
+/// The shared sections, owned (see [`Common`] for the checks).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonSettings {
+    #[serde(default)]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub nats: NatsSettings,
+    pub auth: AuthSettings,
+    pub telemetry: TelemetrySettings,
+    pub operator: OperatorSettings,
+}
+
+impl CommonSettings {
+    pub fn view(&self) -> Common<'_> {
+        Common {
+            environment: self.environment,
+            server: &self.server,
+            database: &self.database,
+            nats: &self.nats,
+            auth: &self.auth,
+            telemetry: &self.telemetry,
+            operator: &self.operator,
+        }
+    }
+}
+
+/// Everything a service is configured with: the shared sections and its own.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings<S> {
+    /// The service's name, e.g. `beneficiaries`: prefix of its variables, name of its
+    /// file, its default token audience.
+    pub service: &'static str,
+    pub common: CommonSettings,
+    pub own: S,
+}
+
+impl<S: Section> ServiceSettings<S> {
+    /// From the process's configuration folder and environment, validated.
+    pub fn load(service: &'static str, defaults: &str) -> Result<Self, SettingsError> {
+        let dir = std::env::var_os("CEP_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        Self::load_from(service, defaults, &dir, None)
+    }
+
+    /// From an explicit folder and, when given, environment variables instead of the
+    /// process's (tests), validated.
+    pub fn load_from(
+        service: &'static str,
+        defaults: &str,
+        config_dir: &Path,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let config = layers(service, &[COMMON_DEFAULTS, defaults], config_dir, env)?;
+        let common: CommonSettings = config.clone().try_deserialize()?;
+        let mut table: HashMap<String, config::Value> = config.try_deserialize()?;
+        for key in COMMON_KEYS {
+            table.remove(key);
+        }
+        let own: S =
+            config::Value::new(None, config::ValueKind::Table(table.into_iter().collect()))
+                .try_deserialize()?;
+        let settings = Self {
+            service,
+            common,
+            own,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.common.view().validate()?;
+        self.own.validate(&self.common)
+    }
+
+    /// The audience every token must name: `auth.audience`, else the service's name.
+    pub fn audience(&self) -> &str {
+        self.common.auth.audience.as_deref().unwrap_or(self.service)
+    }
+}
+
+/// `local` accepts development tokens minted by `cepctl dev-token`; `production` does not,
+/// and refuses the shared HS256 key unless `auth.allow_shared_key` says otherwise.
+/// A service started without the setting runs as production: only the local stack
+/// and the test harness say `local`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Local,
+    #[default]
     Production,
 }
 
@@ -115,12 +274,180 @@ pub struct NatsSettings {
     /// personal data: long enough for a consumer down past the 3-day RTO to catch up,
     /// short enough that an erasure is complete on the bus after it.
     pub stream_max_age_days: u64,
+    /// The service's NATS user (its name in deploy/nats/permissions.toml), with
+    /// `password`. Without any credentials the client is anonymous, which only a
+    /// server without users accepts (tests); production requires credentials.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Secret: the password of `user`.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Secret: an nkey user seed (`SU…`), instead of `user` and `password`.
+    #[serde(default)]
+    pub nkey_seed: Option<SecretString>,
+    /// A `.creds` file (user JWT and nkey seed, decentralised auth), instead of the above.
+    #[serde(default)]
+    pub creds_path: Option<PathBuf>,
+    /// PEM file of the CA(s) the server's certificate must chain to, instead of the
+    /// system's roots. Needs a `tls://` url: a `tls://` url requires TLS and always
+    /// verifies the server's certificate.
+    #[serde(default)]
+    pub tls_ca_path: Option<PathBuf>,
+}
+
+/// How a service proves who it is to NATS, as the settings say (after
+/// [`Common::validate`], at most one of these is configured).
+#[derive(Debug, Clone, Copy)]
+pub enum NatsCredentials<'a> {
+    /// No credentials.
+    Anonymous,
+    /// `nats.user` and `nats.password`.
+    UserPassword {
+        user: &'a str,
+        password: &'a SecretString,
+    },
+    /// `nats.nkey_seed`.
+    NkeySeed(&'a SecretString),
+    /// `nats.creds_path`.
+    CredsFile(&'a Path),
 }
 
 impl NatsSettings {
     pub fn stream_max_age(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.stream_max_age_days * 86_400)
     }
+
+    /// The credentials to connect with.
+    pub fn credentials(&self) -> NatsCredentials<'_> {
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            NatsCredentials::UserPassword { user, password }
+        } else if let Some(seed) = &self.nkey_seed {
+            NatsCredentials::NkeySeed(seed)
+        } else if let Some(path) = &self.creds_path {
+            NatsCredentials::CredsFile(path)
+        } else {
+            NatsCredentials::Anonymous
+        }
+    }
+
+    /// Checks the `nats` section, naming the key at fault.
+    pub fn validate(&self, environment: Environment) -> Result<(), SettingsError> {
+        if !self.url.starts_with("nats://") && !self.url.starts_with("tls://") {
+            return Err(SettingsError::invalid(
+                "nats.url",
+                "must start with nats:// or tls://",
+            ));
+        }
+        // user information in the URL would reach the logs with it
+        if self.url.contains('@') {
+            return Err(SettingsError::invalid(
+                "nats.url",
+                "must not carry credentials: set nats.user and nats.password",
+            ));
+        }
+        if !(1..=5).contains(&self.stream_replicas) {
+            return Err(SettingsError::invalid(
+                "nats.stream_replicas",
+                "must be between 1 and 5",
+            ));
+        }
+        if !(4..=3650).contains(&self.stream_max_age_days) {
+            return Err(SettingsError::invalid(
+                "nats.stream_max_age_days",
+                "must be between 4 (more than the 3-day RTO) and 3650",
+            ));
+        }
+        let present = |s: &Option<SecretString>| s.as_ref().map(|s| !s.expose_secret().is_empty());
+        let user = self.user.as_deref();
+        match (user, present(&self.password)) {
+            (Some(""), _) => return Err(SettingsError::invalid("nats.user", "must not be empty")),
+            (Some(user), _) if user.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(SettingsError::invalid(
+                    "nats.user",
+                    "must not contain spaces",
+                ));
+            }
+            (Some(_), None | Some(false)) => {
+                return Err(SettingsError::invalid(
+                    "nats.password",
+                    "is required with nats.user",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::invalid(
+                    "nats.user",
+                    "is required with nats.password",
+                ));
+            }
+            _ => {}
+        }
+        let mut methods = Vec::new();
+        if user.is_some() {
+            methods.push("nats.user");
+        }
+        match present(&self.nkey_seed) {
+            Some(false) => {
+                return Err(SettingsError::invalid(
+                    "nats.nkey_seed",
+                    "must not be empty",
+                ));
+            }
+            Some(true) => {
+                let seed = self.nkey_seed.as_ref().map(ExposeSecret::expose_secret);
+                if !seed.is_some_and(|s| {
+                    s.starts_with("SU") && s.chars().all(|c| c.is_ascii_alphanumeric())
+                }) {
+                    return Err(SettingsError::invalid(
+                        "nats.nkey_seed",
+                        "must be an nkey user seed (SU…, as `nsc` or `nk -gen user` print it)",
+                    ));
+                }
+                methods.push("nats.nkey_seed");
+            }
+            None => {}
+        }
+        if let Some(path) = &self.creds_path {
+            readable_file(path).map_err(|why| SettingsError::invalid("nats.creds_path", why))?;
+            methods.push("nats.creds_path");
+        }
+        if let [first, second, ..] = methods[..] {
+            return Err(SettingsError::invalid(
+                second,
+                format!("give one way to authenticate: {second} or {first}, not both"),
+            ));
+        }
+        if methods.is_empty() && environment == Environment::Production {
+            return Err(SettingsError::invalid(
+                "nats.user",
+                "is required in production (with nats.password; or nats.nkey_seed or \
+                 nats.creds_path): the NATS server admits each service as its own user",
+            ));
+        }
+        if let Some(path) = &self.tls_ca_path {
+            if !self.url.starts_with("tls://") {
+                return Err(SettingsError::invalid(
+                    "nats.tls_ca_path",
+                    "needs a tls:// nats.url (TLS required, the server's certificate verified)",
+                ));
+            }
+            let pem = readable_file(path)
+                .map_err(|why| SettingsError::invalid("nats.tls_ca_path", why))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(SettingsError::invalid(
+                    "nats.tls_ca_path",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The text of a file a setting names, or why it cannot be read.
+fn readable_file(path: &Path) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +456,15 @@ pub struct AuthSettings {
     /// Secret HS256 key the tokens are signed with, at least 32 bytes; optional when
     /// `jwks_path` is set.
     pub jwt_secret: Option<SecretString>,
+    /// In production the shared HS256 key (a secret every service holds, so any of them
+    /// could mint a token for another) is refused unless this says it is wanted, e.g.
+    /// for service accounts before the identity provider is in place.
+    #[serde(default)]
+    pub allow_shared_key: bool,
+    /// The audience (`aud`) every token must name to open this service; the service's
+    /// name when absent, so a token minted for one service is refused by another.
+    #[serde(default)]
+    pub audience: Option<String>,
     pub jwt_issuer: String,
     /// JWKS file of the identity provider's public keys (tokens chosen by `kid`).
     #[serde(default)]
@@ -245,24 +581,7 @@ impl Common<'_> {
                 "must be at least 1",
             ));
         }
-        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
-            return Err(SettingsError::invalid(
-                "nats.url",
-                "must start with nats:// or tls://",
-            ));
-        }
-        if !(1..=5).contains(&self.nats.stream_replicas) {
-            return Err(SettingsError::invalid(
-                "nats.stream_replicas",
-                "must be between 1 and 5",
-            ));
-        }
-        if !(4..=3650).contains(&self.nats.stream_max_age_days) {
-            return Err(SettingsError::invalid(
-                "nats.stream_max_age_days",
-                "must be between 4 (more than the 3-day RTO) and 3650",
-            ));
-        }
+        self.nats.validate(self.environment)?;
         let secret_len = self
             .auth
             .jwt_secret
@@ -295,6 +614,22 @@ impl Common<'_> {
                      tokens to other applications",
                 ));
             }
+        }
+        if secret_len.is_some()
+            && self.environment == Environment::Production
+            && !self.auth.allow_shared_key
+        {
+            return Err(SettingsError::invalid(
+                "auth.jwt_secret",
+                "the shared HS256 key is refused in production unless auth.allow_shared_key \
+                 is true (prefer the identity provider's keys, auth.jwks_path)",
+            ));
+        }
+        if self.auth.audience.as_deref().is_some_and(str::is_empty) {
+            return Err(SettingsError::invalid(
+                "auth.audience",
+                "must not be empty (leave it out for the service's name)",
+            ));
         }
         if self.auth.jwt_issuer.is_empty() {
             return Err(SettingsError::invalid(

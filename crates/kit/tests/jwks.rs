@@ -24,6 +24,8 @@ fn claims() -> Claims {
         lots: vec![8],
         structures: vec!["nantes-centre".into()],
         iss: "https://idp.example.org".into(),
+        // the service's own audience, for the shared-key tokens
+        aud: vec!["beneficiaries".into()],
         iat: now,
         exp: now + 300,
     }
@@ -31,15 +33,6 @@ fn claims() -> Claims {
 
 /// This system's client id at the identity provider.
 const AUDIENCE: &str = "cep-information-system";
-
-/// The claims the identity provider adds: the audience.
-#[derive(serde::Serialize)]
-struct IdpClaims {
-    #[serde(flatten)]
-    base: Claims,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
-}
 
 /// A token signed by the identity provider's private key `file` (PKCS#8 DER),
 /// announced as (`alg`, `kid`), for this system's audience.
@@ -56,16 +49,16 @@ fn idp_token_for(file: &str, alg: Algorithm, kid: Option<&str>, aud: Option<&str
     };
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
-    let claims = IdpClaims {
-        base: claims(),
-        aud: aud.map(str::to_owned),
+    let claims = Claims {
+        aud: aud.map(str::to_owned).into_iter().collect(),
+        ..claims()
     };
     jsonwebtoken::encode(&header, &claims, &key).expect("sign")
 }
 
 fn verifier(secret: &[u8]) -> JwtVerifier {
     let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
-    JwtVerifier::new(secret, "https://idp.example.org", false)
+    JwtVerifier::new(secret, "https://idp.example.org", "beneficiaries", false)
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("usable keys")
@@ -121,7 +114,7 @@ fn a_token_is_refused_for_a_wrong_unknown_or_missing_key_or_algorithm() {
                 Some("idp-2026-es"),
                 Some("webmail"),
             ),
-            "not a valid CEP token",
+            "not meant for this service",
         ),
         (
             idp_token_for("idp-es256.pk8", Algorithm::ES256, Some("idp-2026-es"), None),
@@ -143,7 +136,7 @@ fn a_token_is_refused_for_a_wrong_unknown_or_missing_key_or_algorithm() {
 fn the_identity_provider_can_have_its_own_issuer() {
     let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
     let secret = b"shared-secret-shared-secret-shared-0";
-    let v = JwtVerifier::new(secret, "cep", false)
+    let v = JwtVerifier::new(secret, "cep", "beneficiaries", false)
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("keys")
@@ -157,6 +150,7 @@ fn the_identity_provider_can_have_its_own_issuer() {
     .expect("the identity provider's issuer");
     let mut service = claims();
     service.iss = "cep".into();
+    service.aud = vec!["beneficiaries".into()];
     v.verify(&mint(secret, &service).expect("hs256"))
         .expect("the shared key's issuer");
     // each source only with its own issuer
@@ -207,7 +201,7 @@ fn keys_that_cannot_verify_are_skipped_and_a_set_without_signing_keys_is_refused
         ),
     );
     let jwks = load_jwks(&with_extras).expect("signing keys remain");
-    let v = JwtVerifier::new(b"", "https://idp.example.org", false)
+    let v = JwtVerifier::new(b"", "https://idp.example.org", "beneficiaries", false)
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("keys")
@@ -266,7 +260,7 @@ fn keys_that_cannot_verify_are_skipped_and_a_set_without_signing_keys_is_refused
 #[test]
 fn without_an_audience_no_token_of_the_identity_provider_is_accepted() {
     let jwks = load_jwks(&fixture("idp-jwks.json")).expect("jwks");
-    let v = JwtVerifier::new(b"", "https://idp.example.org", false)
+    let v = JwtVerifier::new(b"", "https://idp.example.org", "beneficiaries", false)
         .expect("verifier")
         .with_jwks(&jwks)
         .expect("keys");

@@ -8,7 +8,9 @@
 //! - [`LogCapture`] records everything logged through `tracing`, JSON-formatted like
 //!   production, so a test can assert that no personal data reaches the logs;
 //! - [`metrics`] scrapes a service's `/metrics` endpoint and reads its samples;
-//! - [`free_port`] finds a free loopback TCP port.
+//! - [`free_port`] finds a free loopback TCP port;
+//! - `service` (feature `service`): spawns any service of the system as the runtime
+//!   runs it, and mints the tokens its callers present.
 //!
 //! This is test code: setup failures panic with a message saying what to fix.
 
@@ -18,6 +20,8 @@ mod database;
 mod logs;
 pub mod metrics;
 mod nats;
+#[cfg(feature = "service")]
+pub mod service;
 
 pub use database::TestDatabase;
 pub use logs::{CAPTURE_FILTER, LogCapture};

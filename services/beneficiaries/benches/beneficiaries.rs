@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use cep_proto::beneficiaries as pb;
 use futures::future::join_all;
+use helpers::Client as _;
 
 const N: usize = 400;
 const CONCURRENCY: usize = 8;
@@ -62,7 +63,7 @@ fn person(i: usize) -> pb::RegisterRequest {
 
 #[tokio::main]
 async fn main() {
-    let app = helpers::spawn_app_with(None).await;
+    let app = helpers::spawn_app_with(false).await;
     let pool = app.db.pool.clone();
     sqlx::query("CREATE TABLE bench_floor (id uuid PRIMARY KEY, payload text NOT NULL)")
         .execute(&pool)

@@ -1,17 +1,23 @@
 //! The facts this service publishes (stream `BENEFICIARIES`, subjects
 //! `cep.beneficiaries.*`), as outbox messages written in the change's transaction.
+//!
+//! Each subject is bound to its protobuf message once (a [`Subject`] constant), so the
+//! CloudEvents type is the message's protobuf full name and cannot drift from it. Each
+//! message carries the time of the change from the record itself (set by the service's
+//! clock), so that `ce-time` is the time of the fact.
 
-use cep_bus::{OutboxMessage, StreamSpec};
+use cep_bus::{Event, OutboxMessage, StreamSpec, Subject};
 use cep_proto::events;
-use prost::Message;
+use chrono::{DateTime, Utc};
 
 use crate::model::{Beneficiary, text};
 
 pub const STREAM: &str = "BENEFICIARIES";
-pub const REGISTERED: &str = "cep.beneficiaries.registered";
-pub const UPDATED: &str = "cep.beneficiaries.updated";
-pub const NIR_SET: &str = "cep.beneficiaries.nir_set";
-pub const ERASED: &str = "cep.beneficiaries.erased";
+pub const REGISTERED: Subject<events::BeneficiaryRegistered> =
+    Subject::new("cep.beneficiaries.registered");
+pub const UPDATED: Subject<events::BeneficiaryUpdated> = Subject::new("cep.beneficiaries.updated");
+pub const NIR_SET: Subject<events::BeneficiaryNirSet> = Subject::new("cep.beneficiaries.nir_set");
+pub const ERASED: Subject<events::BeneficiaryErased> = Subject::new("cep.beneficiaries.erased");
 
 pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
     StreamSpec::new(STREAM, ["cep.beneficiaries.>"], nats.stream_replicas)
@@ -60,14 +66,17 @@ pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
     }
 }
 
-fn message(subject: &str, ce_type: &str, b: &Beneficiary, payload: Vec<u8>) -> OutboxMessage {
-    OutboxMessage {
-        subject: subject.to_owned(),
-        ce_type: ce_type.to_owned(),
-        lot: Some(b.lot.number()),
-        key: Some(b.id.to_string()),
-        payload,
-    }
+/// The message about `b`: its lot, and its id as the key (orders its events, lets an
+/// erasure discard those still unsent).
+fn message<E: Event>(
+    subject: Subject<E>,
+    event: &E,
+    b: &Beneficiary,
+    at: DateTime<Utc>,
+) -> OutboxMessage {
+    OutboxMessage::event(subject, event, at)
+        .with_lot(b.lot.number())
+        .with_key(b.id.to_string())
 }
 
 pub fn registered(b: &Beneficiary) -> OutboxMessage {
@@ -75,12 +84,7 @@ pub fn registered(b: &Beneficiary) -> OutboxMessage {
         beneficiary: Some(snapshot(b)),
         registered_at: b.created_at.to_rfc3339(),
     };
-    message(
-        REGISTERED,
-        "cep.events.v1.BeneficiaryRegistered",
-        b,
-        event.encode_to_vec(),
-    )
+    message(REGISTERED, &event, b, b.created_at)
 }
 
 pub fn updated(b: &Beneficiary, changed_fields: Vec<String>) -> OutboxMessage {
@@ -89,12 +93,7 @@ pub fn updated(b: &Beneficiary, changed_fields: Vec<String>) -> OutboxMessage {
         changed_fields,
         updated_at: b.updated_at.to_rfc3339(),
     };
-    message(
-        UPDATED,
-        "cep.events.v1.BeneficiaryUpdated",
-        b,
-        event.encode_to_vec(),
-    )
+    message(UPDATED, &event, b, b.updated_at)
 }
 
 pub fn nir_set(b: &Beneficiary) -> OutboxMessage {
@@ -104,24 +103,39 @@ pub fn nir_set(b: &Beneficiary) -> OutboxMessage {
         set_at: b.updated_at.to_rfc3339(),
         version: b.version,
     };
-    message(
-        NIR_SET,
-        "cep.events.v1.BeneficiaryNirSet",
-        b,
-        event.encode_to_vec(),
-    )
+    message(NIR_SET, &event, b, b.updated_at)
 }
 
 pub fn erased(b: &Beneficiary) -> OutboxMessage {
+    let erased_at = b.erased_at.unwrap_or(b.updated_at);
     let event = events::BeneficiaryErased {
         beneficiary_id: b.id.to_string(),
         lot: i32::from(b.lot.number()),
-        erased_at: b.erased_at.unwrap_or(b.updated_at).to_rfc3339(),
+        erased_at: erased_at.to_rfc3339(),
     };
-    message(
-        ERASED,
-        "cep.events.v1.BeneficiaryErased",
-        b,
-        event.encode_to_vec(),
-    )
+    message(ERASED, &event, b, erased_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ERASED, NIR_SET, REGISTERED, UPDATED};
+
+    #[test]
+    fn the_event_types_are_the_protobuf_names_the_consumers_expect() {
+        let bound = [
+            (REGISTERED.name(), REGISTERED.ce_type()),
+            (UPDATED.name(), UPDATED.ce_type()),
+            (NIR_SET.name(), NIR_SET.ce_type()),
+            (ERASED.name(), ERASED.ce_type()),
+        ];
+        assert_eq!(
+            bound.map(|(subject, ce_type)| format!("{subject} {ce_type}")),
+            [
+                "cep.beneficiaries.registered cep.events.v1.BeneficiaryRegistered",
+                "cep.beneficiaries.updated cep.events.v1.BeneficiaryUpdated",
+                "cep.beneficiaries.nir_set cep.events.v1.BeneficiaryNirSet",
+                "cep.beneficiaries.erased cep.events.v1.BeneficiaryErased",
+            ]
+        );
+    }
 }

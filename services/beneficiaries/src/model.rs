@@ -81,6 +81,40 @@ impl Beneficiary {
     pub fn usual_name_key(&self) -> Option<String> {
         self.usual_name.as_deref().map(name_key)
     }
+
+    /// What is kept of the record after an erasure at `now`: its id, lot, structure,
+    /// dates, reference version and the erasure's reason; no personal field.
+    #[must_use]
+    pub fn tombstone(&self, reason: Option<String>, now: DateTime<Utc>) -> Beneficiary {
+        Beneficiary {
+            id: self.id,
+            lot: self.lot,
+            structure_id: self.structure_id.clone(),
+            last_name: None,
+            first_name: None,
+            usual_name: None,
+            birth_date: None,
+            employment_status: None,
+            email: None,
+            phone: None,
+            home_postal_code: None,
+            work_postal_code: None,
+            operator_ref: None,
+            other_cep_operator: None,
+            lot_exception_justification: None,
+            profile: Profile::default(),
+            reference_version: self.reference_version.clone(),
+            nir_sealed: None,
+            nir_index: None,
+            nir_masked: None,
+            duplicate_reason: None,
+            erasure_reason: reason,
+            version: self.version + 1,
+            created_at: self.created_at,
+            updated_at: now,
+            erased_at: Some(now),
+        }
+    }
 }
 
 /// An optional field as the contract carries it: "" when absent.

@@ -1,31 +1,32 @@
-//! Settings of the beneficiaries service: the shared sections of `cep-kit` plus
-//! the NIR keys and the reference tables.
+//! The beneficiaries service's own settings: the NIR keys and the reference tables
+//! (the shared sections are the platform's, `cep_kit::settings`).
 
 use std::path::PathBuf;
 
 use base64::Engine;
-use cep_kit::settings::{
-    AuthSettings, Common, DatabaseSettings, Environment, NatsSettings, OperatorSettings,
-    ServerSettings, SettingsError, TelemetrySettings,
-};
+use cep_kit::settings::{CommonSettings, Section, SettingsError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub const SERVICE: &str = "beneficiaries";
-const DEFAULTS: &str = include_str!("../defaults.toml");
+pub const DEFAULTS: &str = include_str!("../defaults.toml");
+
+/// Everything the service is configured with.
+pub type Settings = cep_kit::settings::ServiceSettings<BeneficiarySettings>;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Settings {
-    pub environment: Environment,
-    pub server: ServerSettings,
-    pub database: DatabaseSettings,
-    pub nats: NatsSettings,
-    pub auth: AuthSettings,
-    pub telemetry: TelemetrySettings,
-    pub operator: OperatorSettings,
+pub struct BeneficiarySettings {
     pub nir: NirSettings,
     pub reference: ReferenceSettings,
+}
+
+impl Section for BeneficiarySettings {
+    fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
+        self.nir_keys()?;
+        self.reference_tables()?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,46 +59,7 @@ impl std::fmt::Debug for NirKeys {
     }
 }
 
-impl Settings {
-    /// From the process's configuration folder and environment.
-    pub fn load() -> Result<Self, SettingsError> {
-        let settings: Settings = cep_kit::settings::load(SERVICE, DEFAULTS)?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    /// From an explicit folder and environment (tests).
-    pub fn load_from(
-        dir: &std::path::Path,
-        env: std::collections::HashMap<String, String>,
-    ) -> Result<Self, SettingsError> {
-        let settings: Settings = cep_kit::settings::load_from(SERVICE, DEFAULTS, dir, Some(env))?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
-    pub fn common(&self) -> Common<'_> {
-        Common {
-            environment: self.environment,
-            server: &self.server,
-            database: &self.database,
-            nats: &self.nats,
-            auth: &self.auth,
-            telemetry: &self.telemetry,
-            operator: &self.operator,
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        self.common().validate()?;
-        self.nir_keys()?;
-        if let Some(path) = &self.reference.tables_path {
-            cep_domain::ReferenceTables::from_file(path)
-                .map_err(|e| SettingsError::invalid("reference.tables_path", e.to_string()))?;
-        }
-        Ok(())
-    }
-
+impl BeneficiarySettings {
     pub fn nir_keys(&self) -> Result<NirKeys, SettingsError> {
         let decode = |key: &str, value: &Option<SecretString>| {
             let value = value
@@ -147,7 +109,10 @@ mod tests {
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
         let mut env: HashMap<String, String> = [
+            ("ENVIRONMENT", "local".to_owned()),
             ("DATABASE__URL", "postgres://cep@localhost/cep".to_owned()),
+            ("NATS__USER", "beneficiaries".to_owned()),
+            ("NATS__PASSWORD", "nats-password".to_owned()),
             ("AUTH__JWT_SECRET", "x".repeat(32)),
             ("NIR__ENCRYPTION_KEY", b64(1)),
             ("NIR__INDEX_KEY", b64(2)),
@@ -161,19 +126,41 @@ mod tests {
         env
     }
 
-    fn error(pairs: &[(&str, &str)]) -> String {
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let dir = std::env::temp_dir().join("cep-settings-test-missing");
-        Settings::load_from(&dir, env(pairs))
-            .expect_err("refused")
-            .to_string()
+        Settings::load_from(SERVICE, DEFAULTS, &dir, Some(env(pairs)))
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        load(pairs).expect_err("refused").to_string()
     }
 
     #[test]
     fn the_defaults_with_the_secrets_are_a_valid_configuration() {
+        let s = load(&[]).expect("valid");
+        assert_eq!(s.common.server.grpc_listen.port(), 50051);
+        assert_eq!(s.common.nats.stream_max_age_days, 30);
+        assert_eq!(s.audience(), "beneficiaries");
+    }
+
+    #[test]
+    fn without_an_environment_the_service_runs_as_production() {
         let dir = std::env::temp_dir().join("cep-settings-test-missing");
-        let s = Settings::load_from(&dir, env(&[])).expect("valid");
-        assert_eq!(s.server.grpc_listen.port(), 50051);
-        assert_eq!(s.nats.stream_max_age_days, 30);
+        let unset = |pairs: &[(&str, &str)]| {
+            let mut env = env(pairs);
+            env.remove("CEP_BENEFICIARIES__ENVIRONMENT");
+            Settings::load_from(SERVICE, DEFAULTS, &dir, Some(env))
+        };
+        let message = unset(&[]).expect_err("refused").to_string();
+        assert!(
+            message.contains("auth.jwt_secret") && message.contains("production"),
+            "{message}"
+        );
+        let s = unset(&[("AUTH__ALLOW_SHARED_KEY", "true")]).expect("allowed explicitly");
+        assert_eq!(
+            s.common.environment,
+            cep_kit::settings::Environment::Production
+        );
     }
 
     #[test]
@@ -209,6 +196,8 @@ mod tests {
                 "grpc_listen",
             ),
             (vec![("SERVER__BOGUS", "1")], "bogus"),
+            (vec![("BOGUS__KEY", "1")], "bogus"),
+            (vec![("AUTH__AUDIENCE", "")], "auth.audience"),
         ] {
             let message = error(&pairs);
             assert!(message.contains(key), "{key} not named in {message:?}");
@@ -219,6 +208,7 @@ mod tests {
     fn production_refuses_the_development_issuer() {
         let message = error(&[
             ("ENVIRONMENT", "production"),
+            ("AUTH__ALLOW_SHARED_KEY", "true"),
             ("AUTH__JWT_ISSUER", "cep-dev"),
         ]);
         assert!(message.contains("auth.jwt_issuer"), "{message}");

@@ -15,6 +15,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored record {0} is inconsistent: {1}")]
     Corrupt(Uuid, String),
+    #[error("outbox: {0}")]
+    Outbox(#[from] cep_bus::BusError),
 }
 
 #[derive(sqlx::FromRow)]
@@ -297,93 +299,59 @@ pub async fn search(
     rows.into_iter().map(Beneficiary::try_from).collect()
 }
 
-/// One read of personal data: who read what.
-pub async fn log_access(
+/// Serialises the duplicate check of one identity (lot, name keys, birth date)
+/// across replicas: held until the transaction ends.
+pub async fn lock_identity(
     conn: &mut PgConnection,
-    subject: &str,
-    roles: &str,
-    action: &str,
-    beneficiary: Option<Uuid>,
-    result_count: i32,
+    lot: Lot,
+    last_name_key: &str,
+    first_name_key: &str,
+    birth_date: NaiveDate,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO access_log (subject, roles, action, beneficiary_id, result_count) \
-         VALUES ($1, $2, $3, $4, $5)",
+    advisory_lock(
+        conn,
+        &format!(
+            "identity:{}:{last_name_key}:{first_name_key}:{birth_date}",
+            lot.number()
+        ),
     )
-    .bind(subject)
-    .bind(roles)
-    .bind(action)
-    .bind(beneficiary)
-    .bind(result_count)
-    .execute(conn)
-    .await?;
+    .await
+}
+
+/// Serialises the duplicate check of one NIR (by its blind index) across replicas:
+/// held until the transaction ends.
+pub async fn lock_nir(conn: &mut PgConnection, index: &[u8]) -> Result<(), StoreError> {
+    let hex: String = index.iter().map(|b| format!("{b:02x}")).collect();
+    advisory_lock(conn, &format!("nir:{hex}")).await
+}
+
+async fn advisory_lock(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-/// One access-log row per person shown (a search); one row with no person when
-/// nothing was shown, so the search itself stays traced.
-pub async fn log_access_each(
+/// Writes the tombstone `tomb` over the row at `expected_version`, then drops from
+/// the outbox every fact about the person: those not yet published (they carry the
+/// person's data and must never leave) and those already published. Returns false
+/// when the row moved on meanwhile.
+pub async fn erase(
     conn: &mut PgConnection,
-    subject: &str,
-    roles: &str,
-    action: &str,
-    beneficiaries: &[Uuid],
-) -> Result<(), StoreError> {
-    if beneficiaries.is_empty() {
-        return log_access(conn, subject, roles, action, None, 0).await;
+    tomb: &Beneficiary,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    if !update(conn, tomb, expected_version).await? {
+        return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO access_log (subject, roles, action, beneficiary_id, result_count) \
-         SELECT $1, $2, $3, id, 1 FROM unnest($4::uuid[]) AS id",
-    )
-    .bind(subject)
-    .bind(roles)
-    .bind(action)
-    .bind(beneficiaries)
-    .execute(conn)
-    .await?;
-    Ok(())
+    cep_bus::discard_unsent(conn, &tomb.id.to_string()).await?;
+    cep_bus::prune_published(conn, std::time::Duration::ZERO).await?;
+    Ok(true)
 }
 
-/// One row of the access log.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AccessRow {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub subject: String,
-    pub roles: String,
-    pub action: String,
-}
-
-/// The access-log rows about one person after row `after`, in the order their calls
-/// wrote them (row id), at most `limit`. A call still running when a page is read
-/// may commit a row behind it: a listing from the start sees every committed row.
-pub async fn accesses(
-    conn: &mut PgConnection,
-    beneficiary: Uuid,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<AccessRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, at, subject, roles, action FROM access_log \
-         WHERE beneficiary_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(beneficiary)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// The access-log rows about one person, oldest first: (at, subject, action).
-pub async fn access_history(
-    conn: &mut PgConnection,
-    beneficiary: Uuid,
-) -> Result<Vec<(DateTime<Utc>, String, String)>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT at, subject, action FROM access_log WHERE beneficiary_id = $1 ORDER BY id",
-    )
-    .bind(beneficiary)
-    .fetch_all(conn)
-    .await?)
+impl From<StoreError> for cep_runtime::ApiError {
+    fn from(e: StoreError) -> Self {
+        cep_runtime::ApiError::internal(e)
+    }
 }

@@ -7,31 +7,7 @@ use cep_kit::settings::{Structure, is_structure_id};
 use crate::model::Profile;
 use chrono::NaiveDate;
 
-/// The violations found in one request.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Violations(pub Vec<(String, String)>);
-
-impl Violations {
-    pub fn add(&mut self, field: &str, reason: impl Into<String>) {
-        self.0.push((field.to_owned(), reason.into()));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when nothing was found.
-    pub fn into_result(self) -> Result<(), Violations> {
-        if self.is_empty() { Ok(()) } else { Err(self) }
-    }
-}
-
-impl std::fmt::Display for Violations {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        f.write_str(&parts.join("; "))
-    }
-}
+pub use cep_runtime::Violations;
 
 const NAME_MAX: usize = 100;
 const TEXT_MAX: usize = 500;

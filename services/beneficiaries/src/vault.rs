@@ -24,6 +24,12 @@ pub enum VaultError {
     Seal(&'static str),
 }
 
+impl From<VaultError> for cep_runtime::ApiError {
+    fn from(e: VaultError) -> Self {
+        cep_runtime::ApiError::internal(e)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NirVault {
     keys: NirKeys,

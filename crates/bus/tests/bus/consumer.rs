@@ -8,6 +8,7 @@ use async_nats::HeaderMap;
 use cep_bus::{
     Consumer, ConsumerSpec, DEADLETTER_STREAM, Delivery, Handler, HandlerError, handler_fn, headers,
 };
+use futures::StreamExt;
 use sqlx::PgConnection;
 
 use crate::helpers::{Bus, Running, STREAM, eventually, header};
@@ -423,4 +424,188 @@ async fn a_consumer_resumes_after_nats_restarts() {
         .unwrap();
     assert_eq!(applied, ["before", "after"]);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn the_platform_provisions_the_deadletter_stream_with_its_replicas_and_max_age() {
+    let bus = Bus::start().await;
+    let week = Duration::from_secs(7 * 86_400);
+    cep_bus::ensure_deadletter_stream(&bus.js, 1, week)
+        .await
+        .unwrap();
+    cep_bus::ensure_deadletter_stream(&bus.js, 1, week)
+        .await
+        .expect("running it again changes nothing");
+    let mut stream = bus.js.get_stream(DEADLETTER_STREAM).await.unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    assert_eq!(config.max_age, week);
+    assert_eq!(config.num_replicas, 1);
+    assert_eq!(config.subjects, ["cep.deadletter.>"]);
+}
+
+#[tokio::test]
+async fn a_message_is_redelivered_until_its_dead_letter_can_be_stored() {
+    let bus = Bus::start().await;
+    bus.js.delete_stream(DEADLETTER_STREAM).await.unwrap();
+    bus.enqueue_committed("cep.test.refused", &encoded("b-6"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let handler = handler_fn(move |_conn, _delivery| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(HandlerError::permanent("refused content")) })
+    });
+    let running = start(&bus, handler);
+    // more deliveries than max_deliver (3): the server-side bound no longer drops it
+    let retried = eventually(|| async { calls.load(Ordering::SeqCst) >= 4 }).await;
+    assert!(
+        retried,
+        "the message did not come back after a failed dead-lettering"
+    );
+    assert!(
+        bus.js.get_stream(DEADLETTER_STREAM).await.is_err(),
+        "a consumer does not create the dead-letter stream"
+    );
+
+    cep_bus::ensure_deadletter_stream(&bus.js, 1, Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    bus.wait_stream_count(DEADLETTER_STREAM, 1).await;
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+    let dead = bus.stream_message(DEADLETTER_STREAM, 1).await;
+    assert_eq!(header(&dead, headers::DEADLETTER_REASON), Some("permanent"));
+    assert_eq!(&dead.payload[..], &encoded("b-6")[..]);
+}
+
+#[tokio::test]
+async fn a_commit_the_database_refuses_is_tried_a_bounded_number_of_times_then_dead_lettered() {
+    let bus = Bus::start().await;
+    // checked at commit: the handler's statements succeed, the commit does not
+    sqlx::query(
+        "create table unique_effects (k text, \
+         constraint one_k unique (k) deferrable initially deferred)",
+    )
+    .execute(bus.pool())
+    .await
+    .unwrap();
+    bus.enqueue_committed("cep.test.conflicting", &encoded("b-7"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let handler = handler_fn(move |conn, _delivery| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            for _ in 0..2 {
+                sqlx::query("insert into unique_effects (k) values ('same')")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    });
+    let consumer = Consumer::new(bus.pool().clone(), bus.js.clone(), spec()).commit_attempts(3);
+    let running = Running::spawn(|shutdown| consumer.run(handler, shutdown));
+    bus.wait_stream_count(DEADLETTER_STREAM, 1).await;
+    wait_acked(&bus, 1).await;
+    running.stop().await;
+
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "three commits tried");
+    let dead = bus.stream_message(DEADLETTER_STREAM, 1).await;
+    assert_eq!(
+        header(&dead, headers::DEADLETTER_REASON),
+        Some("commit-failed")
+    );
+    assert_eq!(header(&dead, headers::DEADLETTER_DELIVERIES), Some("1"));
+    assert!(
+        header(&dead, headers::DEADLETTER_ERROR).is_some_and(|e| e.contains("one_k")),
+        "the database's refusal is kept"
+    );
+    assert_eq!(count(&bus, "select count(*) from inbox").await, 0);
+    assert_eq!(count(&bus, "select count(*) from unique_effects").await, 0);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_dead_letters_its_message_and_the_consumer_goes_on() {
+    let bus = Bus::start().await;
+    with_effects_table(&bus).await;
+    bus.enqueue_committed("cep.test.panics", &encoded("b-8"))
+        .await;
+    bus.enqueue_committed("cep.test.fine", &encoded("b-9"))
+        .await;
+    cep_bus::Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let handler = handler_fn(|conn, delivery| {
+        Box::pin(async move {
+            assert_ne!(
+                delivery.subject(),
+                "cep.test.panics",
+                "a bug in the handler"
+            );
+            let event: Registered = delivery.decode()?;
+            sqlx::query("insert into effects (message_id, beneficiary_id) values ($1, $2)")
+                .bind(delivery.message_id())
+                .bind(event.beneficiary_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    });
+    let running = start(&bus, handler);
+    bus.wait_stream_count(DEADLETTER_STREAM, 1).await;
+    wait_acked(&bus, 2).await;
+    running.stop().await;
+
+    let dead = bus.stream_message(DEADLETTER_STREAM, 1).await;
+    assert_eq!(header(&dead, headers::DEADLETTER_REASON), Some("panic"));
+    assert_eq!(
+        header(&dead, headers::DEADLETTER_SUBJECT),
+        Some("cep.test.panics")
+    );
+    assert_eq!(count(&bus, "select count(*) from effects").await, 1);
+}
+
+#[tokio::test]
+async fn a_message_without_jetstream_metadata_is_terminated() {
+    let bus = Bus::start().await;
+    // stand in for the server: answer the consumer's pull request with a message whose
+    // reply subject is no JetStream ack subject
+    let mut pulls = bus
+        .client
+        .subscribe(format!("$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{DURABLE}"))
+        .await
+        .unwrap();
+    let mut acks = bus.client.subscribe("cep.fake.ack").await.unwrap();
+    bus.client.flush().await.unwrap();
+
+    let handler = handler_fn(|_conn, _delivery| Box::pin(async { Ok(()) }));
+    let running = start(&bus, handler);
+    let pull = tokio::time::timeout(crate::helpers::WAIT, pulls.next())
+        .await
+        .expect("the consumer pulls")
+        .expect("subscription open");
+    let inbox = pull.reply.expect("a pull request has a reply inbox");
+    bus.client
+        .publish_with_reply(inbox, "cep.fake.ack", "not from jetstream".into())
+        .await
+        .unwrap();
+    let ack = tokio::time::timeout(crate::helpers::WAIT, acks.next())
+        .await
+        .expect("the message is settled")
+        .expect("subscription open");
+    running.stop().await;
+    assert_eq!(&ack.payload[..], b"+TERM");
 }

@@ -26,7 +26,8 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// A migrated database, a nats-server and the `TEST` stream.
+    /// A migrated database, a nats-server, the `TEST` stream and, as the platform
+    /// provisions it at start-up, the `DEADLETTER` stream.
     pub async fn start() -> Bus {
         let db = TestDatabase::create().await;
         db.migrate(&cep_bus::MIGRATOR).await;
@@ -42,6 +43,9 @@ impl Bus {
         cep_bus::ensure_stream(&js, &StreamSpec::new(STREAM, [SUBJECTS], 1))
             .await
             .expect("ensure the test stream");
+        cep_bus::ensure_deadletter_stream(&js, 1, Duration::from_secs(86_400))
+            .await
+            .expect("ensure the dead-letter stream");
         Bus {
             db,
             nats,
@@ -64,8 +68,7 @@ impl Bus {
         id
     }
 
-    /// Messages in `stream`; 0 while it does not exist (`DEADLETTER` is created by the
-    /// first consumer).
+    /// Messages in `stream`; 0 while it does not exist.
     pub async fn stream_count(&self, stream: &str) -> u64 {
         match self.js.get_stream(stream).await {
             Ok(mut stream) => stream.info().await.expect("stream info").state.messages,
@@ -124,7 +127,14 @@ pub fn message(subject: &str, payload: &[u8]) -> OutboxMessage {
         lot: Some(7),
         key: Some(format!("record-of-{subject}")),
         payload: payload.to_vec(),
+        at: at(),
     }
+}
+
+/// The service clock's time of the test events: fixed (tests never read the system
+/// clock), far from the database's `now()`.
+pub fn at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("a valid instant")
 }
 
 /// Polls `check` every 20 ms until it holds or [`WAIT`] has passed; returns whether it held.
@@ -176,6 +186,14 @@ impl Running {
             .expect("task did not panic")
             .expect("ran without error");
     }
+}
+
+/// Counts the rows `sql` selects (`select count(*) ...`).
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .expect("count rows")
 }
 
 pub fn header<'a>(message: &'a StreamMessage, name: &str) -> Option<&'a str> {

@@ -3,7 +3,10 @@
 
 mod consumer;
 mod helpers;
+mod inbox;
 mod migrations;
 mod outbox;
+mod poison;
 mod relay;
 mod tracing_context;
+mod versions;

@@ -23,7 +23,7 @@ async fn the_bus_migrations_run_together_with_those_of_a_service_and_again_witho
     let service = service_migrator();
     let combined = cep_bus::migrator_with(&service);
     let versions: Vec<i64> = combined.iter().map(|m| m.version).collect();
-    assert_eq!(versions, vec![1, 2, 3, 20_250_101_000_000]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 20_250_101_000_000]);
     assert!(
         cep_bus::MIGRATOR
             .iter()
@@ -34,10 +34,10 @@ async fn the_bus_migrations_run_together_with_those_of_a_service_and_again_witho
     combined.run(db.pool()).await.unwrap();
     let tables: i64 = sqlx::query_scalar(
         "select count(*) from information_schema.tables \
-         where table_name in ('outbox', 'inbox', 'beneficiaries')",
+         where table_name in ('outbox', 'inbox', 'applied_versions', 'beneficiaries')",
     )
     .fetch_one(db.pool())
     .await
     .unwrap();
-    assert_eq!(tables, 3);
+    assert_eq!(tables, 4);
 }

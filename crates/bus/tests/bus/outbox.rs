@@ -226,13 +226,95 @@ async fn the_backlog_is_watched_with_or_without_nats() {
     .await;
     assert!(published, "rows published after the restart");
     let drained = crate::helpers::eventually(|| async {
-        seen.lock().unwrap().last()
-            == Some(&cep_bus::Backlog {
-                unsent: 0,
-                oldest: None,
-            })
+        seen.lock()
+            .unwrap()
+            .last()
+            .is_some_and(|b| b.unsent == 0 && b.oldest.is_none() && b.parked == 0)
     })
     .await;
     assert!(drained, "the empty backlog was not reported");
     watcher.stop().await;
+}
+
+/// An event type of the tests, named like the generated contracts.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TestHappened {
+    #[prost(string, tag = "1")]
+    record_id: String,
+}
+
+impl prost::Name for TestHappened {
+    const NAME: &'static str = "TestHappened";
+    const PACKAGE: &'static str = "cep.events.v1";
+}
+
+const HAPPENED: cep_bus::Subject<TestHappened> = cep_bus::Subject::new("cep.test.happened");
+
+#[tokio::test]
+async fn an_event_bound_to_its_subject_is_published_with_its_protobuf_name_as_type() {
+    let bus = Bus::start().await;
+    let event = TestHappened {
+        record_id: "r-1".to_owned(),
+    };
+    let at = crate::helpers::at();
+    let msg = cep_bus::OutboxMessage::event(HAPPENED, &event, at)
+        .with_lot(3)
+        .with_key("r-1");
+    assert_eq!(msg.key.as_deref(), Some("r-1"));
+    let mut tx = bus.pool().begin().await.unwrap();
+    cep_bus::enqueue(&mut tx, msg).await.unwrap();
+    tx.commit().await.unwrap();
+    Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+
+    let published = bus.stream_message(STREAM, 1).await;
+    assert_eq!(published.subject.as_str(), "cep.test.happened");
+    assert_eq!(
+        header(&published, headers::CE_TYPE),
+        Some("cep.events.v1.TestHappened")
+    );
+    assert_eq!(header(&published, headers::CEP_LOT), Some("3"));
+    let decoded: TestHappened = prost::Message::decode(&published.payload[..]).unwrap();
+    assert_eq!(decoded, event);
+}
+
+#[tokio::test]
+async fn ce_time_is_the_callers_time_and_the_backlog_age_the_databases() {
+    let bus = Bus::start().await;
+    // a service clock far from the database's, as in a test with a fixed clock
+    let at = DateTime::parse_from_rfc3339("2001-02-03T04:05:06.123456789Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut tx = bus.pool().begin().await.unwrap();
+    cep_bus::enqueue(
+        &mut tx,
+        cep_bus::OutboxMessage {
+            at,
+            ..message("cep.test.dated", b"")
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let backlog = cep_bus::backlog(bus.pool()).await.unwrap();
+    assert_eq!(backlog.unsent, 1);
+    assert!(
+        backlog
+            .oldest
+            .is_some_and(|age| age < Duration::from_secs(60)),
+        "the age counts from the insert, by the database's clock: {backlog:?}"
+    );
+    Relay::new(bus.pool().clone(), bus.js.clone())
+        .publish_pending()
+        .await
+        .unwrap();
+    let published = bus.stream_message(STREAM, 1).await;
+    assert_eq!(
+        header(&published, headers::CE_TIME),
+        Some("2001-02-03T04:05:06.123456Z"),
+        "the caller's time, to the microsecond"
+    );
 }

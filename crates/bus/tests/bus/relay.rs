@@ -6,7 +6,7 @@ use std::time::Duration;
 use cep_bus::{BusError, Relay, headers};
 use futures::StreamExt;
 
-use crate::helpers::{Bus, Running, STREAM, eventually};
+use crate::helpers::{Bus, Running, STREAM, eventually, header};
 
 #[tokio::test]
 async fn rows_written_while_nats_is_down_are_kept_then_published_once_after_a_restart() {
@@ -127,9 +127,12 @@ async fn two_relays_on_one_database_publish_every_row_exactly_once() {
         let mut tx = bus.pool().begin().await.unwrap();
         for i in 0..10 {
             let n = u8::try_from(chunk * 10 + i).unwrap();
-            cep_bus::enqueue(&mut tx, crate::helpers::message("cep.test.shared", &[n]))
-                .await
-                .unwrap();
+            // a record each: nothing orders them, the relays share the work
+            let msg = cep_bus::OutboxMessage {
+                key: Some(format!("record-{n}")),
+                ..crate::helpers::message("cep.test.shared", &[n])
+            };
+            cep_bus::enqueue(&mut tx, msg).await.unwrap();
         }
         tx.commit().await.unwrap();
     }
@@ -176,4 +179,137 @@ async fn two_relays_on_one_database_publish_every_row_exactly_once() {
     }
     assert_eq!(publishes, ROWS, "every row published exactly once");
     assert_eq!(ids.len(), ROWS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_publish_the_rows_of_each_record_in_write_order() {
+    let bus = Bus::start().await;
+    const RECORDS: usize = 3;
+    const ROWS: usize = 60;
+    let mut written: Vec<Vec<String>> = vec![Vec::new(); RECORDS];
+    for n in 0..ROWS {
+        let record = n % RECORDS;
+        let msg = cep_bus::OutboxMessage {
+            key: Some(format!("record-{record}")),
+            ..crate::helpers::message("cep.test.ordered", &[u8::try_from(n).unwrap()])
+        };
+        let mut tx = bus.pool().begin().await.unwrap();
+        let id = cep_bus::enqueue(&mut tx, msg).await.unwrap();
+        tx.commit().await.unwrap();
+        written[record].push(id.to_string());
+    }
+
+    let start = || {
+        let relay = Relay::new(bus.pool().clone(), bus.js.clone()).batch_size(2);
+        Running::spawn(|shutdown| relay.run(shutdown))
+    };
+    let (first, second) = (start(), start());
+    bus.wait_stream_count(STREAM, ROWS as u64).await;
+    first.stop().await;
+    second.stop().await;
+
+    let mut stored: Vec<Vec<String>> = vec![Vec::new(); RECORDS];
+    for sequence in 1..=ROWS as u64 {
+        let m = bus.stream_message(STREAM, sequence).await;
+        let n = usize::from(m.payload[0]);
+        stored[n % RECORDS].push(header(&m, headers::MSG_ID).unwrap().to_owned());
+    }
+    assert_eq!(
+        stored, written,
+        "each record's events in the order they were written"
+    );
+}
+
+#[tokio::test]
+async fn a_row_claimed_by_another_relay_waits_for_its_lease_to_expire() {
+    let bus = Bus::start().await;
+    let id = bus.enqueue_committed("cep.test.claimed", b"x").await;
+    // as if a relay had claimed it and crashed
+    sqlx::query(
+        "update outbox set claimed_until = now() + interval '1 hour', \
+         claimed_by = '00000000-0000-4000-8000-000000000000' where id = $1",
+    )
+    .bind(id)
+    .execute(bus.pool())
+    .await
+    .unwrap();
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone());
+    assert_eq!(relay.publish_pending().await.unwrap(), 0, "the lease holds");
+
+    sqlx::query("update outbox set claimed_until = now() - interval '1 second' where id = $1")
+        .bind(id)
+        .execute(bus.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        relay.publish_pending().await.unwrap(),
+        1,
+        "an expired claim is taken over"
+    );
+    let (claimed_until, claimed_by): (Option<chrono::DateTime<chrono::Utc>>, Option<uuid::Uuid>) =
+        sqlx::query_as("select claimed_until, claimed_by from outbox where id = $1")
+            .bind(id)
+            .fetch_one(bus.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (claimed_until, claimed_by),
+        (None, None),
+        "a published row holds no claim"
+    );
+}
+
+#[tokio::test]
+async fn no_transaction_is_open_while_the_relay_waits_for_jetstream() {
+    let bus = Bus::start().await;
+    // a core subscriber answers for the subject but never acknowledges: the publish
+    // waits for its timeout
+    let mut silent = bus.client.subscribe("cep.slow.>").await.unwrap();
+    bus.client.flush().await.unwrap();
+    let id = bus.enqueue_committed("cep.slow.created", b"x").await;
+
+    let relay = Relay::new(bus.pool().clone(), bus.js.clone())
+        // below the JetStream context's own timeout (2 s), so the relay's deadline fires
+        .publish_timeout(Duration::from_secs(1))
+        .lease(Duration::from_secs(60));
+    let publishing = tokio::spawn(async move { relay.publish_pending().await });
+    let received = tokio::time::timeout(crate::helpers::WAIT, silent.next())
+        .await
+        .expect("the relay publishes");
+    assert!(received.is_some());
+
+    // the relay is between its publish and the ack it will never get
+    let in_transaction: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity where datname = current_database() \
+         and pid <> pg_backend_pid() and state like 'idle in transaction%'",
+    )
+    .fetch_one(bus.pool())
+    .await
+    .unwrap();
+    assert_eq!(in_transaction, 0, "no transaction spans the publish");
+    let leased: bool = sqlx::query_scalar(
+        "select claimed_until > now() + interval '30 seconds' from outbox where id = $1",
+    )
+    .bind(id)
+    .fetch_one(bus.pool())
+    .await
+    .unwrap();
+    assert!(leased, "the row is held by its lease instead");
+
+    let result = publishing.await.unwrap();
+    assert!(
+        matches!(result, Err(BusError::PublishTimeout { .. })),
+        "{result:?}"
+    );
+    let (attempts, failures, claimed_until): (i32, i32, Option<chrono::DateTime<chrono::Utc>>) =
+        sqlx::query_as("select attempts, failures, claimed_until from outbox where id = $1")
+            .bind(id)
+            .fetch_one(bus.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (attempts, failures, claimed_until),
+        (1, 0, None),
+        "a timeout is an outage, not a refusal of the row, and releases the claim"
+    );
 }

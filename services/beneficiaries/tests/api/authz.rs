@@ -19,7 +19,7 @@ async fn a_token_of_the_identity_provider_is_accepted_through_the_jwks() {
         "/../../crates/kit/tests/fixtures"
     );
     let app = spawn_app_configured(
-        None,
+        false,
         &[
             ("AUTH__JWKS_PATH", format!("{fixtures}/idp-jwks.json")),
             ("AUTH__JWKS_AUDIENCE", "cep-information-system".to_owned()),

@@ -8,11 +8,11 @@ use crate::helpers::*;
 
 /// Waits (bounded) until stream BENEFICIARIES holds `n` messages and returns them.
 async fn stream_messages(
-    url: &str,
+    nats: &cep_testkit::NatsServer,
     n: u64,
     within: Duration,
 ) -> Vec<async_nats::jetstream::message::StreamMessage> {
-    let client = async_nats::connect(url).await.expect("nats");
+    let client = nats.observer().await;
     let js = jetstream::new(client);
     let deadline = tokio::time::Instant::now() + within;
     loop {
@@ -41,7 +41,7 @@ async fn stream_messages(
 async fn a_registration_is_published_once_with_the_contract_headers() {
     let app = spawn_app().await;
     let id = register(&app, "Leroy", "Emma").await;
-    let messages = stream_messages(&app.nats.url(), 1, Duration::from_secs(10)).await;
+    let messages = stream_messages(&app.nats, 1, Duration::from_secs(10)).await;
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
     assert_eq!(m.subject.as_str(), "cep.beneficiaries.registered");
@@ -75,7 +75,7 @@ async fn a_registration_is_published_once_with_the_contract_headers() {
 async fn registrations_made_while_nats_is_down_arrive_exactly_once_after_it_restarts() {
     let mut app = spawn_app().await;
     register(&app, "Avant", "Arrêt").await;
-    stream_messages(&app.nats.url(), 1, Duration::from_secs(10)).await;
+    stream_messages(&app.nats, 1, Duration::from_secs(10)).await;
     app.nats.stop().await;
     let mut ids = Vec::new();
     for first in ["Un", "Deux", "Trois"] {
@@ -87,7 +87,7 @@ async fn registrations_made_while_nats_is_down_arrive_exactly_once_after_it_rest
         .expect("count");
     assert_eq!(pending, 3, "the rows wait in the outbox while NATS is down");
     app.nats.restart().await;
-    let messages = stream_messages(&app.nats.url(), 4, Duration::from_secs(30)).await;
+    let messages = stream_messages(&app.nats, 4, Duration::from_secs(30)).await;
     assert_eq!(messages.len(), 4, "every registration exactly once");
     let mut seen: Vec<String> = messages
         .iter()
@@ -124,7 +124,7 @@ async fn an_update_publishes_the_lot_exception_and_the_nomenclature_version_in_f
     let path = dir.path().join("tables.toml");
     std::fs::write(&path, replaced).expect("write tables");
     let app = spawn_app_configured(
-        None,
+        false,
         &[(
             "REFERENCE__TABLES_PATH",
             path.to_string_lossy().into_owned(),
@@ -159,7 +159,7 @@ async fn an_update_publishes_the_lot_exception_and_the_nomenclature_version_in_f
         .into_inner();
     assert_eq!(read.reference_version, "fc-2026.2");
 
-    let messages = stream_messages(&app.nats.url(), 2, Duration::from_secs(10)).await;
+    let messages = stream_messages(&app.nats, 2, Duration::from_secs(10)).await;
     let updated = messages
         .iter()
         .find(|m| m.subject.as_str() == "cep.beneficiaries.updated")

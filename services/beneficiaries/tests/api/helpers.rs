@@ -1,177 +1,80 @@
-//! `spawn_app()`: the application on a fresh database, a private nats-server, an
-//! ephemeral port and a manual clock; plus tokens and a client.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! `spawn_app()`: the service on the platform's test harness (fresh database, private
+//! nats-server with the services' accounts, ephemeral ports, manual clock); plus the
+//! tokens its callers present and requests the tests share.
 
 use base64::Engine;
-use beneficiaries::Application;
-use beneficiaries::settings::Settings;
-use cep_domain::{ManualClock, SharedClock};
-use cep_kit::auth::{Claims, Role, mint};
+use beneficiaries::Beneficiaries;
+use cep_kit::auth::{Claims, Role};
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
-use cep_testkit::{LogCapture, NatsServer, TestDatabase};
-use chrono::{TimeZone, Utc};
-use tokio::sync::oneshot;
+use cep_testkit::service::{self, Options, TestService};
 use tonic::transport::Channel;
 
-pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
-pub const ISSUER: &str = "cep";
+pub use cep_testkit::service::authed;
 
-pub struct TestApp {
-    pub addr: std::net::SocketAddr,
-    pub metrics_addr: std::net::SocketAddr,
-    pub db: TestDatabase,
-    pub nats: NatsServer,
-    /// Everything logged by the test binary (None in benchmarks).
-    pub logs: Option<LogCapture>,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
+pub type TestApp = TestService;
 
-pub fn settings_env(db_url: &str, nats_url: &str) -> HashMap<String, String> {
+/// The service's own secrets, as the harness passes them.
+pub fn nir_settings() -> Vec<(String, String)> {
     let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-    [
-        ("DATABASE__URL", db_url.to_owned()),
-        ("NATS__URL", nats_url.to_owned()),
-        ("AUTH__JWT_SECRET", SECRET.to_owned()),
-        ("AUTH__JWT_ISSUER", ISSUER.to_owned()),
-        ("NIR__ENCRYPTION_KEY", b64(1)),
-        ("NIR__INDEX_KEY", b64(2)),
-        ("SERVER__GRPC_LISTEN", "127.0.0.1:0".to_owned()),
-        ("SERVER__METRICS_LISTEN", "127.0.0.1:0".to_owned()),
-        ("SERVER__SHUTDOWN_GRACE_SECONDS", "5".to_owned()),
-        ("OPERATOR__ID", "AB".to_owned()),
-        ("OPERATOR__LOTS", "1,8,13,16".to_owned()),
+    vec![
+        ("NIR__ENCRYPTION_KEY".to_owned(), b64(1)),
+        ("NIR__INDEX_KEY".to_owned(), b64(2)),
     ]
-    .into_iter()
-    .map(|(k, v)| (format!("CEP_BENEFICIARIES__{k}"), v))
-    .collect()
 }
 
 /// The application, with every log line captured for the privacy assertions.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Some(LogCapture::install())).await
+    spawn_app_configured(true, &[]).await
 }
 
-pub async fn spawn_app_with(logs: Option<LogCapture>) -> TestApp {
-    spawn_app_configured(logs, &[]).await
+/// The application, capturing the logs or not (benchmarks do not).
+#[allow(dead_code)] // the benchmarks' entry point
+pub async fn spawn_app_with(capture_logs: bool) -> TestApp {
+    spawn_app_configured(capture_logs, &[]).await
 }
 
 /// The application with extra settings, e.g. `("REFERENCE__TABLES_PATH", path)`.
-pub async fn spawn_app_configured(logs: Option<LogCapture>, extra: &[(&str, String)]) -> TestApp {
-    let db = TestDatabase::create().await;
-    let nats = NatsServer::start().await;
-    let dir = tempfile::tempdir().expect("config dir");
-    let mut env = settings_env(&db.url, &nats.url());
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| (format!("CEP_BENEFICIARIES__{k}"), v.clone())),
-    );
-    let settings = Settings::load_from(dir.path(), env).expect("settings");
-    let clock = ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0)
-            .single()
-            .expect("time"),
-    );
-    let shared: SharedClock = clock.shared();
-    let app = Application::build(settings, shared).await.expect("build");
-    let addr = app.grpc_addr();
-    let metrics_addr = app.metrics_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    TestApp {
-        addr,
-        metrics_addr,
-        db,
-        nats,
-        logs,
-        stop: Some(stop),
-        handle: Some(handle),
+pub async fn spawn_app_configured(capture_logs: bool, extra: &[(&str, String)]) -> TestApp {
+    let mut options = Options {
+        settings: nir_settings(),
+        capture_logs,
+    };
+    for (key, value) in extra {
+        options = options.setting(key, value.clone());
+    }
+    service::spawn::<Beneficiaries>(options).await
+}
+
+pub async fn client(app: &TestApp) -> BeneficiaryServiceClient<Channel> {
+    BeneficiaryServiceClient::new(app.channel().await)
+}
+
+/// The extension the tests call the client through.
+#[allow(async_fn_in_trait)]
+pub trait Client {
+    async fn client(&self) -> BeneficiaryServiceClient<Channel>;
+}
+
+impl Client for TestApp {
+    async fn client(&self) -> BeneficiaryServiceClient<Channel> {
+        client(self).await
     }
 }
 
-impl TestApp {
-    pub async fn client(&self) -> BeneficiaryServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        BeneficiaryServiceClient::new(channel)
-    }
-
-    pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect")
-    }
-
-    /// Waits (up to 10 s) until the service's gauge says its NATS connection is `up`,
-    /// e.g. that it has seen the loss of a server the test stopped.
-    pub async fn wait_nats_connected(&self, up: bool) {
-        let want = if up { 1.0 } else { 0.0 };
-        let seen = cep_testkit::metrics::wait_for_sample(
-            self.metrics_addr,
-            "cep_nats_connected",
-            want,
-            Duration::from_secs(10),
-        )
-        .await;
-        assert_eq!(seen, Some(want), "cep_nats_connected never became {want}");
-    }
-
-    /// Stops the application and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
-        }
-    }
-}
-
-/// A token for `role` in `lots`, optionally limited to `structures`.
+/// A token of this service's audience for `role` in `lots`, optionally limited to
+/// `structures`.
 pub fn token(role: Role, lots: &[u8], structures: &[&str]) -> String {
-    mint(SECRET.as_bytes(), &claims(role, lots, structures)).expect("token")
+    service::token(&["beneficiaries"], role, lots, structures)
 }
 
-/// The claims of a token valid for an hour.
-// The token's expiry is checked against the system time by the verifier, not the
-// application's clock.
-#[allow(clippy::disallowed_methods)]
+/// The claims of such a token, valid for an hour.
 pub fn claims(role: Role, lots: &[u8], structures: &[&str]) -> Claims {
-    let now = Utc::now().timestamp();
-    Claims {
-        sub: format!("{role}-1"),
-        roles: vec![role],
-        lots: lots.to_vec(),
-        structures: structures.iter().map(|s| (*s).to_owned()).collect(),
-        iss: ISSUER.to_owned(),
-        iat: now,
-        exp: now + 3600,
-    }
+    service::claims(&["beneficiaries"], role, lots, structures)
 }
 
 pub fn counsellor() -> String {
     token(Role::Counsellor, &[8], &[])
-}
-
-/// `msg` with `authorization: Bearer token`.
-pub fn authed<T>(msg: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    r
 }
 
 /// A registration in lot 8 (Pays de la Loire), living in Nantes.

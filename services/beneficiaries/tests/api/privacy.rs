@@ -101,7 +101,7 @@ async fn an_erasure_while_nats_is_down_never_publishes_the_erased_persons_data()
         .await
         .expect("erase");
     app.nats.restart().await;
-    let nats = async_nats::connect(app.nats.url()).await.expect("nats");
+    let nats = app.nats.observer().await;
     let js = async_nats::jetstream::new(nats);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let count = loop {
@@ -198,7 +198,7 @@ async fn every_answer_about_a_person_is_in_the_access_log_and_in_their_export() 
         .into_inner();
 
     let actions: Vec<String> = sqlx::query_scalar(
-        "SELECT action FROM access_log WHERE beneficiary_id = $1::uuid ORDER BY id",
+        "SELECT action FROM cep_access_log WHERE record_id = $1::uuid ORDER BY id",
     )
     .bind(&id)
     .fetch_all(&app.db.pool)

@@ -126,7 +126,7 @@ async fn a_lot_the_operator_does_not_serve_is_refused() {
 #[tokio::test]
 async fn a_structure_of_another_lot_is_refused_naming_its_lot() {
     let app = spawn_app_configured(
-        None,
+        false,
         &[(
             "OPERATOR__STRUCTURES",
             "8:nantes-centre,1:paris-nord".to_owned(),
@@ -227,7 +227,7 @@ async fn search_finds_by_name_prefix_and_birth_date_and_pages() {
     assert_eq!(rest.results.len(), 1);
     assert!(rest.next_page_token.is_empty());
     let logged: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT beneficiary_id) FROM access_log WHERE action = 'search'",
+        "SELECT count(DISTINCT record_id) FROM cep_access_log WHERE action = 'search'",
     )
     .fetch_one(&app.db.pool)
     .await

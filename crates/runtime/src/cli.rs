@@ -1,0 +1,85 @@
+//! The commands of every service binary: `serve` (the default), `migrate`,
+//! `check-config`, and the service's own ([`Service::Command`]).
+
+use anyhow::Context as _;
+use cep_kit::settings::ServiceSettings;
+use clap::{ArgMatches, FromArgMatches, Subcommand};
+
+use crate::app::connect_database;
+use crate::{Application, Context, Service};
+
+/// The runtime's commands.
+#[derive(Debug, Subcommand)]
+enum Builtin {
+    /// Run the gRPC server (the default).
+    Serve,
+    /// Apply the database migrations and exit (run once per release, e.g. a Helm hook).
+    Migrate,
+    /// Load and validate the settings as `serve` would, without connecting anything.
+    CheckConfig,
+}
+
+/// The [`Service::Command`] of a service with no commands of its own.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum NoCommand {}
+
+/// The whole `main` of a service: parses the command line, loads the settings and
+/// runs the command (`serve` when none is given).
+///
+/// # Errors
+///
+/// Bad settings (naming the key), an unreachable database, a failed command.
+pub async fn main<S: Service>() -> anyhow::Result<()> {
+    let command = clap::Command::new(S::NAME)
+        .about(format!("The CEP {} service", S::NAME))
+        .version(env!("CARGO_PKG_VERSION"));
+    let command = S::Command::augment_subcommands(Builtin::augment_subcommands(command));
+    let matches = command.get_matches();
+    run::<S>(&matches).await
+}
+
+async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
+    let settings =
+        ServiceSettings::<S::Settings>::load(S::NAME, S::DEFAULTS).context("loading settings")?;
+    let builtin = match matches.subcommand_name() {
+        None => Some(Builtin::Serve),
+        Some(name) if Builtin::has_subcommand(name) => Some(Builtin::from_arg_matches(matches)?),
+        Some(_) => None,
+    };
+    if let Some(Builtin::CheckConfig) = builtin {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("configuration ok");
+        }
+        return Ok(());
+    }
+    let telemetry = cep_kit::telemetry::init(S::NAME, &settings.common.telemetry)?;
+    let clock = cep_domain::SystemClock::shared();
+    let result = match builtin {
+        Some(Builtin::Serve) => {
+            let app = Application::<S>::build(settings, clock).await?;
+            app.run_until_stopped(cep_kit::shutdown::signal()).await
+        }
+        Some(Builtin::Migrate) => connect_database(&settings, S::migrations(), true)
+            .await
+            .map(|_| tracing::info!("migrations applied")),
+        Some(Builtin::CheckConfig) => Ok(()),
+        None => {
+            let own = S::Command::from_arg_matches(matches)?;
+            let pool = connect_database(&settings, S::migrations(), false).await?;
+            let metrics = cep_kit::metrics::Metrics::new(S::NAME)?;
+            let ctx = Context {
+                settings: &settings,
+                pool,
+                clock,
+                metrics,
+            };
+            S::command(&ctx, own).await
+        }
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "command failed");
+    }
+    telemetry.shutdown().await;
+    result
+}

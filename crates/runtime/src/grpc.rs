@@ -1,0 +1,50 @@
+//! What a service adds to the gRPC server: its services, each behind the token check.
+
+use std::convert::Infallible;
+
+use cep_kit::auth::AuthInterceptor;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+
+/// The service's gRPC services, collected by [`crate::Service::grpc`]. Each is put
+/// behind the [`AuthInterceptor`] here, so none can be served without a token check,
+/// and reported as serving on `grpc.health.v1` once the server is up.
+#[derive(Debug)]
+pub struct Grpc {
+    routes: Routes,
+    auth: AuthInterceptor,
+    names: Vec<&'static str>,
+}
+
+impl Grpc {
+    pub(crate) fn new(routes: Routes, auth: AuthInterceptor) -> Self {
+        Self {
+            routes,
+            auth,
+            names: Vec::new(),
+        }
+    }
+
+    /// Serves `service` (a generated `…Server::new(api)`), authenticated.
+    pub fn add<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let routes = std::mem::take(&mut self.routes);
+        self.routes = routes.add_service(InterceptedService::new(service, self.auth.clone()));
+        self.names.push(S::NAME);
+        self
+    }
+
+    pub(crate) fn into_parts(self) -> (Routes, Vec<&'static str>) {
+        (self.routes, self.names)
+    }
+}

@@ -1,0 +1,120 @@
+//! What every call parses the same way: record ids, pages.
+
+use uuid::Uuid;
+
+use crate::error::{ApiError, Violations};
+
+/// Rows a page holds when the caller does not say.
+pub const PAGE_DEFAULT: i64 = 50;
+/// Most rows a page may hold.
+pub const PAGE_MAX: i64 = 200;
+
+/// A record id in its one accepted form: the hyphenated lower-case UUID
+/// (`0193a1b2-…`), not `{…}`, `urn:uuid:…`, upper case or without hyphens. Recorded
+/// in the call's span only once parsed (a caller may paste anything there, a name or
+/// a NIR included).
+pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
+    let mut v = Violations::default();
+    let id = id(&mut v, field, value);
+    v.into_result()?;
+    id.ok_or_else(|| ApiError::invalid(field, "must be a UUID"))
+}
+
+/// [`parse_id`], collecting the violation.
+pub fn id(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
+    match Uuid::try_parse(value) {
+        Ok(id) if value.len() == 36 && id.hyphenated().to_string() == value => {
+            tracing::Span::current().record("record_id", tracing::field::display(id));
+            Some(id)
+        }
+        _ => {
+            v.add(
+                field,
+                "must be a UUID written as 8-4-4-4-12 lower-case hexadecimal digits",
+            );
+            None
+        }
+    }
+}
+
+/// The rows a page holds: `page_size` from 1 to [`PAGE_MAX`], 0 meaning [`PAGE_DEFAULT`].
+pub fn page_limit(v: &mut Violations, page_size: i32) -> i64 {
+    match i64::from(page_size) {
+        0 => PAGE_DEFAULT,
+        n if (1..=PAGE_MAX).contains(&n) => n,
+        _ => {
+            v.add("page_size", format!("must be between 1 and {PAGE_MAX}"));
+            PAGE_DEFAULT
+        }
+    }
+}
+
+/// The cursor a `page_token` carries (what the previous page's `next_page_token`
+/// said); none for the first page.
+pub fn page_cursor<T: std::str::FromStr>(v: &mut Violations, page_token: &str) -> Option<T> {
+    if page_token.is_empty() {
+        return None;
+    }
+    match page_token.parse() {
+        Ok(cursor) => Some(cursor),
+        Err(_) => {
+            v.add("page_token", "is not a token this service returned");
+            None
+        }
+    }
+}
+
+/// A page of `limit` rows out of a query that asked for `limit + 1`, and the token of
+/// the next page (empty on the last one).
+#[derive(Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub next_page_token: String,
+}
+
+impl<T> Page<T> {
+    pub fn of(mut rows: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => cursor(last),
+            _ => String::new(),
+        };
+        Page {
+            rows,
+            next_page_token,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_accepted_in_one_form_only() {
+        let canonical = "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
+        assert!(parse_id("id", canonical).is_ok());
+        for other in [
+            "0193A1B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B",
+            "{0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b}",
+            "urn:uuid:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "0193a1b27c3d7e4f8a9b0c1d2e3f4a5b",
+            " 0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "",
+        ] {
+            let err = parse_id("beneficiary_id", other).expect_err(other);
+            assert!(err.to_string().contains("beneficiary_id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_page_says_whether_another_follows() {
+        let page = Page::of(vec![1, 2, 3], 2, i32::to_string);
+        assert_eq!(page.rows, [1, 2]);
+        assert_eq!(page.next_page_token, "2");
+        let last = Page::of(vec![1, 2], 2, i32::to_string);
+        assert_eq!(last.next_page_token, "");
+    }
+}
