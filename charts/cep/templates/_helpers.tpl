@@ -166,7 +166,7 @@ rendering: (dict "root" $ "svc" $svc).
 {{- $s := $root.Values.settings -}}
 {{- $operator := dict "id" ($s.operator.id | toString) "lots" $s.operator.lots -}}
 {{- if $s.operator.structures -}}{{- $_ := set $operator "structures" $s.operator.structures -}}{{- end -}}
-{{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer "allow_shared_key" (default false $s.auth.allowSharedKey) -}}
+{{- $auth := dict "jwt_issuer" $s.auth.jwtIssuer "shared_key_allowed" (default false $s.auth.sharedKeyAllowed) -}}
 {{- if $s.auth.jwks -}}{{- $_ := set $auth "jwks_path" "/etc/cep/jwks.json" -}}{{- end -}}
 {{- if $s.auth.jwksIssuer -}}{{- $_ := set $auth "jwks_issuer" $s.auth.jwksIssuer -}}{{- end -}}
 {{- if $s.auth.jwksAudience -}}{{- $_ := set $auth "jwks_audience" $s.auth.jwksAudience -}}{{- end -}}

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub outbox_unsent: IntGauge,
     /// Age in seconds of the oldest unpublished event (0 when none).
     pub outbox_oldest_unsent_seconds: Gauge,
+    /// Events parked after too many refusals by the server: not published until an
+    /// operator replays them (`<service> outbox replay`).
+    pub outbox_parked: IntGauge,
 }
 
 impl Metrics {
@@ -55,6 +58,11 @@ impl Metrics {
             "outbox_oldest_unsent_seconds",
             "Age of the oldest unpublished event, 0 when none",
         )?;
+        let outbox_parked = IntGauge::new(
+            "outbox_parked",
+            "Events parked after too many refusals, waiting for a replay",
+        )?;
+        registry.register(Box::new(outbox_parked.clone()))?;
         registry.register(Box::new(outbox_unsent.clone()))?;
         registry.register(Box::new(outbox_oldest_unsent_seconds.clone()))?;
         registry.register(Box::new(grpc_requests.clone()))?;
@@ -67,6 +75,7 @@ impl Metrics {
             nats_connected,
             outbox_unsent,
             outbox_oldest_unsent_seconds,
+            outbox_parked,
         }))
     }
 

@@ -224,7 +224,7 @@ impl<S: Section> ServiceSettings<S> {
 }
 
 /// `local` accepts development tokens minted by `cepctl dev-token`; `production` does not,
-/// and refuses the shared HS256 key unless `auth.allow_shared_key` says otherwise.
+/// and refuses the shared HS256 key unless `auth.shared_key_allowed` says otherwise.
 /// A service started without the setting runs as production: only the local stack
 /// and the test harness say `local`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -460,7 +460,7 @@ pub struct AuthSettings {
     /// could mint a token for another) is refused unless this says it is wanted, e.g.
     /// for service accounts before the identity provider is in place.
     #[serde(default)]
-    pub allow_shared_key: bool,
+    pub shared_key_allowed: bool,
     /// The audience (`aud`) every token must name to open this service; the service's
     /// name when absent, so a token minted for one service is refused by another.
     #[serde(default)]
@@ -617,11 +617,11 @@ impl Common<'_> {
         }
         if secret_len.is_some()
             && self.environment == Environment::Production
-            && !self.auth.allow_shared_key
+            && !self.auth.shared_key_allowed
         {
             return Err(SettingsError::invalid(
                 "auth.jwt_secret",
-                "the shared HS256 key is refused in production unless auth.allow_shared_key \
+                "the shared HS256 key is refused in production unless auth.shared_key_allowed \
                  is true (prefer the identity provider's keys, auth.jwks_path)",
             ));
         }

@@ -166,6 +166,7 @@ impl<S: Service> Application<S> {
             Duration::from_secs(1),
             move |b| {
                 gauges.outbox_unsent.set(b.unsent);
+                gauges.outbox_parked.set(b.parked);
                 gauges
                     .outbox_oldest_unsent_seconds
                     .set(b.oldest.map_or(0.0, |age| age.as_secs_f64()));

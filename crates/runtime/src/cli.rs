@@ -17,6 +17,27 @@ enum Builtin {
     Migrate,
     /// Load and validate the settings as `serve` would, without connecting anything.
     CheckConfig,
+    /// The outbox of events waiting to be published.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Make parked events (refused too many times by the server, e.g. no stream for
+    /// their subject, a payload over its limit) eligible again, once the cause is
+    /// fixed; all of them unless a filter is given.
+    Replay {
+        /// Only the events of this exact subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only the events about this record (e.g. a beneficiary id).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only this event (its id).
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
+    },
 }
 
 /// The [`Service::Command`] of a service with no commands of its own.
@@ -64,6 +85,16 @@ async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
             .await
             .map(|_| tracing::info!("migrations applied")),
         Some(Builtin::CheckConfig) => Ok(()),
+        Some(Builtin::Outbox(OutboxCommand::Replay { subject, key, id })) => {
+            let pool = connect_database(&settings, S::migrations(), false).await?;
+            let filter = cep_bus::ParkedFilter { subject, key, id };
+            let replayed = cep_bus::replay_parked(&pool, Some(&filter)).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{replayed} parked event(s) made eligible again");
+            }
+            Ok(())
+        }
         None => {
             let own = S::Command::from_arg_matches(matches)?;
             let pool = connect_database(&settings, S::migrations(), false).await?;

@@ -10,6 +10,12 @@ use uuid::Uuid;
 
 static NO_SERVICE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 4, 9, 30, 0)
+        .single()
+        .expect("time")
+}
+
 fn caller() -> Caller {
     Caller {
         subject: "counsellor-1".into(),
@@ -67,7 +73,7 @@ async fn a_search_that_shows_nobody_is_still_logged() {
     db.migrate(&cep_runtime::migrator(&NO_SERVICE_MIGRATIONS))
         .await;
     let mut conn = db.pool.acquire().await.expect("conn");
-    access_log::record(&mut conn, Utc::now(), &caller(), "search", &[])
+    access_log::record(&mut conn, at(), &caller(), "search", &[])
         .await
         .expect("row");
     let (count, record): (i64, Option<Uuid>) =

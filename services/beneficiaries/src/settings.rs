@@ -156,7 +156,7 @@ mod tests {
             message.contains("auth.jwt_secret") && message.contains("production"),
             "{message}"
         );
-        let s = unset(&[("AUTH__ALLOW_SHARED_KEY", "true")]).expect("allowed explicitly");
+        let s = unset(&[("AUTH__SHARED_KEY_ALLOWED", "true")]).expect("allowed explicitly");
         assert_eq!(
             s.common.environment,
             cep_kit::settings::Environment::Production
@@ -208,7 +208,7 @@ mod tests {
     fn production_refuses_the_development_issuer() {
         let message = error(&[
             ("ENVIRONMENT", "production"),
-            ("AUTH__ALLOW_SHARED_KEY", "true"),
+            ("AUTH__SHARED_KEY_ALLOWED", "true"),
             ("AUTH__JWT_ISSUER", "cep-dev"),
         ]);
         assert!(message.contains("auth.jwt_issuer"), "{message}");

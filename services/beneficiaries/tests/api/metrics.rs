@@ -50,7 +50,8 @@ async fn the_metrics_count_calls_by_method_and_code_and_follow_the_nats_connecti
     assert_eq!(
         waiting,
         Some(1.0),
-        "the unpublished registration is counted"
+        "the unpublished registration is counted: {}",
+        scrape(app.metrics_addr).await
     );
     let age = sample(
         &scrape(app.metrics_addr).await,
