@@ -35,20 +35,9 @@ fn a_dev_token_verifies_with_the_local_stack_key_and_carries_the_scope() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let verifier_of = |service| {
-        cep_kit::auth::JwtVerifier::new(
-            b"local-stack-secret-local-stack-secret-0123",
-            "cep",
-            service,
-            true,
-        )
-        .expect("verifier")
-    };
     // one token opens every service of the local stack
     for service in ["beneficiaries", "journeys", "pra"] {
-        let caller = verifier_of(service)
-            .verify(token.trim())
-            .expect("valid token");
+        let caller = verifier(service).verify(token.trim()).expect("valid token");
         assert!(caller.has_role(cep_kit::auth::Role::Counsellor));
         assert!(caller.lots.contains(&8));
         assert!(caller.structures.contains("nantes"));
@@ -78,15 +67,6 @@ fn a_dev_token_for_one_service_is_refused_by_the_others() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let verifier = |service| {
-        cep_kit::auth::JwtVerifier::new(
-            b"local-stack-secret-local-stack-secret-0123",
-            "cep",
-            service,
-            true,
-        )
-        .expect("verifier")
-    };
     assert!(verifier("claims").verify(token.trim()).is_ok());
     assert!(verifier("beneficiaries").verify(token.trim()).is_err());
 }
@@ -122,4 +102,15 @@ fn an_unknown_role_or_lot_is_refused_by_name() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(word));
     }
+}
+
+/// The verifier of `service` on the local stack.
+fn verifier(service: &str) -> cep_kit::auth::JwtVerifier {
+    cep_kit::auth::JwtVerifier::new(
+        b"local-stack-secret-local-stack-secret-0123",
+        "cep",
+        service,
+        true,
+    )
+    .expect("verifier")
 }
