@@ -92,7 +92,7 @@ CRD_SKIP_REASONS = {
 
 SECRET_KEY_PATTERN = re.compile(r"(secret|password|passwd|token|credential|private|_key$|^key$|^url$)", re.I)
 # Settings known to be secrets in the binary contract; `url` is a secret only under [database].
-SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "index_key"),
+SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "retired_keys"), ("nir", "index_key"),
                    ("nats", "password"), ("nats", "nkey_seed")}
 # Where the chart mounts the CA of the NATS server's certificate (settings.nats.tls.caSecret).
 NATS_CA_PATH = "/etc/cep-nats-tls/ca.crt"

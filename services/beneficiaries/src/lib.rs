@@ -4,7 +4,7 @@
 //!
 //! - [`settings`]: what the service adds to the platform's settings;
 //! - [`model`], [`validate`], [`edit`], [`annex2`]: the record and the rules on its fields;
-//! - [`vault`]: the NIR's encryption and blind index;
+//! - [`vault`]: the NIR's encryption and blind index; [`rotation`]: its key rotation;
 //! - [`usecases`] and [`authz`]: what each call does and who may call it;
 //! - [`store`]: the SQL; [`events`]: the facts published through the outbox;
 //! - [`grpc`]: the contract's adapter;
@@ -16,6 +16,7 @@ pub mod edit;
 pub mod events;
 pub mod grpc;
 pub mod model;
+pub mod rotation;
 pub mod settings;
 pub mod store;
 pub mod usecases;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 use cep_kit::settings::NatsSettings;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryServiceServer;
-use cep_runtime::{Context, Grpc, NoCommand};
+use cep_runtime::{Context, Grpc};
 use sqlx::migrate::Migrator;
 
 use crate::settings::BeneficiarySettings;
@@ -47,7 +48,7 @@ impl cep_runtime::Service for Beneficiaries {
     const NAME: &'static str = settings::SERVICE;
     const DEFAULTS: &'static str = settings::DEFAULTS;
     type Settings = BeneficiarySettings;
-    type Command = NoCommand;
+    type Command = rotation::Command;
 
     fn migrations() -> &'static Migrator {
         &MIGRATOR
@@ -70,6 +71,27 @@ impl cep_runtime::Service for Beneficiaries {
                 structures: Arc::new(operator.structures()?),
             },
         })
+    }
+
+    async fn command(
+        ctx: &Context<'_, BeneficiarySettings>,
+        command: Self::Command,
+    ) -> anyhow::Result<()> {
+        let vault = vault::NirVault::new(ctx.settings.own.nir_keys()?);
+        #[allow(clippy::print_stdout)]
+        match command {
+            rotation::Command::Nir(rotation::NirCommand::Keys) => {
+                print!("{}", rotation::key_usage(&ctx.pool, &vault).await?);
+            }
+            rotation::Command::Nir(rotation::NirCommand::Rotate { batch }) => {
+                let resealed = rotation::rotate(&ctx.pool, &vault, batch).await?;
+                println!(
+                    "{resealed} NIR(s) re-sealed under key version {}",
+                    vault.current_version()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn grpc(&self, grpc: &mut Grpc) {

@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::vault::SealedNir;
+
 /// The UO1 profile fields of annex 2; `None` when not collected yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +56,7 @@ pub struct Beneficiary {
     /// Version of the reference tables in force at the record's last write.
     pub reference_version: Option<String>,
     #[serde(skip)]
-    pub nir_sealed: Option<Vec<u8>>,
+    pub nir_sealed: Option<SealedNir>,
     #[serde(skip)]
     pub nir_index: Option<Vec<u8>>,
     pub nir_masked: Option<String>,

@@ -1,6 +1,7 @@
 //! The beneficiaries service's own settings: the NIR keys and the reference tables
 //! (the shared sections are the platform's, `cep_kit::settings`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -32,8 +33,13 @@ impl Section for BeneficiarySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NirSettings {
-    /// Secret: base64 of the 32-byte AES-256-GCM key the NIR is encrypted with.
+    /// Secret: the AES-256-GCM key new NIRs are sealed with, base64 of 32 bytes,
+    /// prefixed with its version (`2:BASE64`); without a prefix it is version 1.
     pub encryption_key: Option<SecretString>,
+    /// Secret: earlier encryption keys still read, never written, as
+    /// `VERSION:BASE64` separated by commas, until `beneficiaries nir rotate` has
+    /// re-sealed every NIR under the current key.
+    pub retired_keys: Option<SecretString>,
     /// Secret: base64 of the HMAC-SHA256 key of the NIR's blind index (>= 32 bytes).
     pub index_key: Option<SecretString>,
 }
@@ -46,49 +52,123 @@ pub struct ReferenceSettings {
     pub tables_path: Option<PathBuf>,
 }
 
-/// The decoded NIR keys.
+/// The decoded NIR keys: the current encryption key and its version, the retired
+/// ones still read, and the blind-index key.
 #[derive(Clone)]
 pub struct NirKeys {
-    pub encryption: [u8; 32],
+    pub current: (KeyVersion, [u8; 32]),
+    pub retired: BTreeMap<KeyVersion, [u8; 32]>,
     pub index: Vec<u8>,
 }
 
+/// The version of an encryption key, stored beside every ciphertext (1..=32767).
+pub type KeyVersion = i16;
+
 impl std::fmt::Debug for NirKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NirKeys(..)")
+        f.debug_struct("NirKeys")
+            .field("current_version", &self.current.0)
+            .field("retired_versions", &self.retired.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
+}
+
+fn decode_base64(key: &str, value: &str) -> Result<Vec<u8>, SettingsError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| SettingsError::invalid(key, "must be base64"))
+}
+
+/// `VERSION:BASE64` (or `BASE64`, version 1, when `unversioned_is_one`).
+fn decode_encryption_key(
+    key: &str,
+    value: &str,
+    unversioned_is_one: bool,
+) -> Result<(KeyVersion, [u8; 32]), SettingsError> {
+    let (version, material) = match value.trim().split_once(':') {
+        Some((version, material)) => {
+            let version: KeyVersion =
+                version
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(|| {
+                        SettingsError::invalid(
+                            key,
+                            "a key version must be a whole number from 1 to 32767",
+                        )
+                    })?;
+            (version, material)
+        }
+        None if unversioned_is_one => (1, value),
+        None => {
+            return Err(SettingsError::invalid(
+                key,
+                "each key must be VERSION:BASE64 (e.g. 1:...)",
+            ));
+        }
+    };
+    let bytes: [u8; 32] = decode_base64(key, material)?
+        .try_into()
+        .map_err(|_| SettingsError::invalid(key, "must decode to exactly 32 bytes"))?;
+    Ok((version, bytes))
 }
 
 impl BeneficiarySettings {
     pub fn nir_keys(&self) -> Result<NirKeys, SettingsError> {
-        let decode = |key: &str, value: &Option<SecretString>| {
-            let value = value
+        let required = |key: &str, value: &Option<SecretString>| {
+            value
                 .as_ref()
                 .map(|v| v.expose_secret().trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| SettingsError::invalid(key, "is required"))?;
-            base64::engine::general_purpose::STANDARD
-                .decode(value)
-                .map_err(|_| SettingsError::invalid(key, "must be base64"))
+                .ok_or_else(|| SettingsError::invalid(key, "is required"))
         };
-        let encryption = decode("nir.encryption_key", &self.nir.encryption_key)?;
-        let encryption: [u8; 32] = encryption.try_into().map_err(|_| {
-            SettingsError::invalid("nir.encryption_key", "must decode to exactly 32 bytes")
-        })?;
-        let index = decode("nir.index_key", &self.nir.index_key)?;
+        let current = decode_encryption_key(
+            "nir.encryption_key",
+            &required("nir.encryption_key", &self.nir.encryption_key)?,
+            true,
+        )?;
+        let mut retired = BTreeMap::new();
+        let listed = self
+            .nir
+            .retired_keys
+            .as_ref()
+            .map(|v| v.expose_secret().to_owned());
+        for entry in listed
+            .iter()
+            .flat_map(|l| l.split(','))
+            .filter(|e| !e.trim().is_empty())
+        {
+            let (version, bytes) = decode_encryption_key("nir.retired_keys", entry, false)?;
+            if version == current.0 || retired.insert(version, bytes).is_some() {
+                return Err(SettingsError::invalid(
+                    "nir.retired_keys",
+                    format!("key version {version} is given twice"),
+                ));
+            }
+        }
+        let index = decode_base64(
+            "nir.index_key",
+            &required("nir.index_key", &self.nir.index_key)?,
+        )?;
         if index.len() < 32 {
             return Err(SettingsError::invalid(
                 "nir.index_key",
                 "must decode to at least 32 bytes",
             ));
         }
-        if index == encryption {
+        if index == current.1 || retired.values().any(|k| index == k) {
             return Err(SettingsError::invalid(
                 "nir.index_key",
-                "must differ from nir.encryption_key",
+                "must differ from every encryption key",
             ));
         }
-        Ok(NirKeys { encryption, index })
+        Ok(NirKeys {
+            current,
+            retired,
+            index,
+        })
     }
 
     pub fn reference_tables(&self) -> Result<cep_domain::ReferenceTables, SettingsError> {
@@ -201,6 +281,47 @@ mod tests {
         ] {
             let message = error(&pairs);
             assert!(message.contains(key), "{key} not named in {message:?}");
+        }
+    }
+
+    #[test]
+    fn the_encryption_key_carries_its_version_and_retired_keys_are_read() {
+        let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let keys = load(&[]).expect("valid").own.nir_keys().expect("keys");
+        assert_eq!(keys.current.0, 1, "an unversioned key is version 1");
+        let current = format!("3:{}", b64(5));
+        let retired = format!("1:{}, 2:{}", b64(1), b64(6));
+        let keys = load(&[
+            ("NIR__ENCRYPTION_KEY", &current),
+            ("NIR__RETIRED_KEYS", &retired),
+        ])
+        .expect("valid")
+        .own
+        .nir_keys()
+        .expect("keys");
+        assert_eq!(keys.current, (3, [5; 32]));
+        assert_eq!(keys.retired.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
+        for (current, retired, says) in [
+            (format!("0:{}", b64(5)), String::new(), "from 1 to 32767"),
+            (format!("x:{}", b64(5)), String::new(), "from 1 to 32767"),
+            (format!("3:{}", b64(5)), b64(1), "VERSION:BASE64"),
+            (
+                format!("3:{}", b64(5)),
+                format!("3:{}", b64(1)),
+                "given twice",
+            ),
+            (
+                format!("3:{}", b64(5)),
+                format!("1:{}", b64(2)),
+                "every encryption key",
+            ),
+        ] {
+            let message = error(&[
+                ("NIR__ENCRYPTION_KEY", &current),
+                ("NIR__RETIRED_KEYS", &retired),
+            ]);
+            assert!(message.contains(says), "{says:?} not in {message:?}");
+            assert!(!message.contains(&b64(5)), "a key in {message:?}");
         }
     }
 

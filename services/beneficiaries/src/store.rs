@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::model::{Beneficiary, Profile};
+use crate::vault::SealedNir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +40,7 @@ struct Row {
     profile: sqlx::types::Json<Profile>,
     reference_version: Option<String>,
     nir_sealed: Option<Vec<u8>>,
+    nir_key_version: Option<i16>,
     nir_index: Option<Vec<u8>>,
     nir_masked: Option<String>,
     duplicate_reason: Option<String>,
@@ -54,6 +56,16 @@ impl TryFrom<Row> for Beneficiary {
     fn try_from(r: Row) -> Result<Self, StoreError> {
         let lot =
             Lot::new(i64::from(r.lot)).map_err(|e| StoreError::Corrupt(r.id, e.to_string()))?;
+        let nir_sealed = match (r.nir_sealed, r.nir_key_version) {
+            (Some(bytes), Some(key_version)) => Some(SealedNir { key_version, bytes }),
+            (None, None) => None,
+            _ => {
+                return Err(StoreError::Corrupt(
+                    r.id,
+                    "a sealed NIR without its key version".into(),
+                ));
+            }
+        };
         Ok(Beneficiary {
             id: r.id,
             lot,
@@ -72,7 +84,7 @@ impl TryFrom<Row> for Beneficiary {
             lot_exception_justification: r.lot_exception_justification,
             profile: r.profile.0,
             reference_version: r.reference_version,
-            nir_sealed: r.nir_sealed,
+            nir_sealed,
             nir_index: r.nir_index,
             nir_masked: r.nir_masked,
             duplicate_reason: r.duplicate_reason,
@@ -91,7 +103,7 @@ macro_rules! columns {
         "id, lot, structure_id, last_name, first_name, usual_name, birth_date, \
          employment_status, email, phone, home_postal_code, work_postal_code, operator_ref, \
          other_cep_operator, lot_exception_justification, profile, reference_version, nir_sealed, \
-         nir_index, nir_masked, duplicate_reason, erasure_reason, version, created_at, updated_at, erased_at"
+         nir_key_version, nir_index, nir_masked, duplicate_reason, erasure_reason, version, created_at, updated_at, erased_at"
     };
 }
 
@@ -146,7 +158,8 @@ pub async fn update(
          employment_status=$11, email=$12, phone=$13, home_postal_code=$14, work_postal_code=$15, \
          operator_ref=$16, other_cep_operator=$17, lot_exception_justification=$18, profile=$19, \
          nir_sealed=$20, nir_index=$21, nir_masked=$22, erasure_reason=$23, version=$24, \
-         updated_at=$25, erased_at=$26, duplicate_reason=$27, reference_version=$28 \
+         updated_at=$25, erased_at=$26, duplicate_reason=$27, reference_version=$28, \
+         nir_key_version=$29 \
          WHERE id=$1 AND version=$2",
     )
     .bind(b.id)
@@ -168,7 +181,7 @@ pub async fn update(
     .bind(&b.other_cep_operator)
     .bind(&b.lot_exception_justification)
     .bind(sqlx::types::Json(&b.profile))
-    .bind(&b.nir_sealed)
+    .bind(b.nir_sealed.as_ref().map(|s| &s.bytes))
     .bind(&b.nir_index)
     .bind(&b.nir_masked)
     .bind(&b.erasure_reason)
@@ -177,6 +190,7 @@ pub async fn update(
     .bind(b.erased_at)
     .bind(&b.duplicate_reason)
     .bind(&b.reference_version)
+    .bind(b.nir_sealed.as_ref().map(|s| s.key_version))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -348,6 +362,53 @@ pub async fn erase(
     cep_bus::discard_unsent(conn, &tomb.id.to_string()).await?;
     cep_bus::prune_published(conn, std::time::Duration::ZERO).await?;
     Ok(true)
+}
+
+/// How many NIRs are sealed under each key version.
+pub async fn nir_key_versions(conn: &mut PgConnection) -> Result<Vec<(i16, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT nir_key_version, count(*) FROM beneficiaries WHERE nir_key_version IS NOT NULL \
+         GROUP BY nir_key_version ORDER BY nir_key_version",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Up to `limit` sealed NIRs under another key version than `current`, locked until
+/// the transaction ends; rows a writer holds are skipped (the next pass takes them).
+pub async fn lock_nirs_to_reseal(
+    conn: &mut PgConnection,
+    current: i16,
+    limit: i64,
+) -> Result<Vec<(Uuid, SealedNir)>, StoreError> {
+    let rows: Vec<(Uuid, Vec<u8>, i16)> = sqlx::query_as(
+        "SELECT id, nir_sealed, nir_key_version FROM beneficiaries \
+         WHERE nir_key_version <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(current)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, bytes, key_version)| (id, SealedNir { key_version, bytes }))
+        .collect())
+}
+
+/// Replaces the ciphertext of one NIR (same NIR, another key): not a change of the
+/// record, so neither its version nor its `updated_at` move.
+pub async fn reseal_nir(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sealed: &SealedNir,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE beneficiaries SET nir_sealed = $2, nir_key_version = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&sealed.bytes)
+        .bind(sealed.key_version)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 impl From<StoreError> for cep_runtime::ApiError {

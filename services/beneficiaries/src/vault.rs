@@ -1,6 +1,11 @@
 //! The NIR at rest: AES-256-GCM encryption (random nonce, the beneficiary id as
 //! associated data so a ciphertext cannot be moved to another record) and an
 //! HMAC-SHA256 blind index to find a person by NIR without decrypting anything.
+//!
+//! Every ciphertext is stored with the version of the key that sealed it: new NIRs
+//! are sealed under the current key, older ones still open with the retired keys,
+//! and `beneficiaries nir rotate` re-seals them under the current one while the
+//! service runs.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -10,7 +15,7 @@ use rand::RngCore;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::settings::NirKeys;
+use crate::settings::{KeyVersion, NirKeys};
 
 const NONCE_LEN: usize = 12;
 
@@ -18,6 +23,10 @@ const NONCE_LEN: usize = 12;
 pub enum VaultError {
     #[error("the stored NIR cannot be decrypted with the configured key")]
     Decrypt,
+    #[error(
+        "the stored NIR is sealed under key version {0}, which is neither nir.encryption_key nor in nir.retired_keys"
+    )]
+    UnknownKey(KeyVersion),
     #[error("the stored NIR is not a valid NIR")]
     Corrupt,
     #[error("the NIR cannot be sealed: {0}")]
@@ -40,9 +49,30 @@ impl NirVault {
         Self { keys }
     }
 
-    /// `nonce || ciphertext+tag`.
-    pub fn encrypt(&self, beneficiary: Uuid, nir: &Nir) -> Result<Vec<u8>, VaultError> {
-        let cipher = Aes256Gcm::new((&self.keys.encryption).into());
+    /// The version new NIRs are sealed under.
+    pub fn current_version(&self) -> KeyVersion {
+        self.keys.current.0
+    }
+
+    /// Whether a ciphertext of this key version can be opened.
+    pub fn knows(&self, version: KeyVersion) -> bool {
+        version == self.keys.current.0 || self.keys.retired.contains_key(&version)
+    }
+
+    fn key(&self, version: KeyVersion) -> Result<&[u8; 32], VaultError> {
+        if version == self.keys.current.0 {
+            return Ok(&self.keys.current.1);
+        }
+        self.keys
+            .retired
+            .get(&version)
+            .ok_or(VaultError::UnknownKey(version))
+    }
+
+    /// Seals `nir` under the current key: `nonce || ciphertext+tag`.
+    pub fn encrypt(&self, beneficiary: Uuid, nir: &Nir) -> Result<SealedNir, VaultError> {
+        let (version, key) = &self.keys.current;
+        let cipher = Aes256Gcm::new(key.into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let payload = Payload {
@@ -52,18 +82,21 @@ impl NirVault {
         let sealed = cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
             .map_err(|_| VaultError::Seal("encryption failed"))?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        let mut bytes = Vec::with_capacity(NONCE_LEN + sealed.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&sealed);
+        Ok(SealedNir {
+            key_version: *version,
+            bytes,
+        })
     }
 
-    pub fn decrypt(&self, beneficiary: Uuid, stored: &[u8]) -> Result<Nir, VaultError> {
-        if stored.len() <= NONCE_LEN {
+    pub fn decrypt(&self, beneficiary: Uuid, stored: &SealedNir) -> Result<Nir, VaultError> {
+        if stored.bytes.len() <= NONCE_LEN {
             return Err(VaultError::Decrypt);
         }
-        let (nonce, sealed) = stored.split_at(NONCE_LEN);
-        let cipher = Aes256Gcm::new((&self.keys.encryption).into());
+        let (nonce, sealed) = stored.bytes.split_at(NONCE_LEN);
+        let cipher = Aes256Gcm::new(self.key(stored.key_version)?.into());
         let plain = cipher
             .decrypt(
                 Nonce::from_slice(nonce),
@@ -77,6 +110,19 @@ impl NirVault {
         Nir::parse(&text).map_err(|_| VaultError::Corrupt)
     }
 
+    /// The same NIR sealed under the current key; `None` when it already is.
+    pub fn reseal(
+        &self,
+        beneficiary: Uuid,
+        stored: &SealedNir,
+    ) -> Result<Option<SealedNir>, VaultError> {
+        if stored.key_version == self.current_version() {
+            return Ok(None);
+        }
+        let nir = self.decrypt(beneficiary, stored)?;
+        self.encrypt(beneficiary, &nir).map(Some)
+    }
+
     /// The keyed hash the NIR is searched and deduplicated by.
     pub fn blind_index(&self, nir: &Nir) -> Result<Vec<u8>, VaultError> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.index)
@@ -86,14 +132,40 @@ impl NirVault {
     }
 }
 
+/// A NIR at rest: the ciphertext and the version of the key that sealed it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedNir {
+    pub key_version: KeyVersion,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedNir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedNir(key version {})", self.key_version)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn vault(index_byte: u8) -> NirVault {
         NirVault::new(NirKeys {
-            encryption: [7u8; 32],
+            current: (1, [7u8; 32]),
+            retired: Default::default(),
             index: vec![index_byte; 32],
+        })
+    }
+
+    fn rotated(retired: bool) -> NirVault {
+        NirVault::new(NirKeys {
+            current: (2, [8u8; 32]),
+            retired: if retired {
+                [(1, [7u8; 32])].into()
+            } else {
+                Default::default()
+            },
+            index: vec![1; 32],
         })
     }
 
@@ -106,7 +178,12 @@ mod tests {
         let v = vault(1);
         let id = Uuid::new_v4();
         let sealed = v.encrypt(id, &nir()).expect("seal");
-        assert!(!sealed.windows(15).any(|w| w == nir().as_str().as_bytes()));
+        assert!(
+            !sealed
+                .bytes
+                .windows(15)
+                .any(|w| w == nir().as_str().as_bytes())
+        );
         assert_eq!(
             v.decrypt(id, &sealed).expect("decrypt").as_str(),
             nir().as_str()
@@ -125,5 +202,31 @@ mod tests {
         let index = |k| vault(k).blind_index(&nir()).expect("index");
         assert_eq!(index(1), index(1));
         assert_ne!(index(1), index(2));
+    }
+
+    #[test]
+    fn a_retired_key_still_opens_and_reseal_moves_to_the_current_one() {
+        let id = Uuid::new_v4();
+        let old = vault(1).encrypt(id, &nir()).expect("seal");
+        assert_eq!(old.key_version, 1);
+        let v = rotated(true);
+        assert_eq!(
+            v.decrypt(id, &old).expect("retired opens").as_str(),
+            nir().as_str()
+        );
+        let new = v.reseal(id, &old).expect("reseal").expect("moved");
+        assert_eq!(new.key_version, 2);
+        assert_eq!(
+            v.decrypt(id, &new).expect("current opens").as_str(),
+            nir().as_str()
+        );
+        assert!(
+            v.reseal(id, &new).expect("reseal").is_none(),
+            "already current"
+        );
+        assert!(matches!(
+            rotated(false).decrypt(id, &old),
+            Err(VaultError::UnknownKey(1))
+        ));
     }
 }

@@ -8,5 +8,6 @@ mod metrics;
 mod nir;
 mod privacy;
 mod register;
+mod rotation;
 mod rules;
 mod update;
