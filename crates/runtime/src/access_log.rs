@@ -6,6 +6,10 @@
 //! of a row's hash): each row's hash covers the previous row's and its own fields, ids
 //! follow each other without gaps, and a head row keeps the last id and hash. [`verify`]
 //! walks the chain and names the first row that was edited, inserted or deleted.
+//!
+//! A refused attempt worth tracing (a record outside the caller's scope, a duplicate
+//! held elsewhere) is written by [`Refusals`], outside the call's transaction, which
+//! the refusal rolls back.
 
 use cep_kit::auth::Caller;
 use chrono::{DateTime, Utc};
@@ -43,6 +47,39 @@ pub async fn record(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Writes the rows of refused attempts, on connections of its own: a call holding its
+/// transaction's connection (and its locks) never waits for another connection of the
+/// service's pool, so a burst of refusals cannot exhaust it.
+#[derive(Debug, Clone)]
+pub struct Refusals {
+    pool: PgPool,
+}
+
+impl Refusals {
+    /// Connections opened lazily, with the options of the service's pool.
+    #[must_use]
+    pub fn new(service_pool: &PgPool) -> Self {
+        let options = (*service_pool.connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy_with(options);
+        Self { pool }
+    }
+
+    /// Records that `caller` was refused `action` about `records`, at `at`.
+    pub async fn record(
+        &self,
+        at: DateTime<Utc>,
+        caller: &Caller,
+        action: &str,
+        records: &[Uuid],
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        record(&mut conn, at, caller, action, records).await
+    }
 }
 
 /// The rows about `record` after row `after`, in the order they were written, at

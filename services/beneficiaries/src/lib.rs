@@ -64,6 +64,7 @@ impl cep_runtime::Service for Beneficiaries {
         Ok(Self {
             cases: usecases::Cases {
                 pool: ctx.pool.clone(),
+                refusals: cep_runtime::access_log::Refusals::new(&ctx.pool),
                 vault: vault::NirVault::new(own.nir_keys()?),
                 tables: Arc::new(own.reference_tables()?),
                 clock: ctx.clock.clone(),

@@ -224,6 +224,27 @@ pub async fn get_for_update(
     row.map(Beneficiary::try_from).transpose()
 }
 
+/// Who holds a record another one duplicates: enough to tell whether the caller may
+/// know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub id: Uuid,
+    pub lot: Lot,
+    pub structure_id: String,
+}
+
+fn holder(row: Option<(Uuid, i16, String)>) -> Result<Option<Holder>, StoreError> {
+    row.map(|(id, lot, structure_id)| {
+        let lot = Lot::new(i64::from(lot)).map_err(|e| StoreError::Corrupt(id, e.to_string()))?;
+        Ok(Holder {
+            id,
+            lot,
+            structure_id,
+        })
+    })
+    .transpose()
+}
+
 /// Another live person (not `except`) of `lot` with the same name keys and birth date.
 pub async fn find_same_identity(
     conn: &mut PgConnection,
@@ -232,9 +253,9 @@ pub async fn find_same_identity(
     first_name_key: &str,
     birth_date: NaiveDate,
     except: Uuid,
-) -> Result<Option<Uuid>, StoreError> {
-    let id = sqlx::query_scalar(
-        "SELECT id FROM beneficiaries WHERE erased_at IS NULL AND lot = $1 \
+) -> Result<Option<Holder>, StoreError> {
+    let row = sqlx::query_as(
+        "SELECT id, lot, structure_id FROM beneficiaries WHERE erased_at IS NULL AND lot = $1 \
          AND last_name_key = $2 AND first_name_key = $3 AND birth_date = $4 AND id <> $5 \
          ORDER BY id LIMIT 1",
     )
@@ -245,24 +266,24 @@ pub async fn find_same_identity(
     .bind(except)
     .fetch_optional(conn)
     .await?;
-    Ok(id)
+    holder(row)
 }
 
-/// Another live person holding the NIR of this blind index.
+/// Another live person holding the NIR of this blind index, in any lot.
 pub async fn find_by_nir_index(
     conn: &mut PgConnection,
     index: &[u8],
     except: Uuid,
-) -> Result<Option<Uuid>, StoreError> {
-    let id = sqlx::query_scalar(
-        "SELECT id FROM beneficiaries WHERE erased_at IS NULL AND nir_index = $1 AND id <> $2 \
-         ORDER BY id LIMIT 1",
+) -> Result<Option<Holder>, StoreError> {
+    let row = sqlx::query_as(
+        "SELECT id, lot, structure_id FROM beneficiaries WHERE erased_at IS NULL AND nir_index = $1 \
+         AND id <> $2 ORDER BY id LIMIT 1",
     )
     .bind(index)
     .bind(except)
     .fetch_optional(conn)
     .await?;
-    Ok(id)
+    holder(row)
 }
 
 /// A page of search results, ordered by id (creation order).

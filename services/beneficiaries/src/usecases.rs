@@ -89,6 +89,7 @@ pub type FailedRules = Vec<eligibility::FailedRule>;
 #[derive(Debug, Clone)]
 pub struct Cases {
     pub pool: PgPool,
+    pub refusals: access_log::Refusals,
     pub vault: NirVault,
     pub tables: Arc<ReferenceTables>,
     pub clock: SharedClock,
@@ -156,12 +157,15 @@ impl Cases {
         })
     }
 
-    /// Loads a record (locked when `for_update`) and checks the caller may touch it.
+    /// Loads a record (locked when `for_update`) the caller may touch. A record
+    /// outside the caller's scope answers as an unknown one (the answer never tells
+    /// that it exists, nor its lot), and the attempt is logged.
     async fn load(
         &self,
         conn: &mut PgConnection,
         caller: &Caller,
         id: Uuid,
+        action: &str,
         for_update: bool,
     ) -> Result<Beneficiary, ApiError> {
         let found = if for_update {
@@ -169,16 +173,69 @@ impl Cases {
         } else {
             store::get(conn, id).await?
         };
-        let b = found.ok_or_else(|| ApiError::NotFound(format!("beneficiary {id}")))?;
-        caller.check_scope(b.lot, &b.structure_id)?;
+        let not_found = || ApiError::NotFound(format!("beneficiary {id}"));
+        let b = found.ok_or_else(not_found)?;
+        if caller.check_scope(b.lot, &b.structure_id).is_err() {
+            self.log_refusal(caller, &format!("{action}_out_of_scope"), &[id])
+                .await?;
+            return Err(not_found());
+        }
         Ok(b)
     }
 
+    /// Writes the access-log row of a refused call, outside the call's transaction
+    /// (which the refusal rolls back).
+    async fn log_refusal(
+        &self,
+        caller: &Caller,
+        action: &str,
+        records: &[Uuid],
+    ) -> Result<(), ApiError> {
+        self.refusals
+            .record(self.clock.now(), caller, action, records)
+            .await?;
+        Ok(())
+    }
+
+    /// The refusal of a probable duplicate of `holder`'s record. It names that record
+    /// only when the caller may see it; otherwise it says a record exists elsewhere,
+    /// with no id and no lot, cannot be overridden, and the attempt is logged.
+    async fn duplicate_refusal(
+        &self,
+        caller: &Caller,
+        holder: &store::Holder,
+        record: Uuid,
+        what: &str,
+        allowed: bool,
+    ) -> Result<(), ApiError> {
+        if caller
+            .check_scope(holder.lot, &holder.structure_id)
+            .is_err()
+        {
+            self.log_refusal(caller, "duplicate_out_of_scope", &[record, holder.id])
+                .await?;
+            return Err(ApiError::AlreadyExists(format!(
+                "this person is probably already followed outside your scope ({what}): \
+                 contact your manager or the SI team, who can see both records"
+            )));
+        }
+        if allowed {
+            return Ok(());
+        }
+        Err(ApiError::AlreadyExists(format!(
+            "probable duplicate of beneficiary {}: {what}; set allow_duplicate with a \
+             duplicate_reason to go on anyway",
+            holder.id
+        )))
+    }
+
     /// Refuses `b` when another live person of its lot has the same names and birth
-    /// date, unless `allowed`; the check is serialised across replicas.
+    /// date, unless `allowed` (and that record is in the caller's scope); the check
+    /// is serialised across replicas.
     async fn refuse_identity_duplicate(
         &self,
         conn: &mut PgConnection,
+        caller: &Caller,
         b: &Beneficiary,
         allowed: bool,
     ) -> Result<(), ApiError> {
@@ -188,15 +245,11 @@ impl Cases {
             return Ok(());
         };
         store::lock_identity(conn, b.lot, &last, &first, birth).await?;
-        if allowed {
-            return Ok(());
-        }
         match store::find_same_identity(conn, b.lot, &last, &first, birth, b.id).await? {
-            Some(existing) => Err(ApiError::AlreadyExists(format!(
-                "probable duplicate of beneficiary {existing}: same names and birth date in lot {}; \
-                 set allow_duplicate with a duplicate_reason to go on anyway",
-                b.lot.number()
-            ))),
+            Some(holder) => {
+                self.duplicate_refusal(caller, &holder, b.id, "same names and birth date", allowed)
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -292,7 +345,7 @@ impl Cases {
             erased_at: None,
         };
         let mut tx = self.pool.begin().await?;
-        self.refuse_identity_duplicate(&mut tx, &b, r.duplicate.allow)
+        self.refuse_identity_duplicate(&mut tx, caller, &b, r.duplicate.allow)
             .await?;
         store::insert(&mut tx, &b).await?;
         cep_bus::enqueue(&mut tx, events::registered(&b)).await?;
@@ -304,7 +357,7 @@ impl Cases {
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Shown, ApiError> {
         caller.require_any_role(authz::READ)?;
         let mut tx = self.pool.begin().await?;
-        let b = self.load(&mut tx, caller, id, false).await?;
+        let b = self.load(&mut tx, caller, id, "get", false).await?;
         self.log(&mut tx, caller, "get", &[id]).await?;
         let shown = self.shown(caller, b)?;
         tx.commit().await?;
@@ -316,7 +369,7 @@ impl Cases {
     pub async fn update(&self, caller: &Caller, u: Update) -> Result<Shown, ApiError> {
         caller.require_any_role(authz::UPDATE)?;
         let mut tx = self.pool.begin().await?;
-        let current = self.load(&mut tx, caller, u.id, true).await?;
+        let current = self.load(&mut tx, caller, u.id, "update", true).await?;
         ensure_live(&current)?;
         if u.version != current.version {
             return Err(conflict(u.id, u.version, current.version));
@@ -333,7 +386,7 @@ impl Cases {
         v.into_result()?;
         caller.check_scope(next.lot, &next.structure_id)?;
         if changed.iter().any(|f| f.is_identity()) {
-            self.refuse_identity_duplicate(&mut tx, &next, u.duplicate.allow)
+            self.refuse_identity_duplicate(&mut tx, caller, &next, u.duplicate.allow)
                 .await?;
             if duplicate_reason.is_some() {
                 next.duplicate_reason = duplicate_reason;
@@ -378,14 +431,11 @@ impl Cases {
         let index = self.vault.blind_index(&nir)?;
         let mut tx = self.pool.begin().await?;
         store::lock_nir(&mut tx, &index).await?;
-        let current = self.load(&mut tx, caller, id, true).await?;
+        let current = self.load(&mut tx, caller, id, "set_nir", true).await?;
         ensure_live(&current)?;
-        let existing = store::find_by_nir_index(&mut tx, &index, id).await?;
-        if let (Some(existing), false) = (existing, duplicate.allow) {
-            return Err(ApiError::AlreadyExists(format!(
-                "probable duplicate of beneficiary {existing}: the same NIR is recorded there; \
-                 set allow_duplicate with a duplicate_reason to record it anyway"
-            )));
+        if let Some(holder) = store::find_by_nir_index(&mut tx, &index, id).await? {
+            self.duplicate_refusal(caller, &holder, id, "the same NIR", duplicate.allow)
+                .await?;
         }
         let sex = current
             .profile
@@ -512,7 +562,7 @@ impl Cases {
     ) -> Result<Beneficiary, ApiError> {
         caller.require_any_role(authz::CHECK)?;
         let mut tx = self.pool.begin().await?;
-        let b = self.load(&mut tx, caller, id, false).await?;
+        let b = self.load(&mut tx, caller, id, action, false).await?;
         ensure_live(&b)?;
         self.log(&mut tx, caller, action, &[id]).await?;
         tx.commit().await?;
@@ -562,7 +612,7 @@ impl Cases {
     pub async fn export(&self, caller: &Caller, id: Uuid) -> Result<String, ApiError> {
         caller.require_any_role(authz::EXPORT)?;
         let mut tx = self.pool.begin().await?;
-        let b = self.load(&mut tx, caller, id, false).await?;
+        let b = self.load(&mut tx, caller, id, "export", false).await?;
         self.log(&mut tx, caller, "export", &[id]).await?;
         let nir = self.full_nir(caller, &b)?.or_else(|| b.nir_masked.clone());
         let history = access_log::about(&mut tx, id, 0, i64::MAX).await?;
@@ -595,7 +645,8 @@ impl Cases {
         v.into_result()?;
         let mut tx = self.pool.begin().await?;
         // scope checked on the record, erased or not: a tombstone's history stays auditable
-        self.load(&mut tx, caller, id, false).await?;
+        self.load(&mut tx, caller, id, "list_accesses", false)
+            .await?;
         let rows = access_log::about(&mut tx, id, after, limit + 1).await?;
         self.log(&mut tx, caller, "list_accesses", &[id]).await?;
         tx.commit().await?;
@@ -619,7 +670,7 @@ impl Cases {
         }
         v.into_result()?;
         let mut tx = self.pool.begin().await?;
-        let current = self.load(&mut tx, caller, id, true).await?;
+        let current = self.load(&mut tx, caller, id, "erase", true).await?;
         if let Some(at) = current.erased_at {
             return Ok(at);
         }

@@ -10,4 +10,5 @@ mod privacy;
 mod register;
 mod rotation;
 mod rules;
+mod scope;
 mod update;
