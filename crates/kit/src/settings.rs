@@ -97,6 +97,14 @@ url = "nats://127.0.0.1:4222"
 stream_replicas = 1
 stream_max_age_days = 30
 
+[bus]
+relay_batch_size = 32
+relay_lease_seconds = 30
+relay_park_after = 10
+outbox_retention_minutes = 60
+consumer_prefetch = 16
+consumer_commit_attempts = 3
+
 [auth]
 jwt_issuer = "cep"
 
@@ -111,11 +119,12 @@ structures = []
 
 /// The top-level keys of the shared sections; every other top-level key belongs to
 /// the service's own [`Section`].
-pub const COMMON_KEYS: [&str; 7] = [
+pub const COMMON_KEYS: [&str; 8] = [
     "environment",
     "server",
     "database",
     "nats",
+    "bus",
     "auth",
     "telemetry",
     "operator",
@@ -148,9 +157,85 @@ pub struct CommonSettings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub nats: NatsSettings,
+    pub bus: BusSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
     pub operator: OperatorSettings,
+}
+
+/// How the outbox relay and the consumers work (cep-bus), `[bus]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    /// Outbox rows one relay claim takes and publishes (1..=1000).
+    pub relay_batch_size: usize,
+    /// How long a claim keeps other replicas' relays off its rows, in seconds (5..=600):
+    /// a relay that crashed holds its rows that long.
+    pub relay_lease_seconds: u64,
+    /// Refusals by the server (no stream for the subject, a payload over its limit)
+    /// after which a row is parked until `<service> outbox replay` (1..=100).
+    pub relay_park_after: u32,
+    /// How long published rows stay in the outbox for diagnostics, in minutes.
+    pub outbox_retention_minutes: u64,
+    /// Messages a consumer pulls ahead of processing (1..=1000).
+    pub consumer_prefetch: usize,
+    /// Tries of a commit the database refuses before the message is dead-lettered
+    /// (1..=20).
+    pub consumer_commit_attempts: u32,
+}
+
+impl BusSettings {
+    pub fn relay_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.relay_lease_seconds)
+    }
+
+    pub fn outbox_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.outbox_retention_minutes * 60)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let within = |key: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(SettingsError::invalid(
+                    key,
+                    format!("must be from {min} to {max}"),
+                ))
+            }
+        };
+        within(
+            "bus.relay_batch_size",
+            self.relay_batch_size as u64,
+            1,
+            1000,
+        )?;
+        within("bus.relay_lease_seconds", self.relay_lease_seconds, 5, 600)?;
+        within(
+            "bus.relay_park_after",
+            u64::from(self.relay_park_after),
+            1,
+            100,
+        )?;
+        within(
+            "bus.outbox_retention_minutes",
+            self.outbox_retention_minutes,
+            0,
+            10_080,
+        )?;
+        within(
+            "bus.consumer_prefetch",
+            self.consumer_prefetch as u64,
+            1,
+            1000,
+        )?;
+        within(
+            "bus.consumer_commit_attempts",
+            u64::from(self.consumer_commit_attempts),
+            1,
+            20,
+        )
+    }
 }
 
 impl CommonSettings {
@@ -160,6 +245,7 @@ impl CommonSettings {
             server: &self.server,
             database: &self.database,
             nats: &self.nats,
+            bus: &self.bus,
             auth: &self.auth,
             telemetry: &self.telemetry,
             operator: &self.operator,
@@ -567,6 +653,7 @@ pub struct Common<'a> {
     pub server: &'a ServerSettings,
     pub database: &'a DatabaseSettings,
     pub nats: &'a NatsSettings,
+    pub bus: &'a BusSettings,
     pub auth: &'a AuthSettings,
     pub telemetry: &'a TelemetrySettings,
     pub operator: &'a OperatorSettings,
@@ -582,6 +669,7 @@ impl Common<'_> {
             ));
         }
         self.nats.validate(self.environment)?;
+        self.bus.validate()?;
         let secret_len = self
             .auth
             .jwt_secret

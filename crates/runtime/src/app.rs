@@ -176,12 +176,15 @@ impl<S: Service> Application<S> {
         let mut consumers = Consumers::default();
         self.service.consumers(&mut consumers);
         let bus = tokio::spawn(crate::nats::run(
-            S::NAME,
-            self.pool.clone(),
-            common.nats.clone(),
-            S::streams(&common.nats),
-            consumers,
-            self.metrics.clone(),
+            crate::nats::BusWiring {
+                service: S::NAME,
+                pool: self.pool.clone(),
+                nats: common.nats.clone(),
+                bus: common.bus.clone(),
+                streams: S::streams(&common.nats),
+                consumers,
+                metrics: self.metrics.clone(),
+            },
             stopped,
         ));
         tracing::info!(grpc = %common.server.grpc_listen, service = S::NAME, "service started");

@@ -5,11 +5,18 @@ use std::pin::Pin;
 
 use async_nats::jetstream;
 use cep_bus::{Consumer, ConsumerSpec, Handler};
+use cep_kit::settings::BusSettings;
 use sqlx::PgPool;
 
 type Stop = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Task = Box<
-    dyn FnOnce(PgPool, jetstream::Context, Stop) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send,
+    dyn FnOnce(
+            PgPool,
+            jetstream::Context,
+            BusSettings,
+            Stop,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send,
 >;
 
 /// The service's consumers, collected by [`crate::Service::consumers`].
@@ -28,12 +35,15 @@ impl std::fmt::Debug for Consumers {
 
 impl Consumers {
     /// Applies the messages `spec` selects with `handler`, each in a transaction that
-    /// also records it in the inbox.
+    /// also records it in the inbox; prefetch and commit attempts from `[bus]`.
     pub fn add<H: Handler + 'static>(&mut self, spec: ConsumerSpec, handler: H) -> &mut Self {
         let name = format!("{}:{}", spec.stream, spec.durable_name);
-        let task: Task = Box::new(move |pool, js, stop| {
+        let task: Task = Box::new(move |pool, js, bus, stop| {
             Box::pin(async move {
-                if let Err(e) = Consumer::new(pool, js, spec).run(handler, stop).await {
+                let consumer = Consumer::new(pool, js, spec)
+                    .prefetch(bus.consumer_prefetch)
+                    .commit_attempts(bus.consumer_commit_attempts);
+                if let Err(e) = consumer.run(handler, stop).await {
                     tracing::error!(error = %e, "consumer stopped");
                 }
             })

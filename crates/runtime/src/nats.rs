@@ -9,25 +9,38 @@ use std::time::Duration;
 use cep_bus::StreamSpec;
 use cep_bus::connection::{ConnectSettings, NatsAuth};
 use cep_kit::metrics::Metrics;
-use cep_kit::settings::{NatsCredentials, NatsSettings};
+use cep_kit::settings::{BusSettings, NatsCredentials, NatsSettings};
 use sqlx::PgPool;
 
 use crate::Consumers;
 
 const RETRY: Duration = Duration::from_secs(2);
 
-pub(crate) async fn run<F, Fut>(
-    service: &'static str,
-    pool: PgPool,
-    nats: NatsSettings,
-    streams: Vec<StreamSpec>,
-    consumers: Consumers,
-    metrics: Arc<Metrics>,
-    stopped: F,
-) where
+/// What the service puts on the bus.
+pub(crate) struct BusWiring {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub nats: NatsSettings,
+    pub bus: BusSettings,
+    pub streams: Vec<StreamSpec>,
+    pub consumers: Consumers,
+    pub metrics: Arc<Metrics>,
+}
+
+pub(crate) async fn run<F, Fut>(wiring: BusWiring, stopped: F)
+where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let BusWiring {
+        service,
+        pool,
+        nats,
+        bus,
+        streams,
+        consumers,
+        metrics,
+    } = wiring;
     let work = async {
         let gauge = metrics.nats_connected.clone();
         let connect = connect_settings(service, &nats);
@@ -67,10 +80,16 @@ pub(crate) async fn run<F, Fut>(
         tasks.push(tokio::spawn(task(
             pool.clone(),
             js.clone(),
+            bus.clone(),
             Box::pin(stopped()),
         )));
     }
-    if let Err(e) = cep_bus::Relay::new(pool, js).run(stop).await {
+    let relay = cep_bus::Relay::new(pool, js)
+        .batch_size(bus.relay_batch_size)
+        .lease(bus.relay_lease())
+        .park_after(bus.relay_park_after)
+        .retention(bus.outbox_retention());
+    if let Err(e) = relay.run(stop).await {
         tracing::error!(error = %e, "outbox relay stopped");
     }
     for task in tasks {
