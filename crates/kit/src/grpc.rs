@@ -18,34 +18,44 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::metrics::Metrics;
 
-/// Health reporting and reflection of `descriptor_sets` (encoded `FileDescriptorSet`s),
-/// to which the service adds its own services.
+/// The gRPC services every server adds to a service's own `routes`: health, and
+/// both versions of server reflection over `descriptor_sets` (encoded
+/// `FileDescriptorSet`s), advertising only the services it serves (`served`, plus
+/// health and reflection), not every service the descriptor sets declare.
 pub fn base_routes(
+    routes: Routes,
     descriptor_sets: &[&'static [u8]],
+    served: &[&str],
 ) -> Result<(tonic_health::server::HealthReporter, Routes), tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let builder = || {
         let mut b = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection");
         for set in descriptor_sets {
             b = b.register_encoded_file_descriptor_set(set);
+        }
+        for name in served {
+            b = b.with_service_name(*name);
         }
         b
     };
     // Both versions of the reflection protocol: v1, and v1alpha that many clients
     // (grpcio-reflection, older grpcurl) still ask for.
-    let routes = Routes::new(health)
+    let routes = routes
+        .add_service(health)
         .add_service(builder().build_v1()?)
         .add_service(builder().build_v1alpha()?);
     Ok((reporter, routes))
 }
 
-/// The full paths (`/package.Service/Method`) of every method the descriptor sets
-/// declare, plus health and both reflection protocols: the only values the `method`
+/// The full paths (`/package.Service/Method`) of the methods of the `served` services
+/// the descriptor sets declare, plus health and both reflection protocols: the only values the `method`
 /// label of the call metrics takes, so that a caller sending made-up paths (no token
 /// needed) cannot create series.
 #[must_use]
-pub fn known_methods(descriptor_sets: &[&[u8]]) -> HashSet<String> {
+pub fn known_methods(descriptor_sets: &[&[u8]], served: &[&str]) -> HashSet<String> {
     use prost::Message;
     let mut known: HashSet<String> = [
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
@@ -65,13 +75,16 @@ pub fn known_methods(descriptor_sets: &[&[u8]]) -> HashSet<String> {
         for file in &set.file {
             let package = file.package();
             for service in &file.service {
+                let full = if package.is_empty() {
+                    service.name().to_owned()
+                } else {
+                    format!("{package}.{}", service.name())
+                };
+                if full != "grpc.health.v1.Health" && !served.contains(&full.as_str()) {
+                    continue;
+                }
                 for method in &service.method {
-                    let prefix = if package.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{package}.")
-                    };
-                    known.insert(format!("/{prefix}{}/{}", service.name(), method.name()));
+                    known.insert(format!("/{full}/{}", method.name()));
                 }
             }
         }
@@ -217,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_known_methods_are_those_of_the_contracts_health_and_reflection() {
-        let known = known_methods(&[]);
+        let known = known_methods(&[], &[]);
         assert!(known.contains("/grpc.health.v1.Health/Check"));
         assert!(known.contains("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
         assert!(!known.contains("/made.Up/Path"));

@@ -13,6 +13,7 @@ use cep_kit::settings::{Environment, ServiceSettings};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use crate::{Consumers, Grpc, Service};
@@ -137,17 +138,17 @@ impl<S: Service> Application<S> {
             self.settings.audience(),
             common.environment == Environment::Local,
         )?;
-        let descriptors = [cep_proto::FILE_DESCRIPTOR_SET];
-        let (health, routes) = cep_kit::grpc::base_routes(&descriptors)?;
-        let mut grpc = Grpc::new(routes, AuthInterceptor::new(verifier));
+        let mut grpc = Grpc::new(Routes::default(), AuthInterceptor::new(verifier));
         self.service.grpc(&mut grpc);
         let (routes, names) = grpc.into_parts();
+        let descriptors = S::descriptor_sets();
+        let (health, routes) = cep_kit::grpc::base_routes(routes, descriptors, &names)?;
         for name in &names {
             health
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
-        let known_methods = Arc::new(cep_kit::grpc::known_methods(&descriptors));
+        let known_methods = Arc::new(cep_kit::grpc::known_methods(descriptors, &names));
         let grpc = tokio::spawn(cep_kit::grpc::serve(
             self.grpc_listener,
             routes,

@@ -79,6 +79,13 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// Its migrations (`sqlx::migrate!("./migrations")`).
     fn migrations() -> &'static Migrator;
 
+    /// The encoded `FileDescriptorSet`s of its contract, for server reflection and the
+    /// call metrics' method names; the contracts of `cep-proto` unless it brings its own.
+    /// Reflection advertises only the services [`Service::grpc`] adds.
+    fn descriptor_sets() -> &'static [&'static [u8]] {
+        &[cep_proto::FILE_DESCRIPTOR_SET]
+    }
+
     /// The streams it publishes to, created or updated once NATS is reached.
     fn streams(nats: &NatsSettings) -> Vec<StreamSpec>;
 

@@ -279,8 +279,14 @@ mod tests {
             (vec![("BOGUS__KEY", "1")], "bogus"),
             (vec![("AUTH__AUDIENCE", "")], "auth.audience"),
             (vec![("BUS__RELAY_PARK_AFTER", "0")], "bus.relay_park_after"),
-            (vec![("BUS__RELAY_LEASE_SECONDS", "1")], "bus.relay_lease_seconds"),
-            (vec![("BUS__CONSUMER_PREFETCH", "0")], "bus.consumer_prefetch"),
+            (
+                vec![("BUS__RELAY_LEASE_SECONDS", "1")],
+                "bus.relay_lease_seconds",
+            ),
+            (
+                vec![("BUS__CONSUMER_PREFETCH", "0")],
+                "bus.consumer_prefetch",
+            ),
             (vec![("BUS__BOGUS", "1")], "bogus"),
         ] {
             let message = error(&pairs);
