@@ -49,7 +49,7 @@ ENV CARGO_TERM_COLOR=never \
 COPY --from=skeleton /skeleton/ ./
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
-    cargo build --release --locked --workspace --bins
+    cargo build --release --locked --workspace --exclude skeleton --bins
 
 # 2. The workspace itself. COPY keeps the sources' modification times, which can
 #    be older than the skeleton's build: touch them so cargo rebuilds our crates.
@@ -58,7 +58,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     set -eu; \
     find . -path ./target -prune -o -type f \( -name '*.rs' -o -name '*.proto' -o -name '*.sql' -o -name '*.toml' \) -exec touch {} +; \
-    cargo build --release --locked --workspace --bins; \
+    cargo build --release --locked --workspace --exclude skeleton --bins; \
     mkdir -p /out; \
     find target/release -maxdepth 1 -type f -perm -u+x -exec cp {} /out/ \; ; \
     ls -l /out

@@ -32,8 +32,14 @@ pub mod cep {
             include!(concat!(env!("OUT_DIR"), "/cep.events.v1.rs"));
         }
     }
+    pub mod skeleton {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cep.skeleton.v1.rs"));
+        }
+    }
 }
 
 pub use cep::beneficiaries::v1 as beneficiaries;
 pub use cep::common::v1 as common;
 pub use cep::events::v1 as events;
+pub use cep::skeleton::v1 as skeleton;

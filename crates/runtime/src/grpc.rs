@@ -2,11 +2,14 @@
 
 use std::convert::Infallible;
 
-use cep_kit::auth::AuthInterceptor;
+use std::future::Future;
+
+use cep_kit::auth::{self, AuthInterceptor};
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
+use tonic::{Request, Response, Status};
 
 /// The service's gRPC services, collected by [`crate::Service::grpc`]. Each is put
 /// behind the [`AuthInterceptor`] here, so none can be served without a token check,
@@ -47,4 +50,23 @@ impl Grpc {
     pub(crate) fn into_parts(self) -> (Routes, Vec<&'static str>) {
         (self.routes, self.names)
     }
+}
+
+/// The body of an RPC: runs `call` with the verified caller and the request's message,
+/// and maps its [`ApiError`](crate::ApiError) to a status, in one place.
+///
+/// # Errors
+///
+/// The status of the call's error (`UNAUTHENTICATED` when no caller was verified).
+pub async fn handle<T, R, F>(
+    request: Request<T>,
+    call: impl FnOnce(auth::Caller, T) -> F,
+) -> Result<Response<R>, Status>
+where
+    F: Future<Output = Result<R, crate::ApiError>>,
+{
+    let caller = auth::caller(&request)
+        .map_err(crate::ApiError::from)?
+        .clone();
+    Ok(Response::new(call(caller, request.into_inner()).await?))
 }

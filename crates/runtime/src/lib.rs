@@ -41,7 +41,7 @@ pub use cep_kit::settings::{NoSection, Section, ServiceSettings};
 pub use cli::{NoCommand, main};
 pub use consumers::Consumers;
 pub use error::{ApiError, Violations};
-pub use grpc::Grpc;
+pub use grpc::{Grpc, handle};
 
 use cep_bus::StreamSpec;
 use cep_kit::settings::NatsSettings;

@@ -98,6 +98,12 @@ impl NatsServer {
         server
     }
 
+    /// Whether the server admits only the services' users ([`NatsServer::start_with_accounts`]).
+    #[must_use]
+    pub fn has_users(&self) -> bool {
+        self.users.is_some()
+    }
+
     /// The user and password of `service` (e.g. `journeys`) on a server started with
     /// [`NatsServer::start_with_accounts`].
     ///

@@ -1,6 +1,7 @@
 //! [`spawn`]: any service of the system, as the runtime runs it, on a fresh database,
 //! a private nats-server with the services' accounts (the service connects as its own
-//! user), ephemeral ports and a manual clock; plus the tokens its callers present.
+//! user; [`Options::anonymous_nats`] for one not declared yet), ephemeral ports and a
+//! manual clock; plus the tokens its callers present.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub struct Options {
     pub settings: Vec<(String, String)>,
     /// Capture every log line (for the privacy assertions).
     pub capture_logs: bool,
+    /// A nats-server without users, for a service not yet in
+    /// deploy/nats/permissions.toml (the template): it connects anonymously.
+    pub anonymous_nats: bool,
 }
 
 impl Options {
@@ -41,6 +45,12 @@ impl Options {
     #[must_use]
     pub fn capture_logs(mut self) -> Self {
         self.capture_logs = true;
+        self
+    }
+
+    #[must_use]
+    pub fn anonymous_nats(mut self) -> Self {
+        self.anonymous_nats = true;
         self
     }
 }
@@ -68,13 +78,14 @@ pub fn settings_env(
     nats: &NatsServer,
     extra: &[(String, String)],
 ) -> HashMap<String, String> {
-    let (user, password) = nats.credentials(service);
+    let credentials = nats.has_users().then(|| nats.credentials(service));
+    let credentials = credentials
+        .into_iter()
+        .flat_map(|(user, password)| [("NATS__USER", user), ("NATS__PASSWORD", password)]);
     let base = [
         ("ENVIRONMENT", "local".to_owned()),
         ("DATABASE__URL", db_url.to_owned()),
         ("NATS__URL", nats.url()),
-        ("NATS__USER", user),
-        ("NATS__PASSWORD", password),
         ("AUTH__JWT_SECRET", SECRET.to_owned()),
         ("AUTH__JWT_ISSUER", ISSUER.to_owned()),
         ("SERVER__GRPC_LISTEN", "127.0.0.1:0".to_owned()),
@@ -85,6 +96,7 @@ pub fn settings_env(
     ];
     let prefix = format!("CEP_{}__", service.to_ascii_uppercase());
     base.into_iter()
+        .chain(credentials)
         .map(|(k, v)| (k.to_owned(), v))
         .chain(extra.iter().cloned())
         .map(|(k, v)| (format!("{prefix}{k}"), v))
@@ -107,7 +119,11 @@ pub fn start_time() -> chrono::DateTime<Utc> {
 pub async fn spawn<S: Service>(options: Options) -> TestService {
     let logs = options.capture_logs.then(LogCapture::install);
     let db = TestDatabase::create().await;
-    let nats = NatsServer::start_with_accounts().await;
+    let nats = if options.anonymous_nats {
+        NatsServer::start().await
+    } else {
+        NatsServer::start_with_accounts().await
+    };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a config folder: {e}"));
     let env = settings_env(S::NAME, &db.url, &nats, &options.settings);
     let settings =

@@ -2,11 +2,10 @@
 //! of [`crate::usecases`] and their results into replies; nothing else.
 
 use cep_domain::Uo;
-use cep_kit::auth;
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryService;
-use cep_runtime::ApiError;
 use cep_runtime::request::parse_id;
+use cep_runtime::{ApiError, handle};
 use tonic::{Request, Response, Status};
 
 use crate::edit::Field;
@@ -161,19 +160,6 @@ fn to_summary(b: &Beneficiary) -> pb::BeneficiarySummary {
         birth_date: b.birth_date.map(|d| d.to_string()).unwrap_or_default(),
         nir_masked: text(&b.nir_masked),
     }
-}
-
-/// Runs `call` with the verified caller and the request's message; one mapping of
-/// its error to a status.
-async fn handle<T, R, F>(
-    request: Request<T>,
-    call: impl FnOnce(auth::Caller, T) -> F,
-) -> Result<Response<R>, Status>
-where
-    F: Future<Output = Result<R, ApiError>>,
-{
-    let caller = auth::caller(&request).map_err(ApiError::from)?.clone();
-    Ok(Response::new(call(caller, request.into_inner()).await?))
 }
 
 #[tonic::async_trait]

@@ -39,6 +39,7 @@ pub async fn spawn_app_configured(capture_logs: bool, extra: &[(&str, String)]) 
     let mut options = Options {
         settings: nir_settings(),
         capture_logs,
+        ..Options::default()
     };
     for (key, value) in extra {
         options = options.setting(key, value.clone());
