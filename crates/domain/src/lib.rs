@@ -5,6 +5,7 @@
 //!
 //! - [`lot`]: the 19 lots of the framework agreement, their names and time zones.
 //! - [`geography`]: departments and postal codes, resolved to their lot.
+//! - [`id`]: typed record ids (`BeneficiaryId`…), one textual form.
 //! - [`nir`]: the social security number, checked and never shown in clear.
 //! - [`calendar`]: public holidays and working days (jours ouvrés) per department or lot.
 //! - [`reference`](mod@reference): the versioned reference tables (nomenclatures) of France compétences.
@@ -22,6 +23,7 @@ pub mod calendar;
 pub mod clock;
 pub mod eligibility;
 pub mod geography;
+pub mod id;
 pub mod lot;
 pub mod nir;
 pub mod reference;
@@ -30,6 +32,7 @@ pub mod uo;
 pub use calendar::WorkingDayCalendar;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use geography::{Department, GeographyError, PostalCode};
+pub use id::{BeneficiaryId, IdError};
 pub use lot::{Lot, LotError};
 pub use nir::{Nir, NirError, NirWarning, Sex};
 pub use reference::{

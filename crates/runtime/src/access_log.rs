@@ -30,20 +30,21 @@ pub struct AccessRow {
 
 /// Records that `caller` did `action` at `at`, showing `records` (one row each; one
 /// row without a record when the answer showed none, so the call stays traced).
-pub async fn record(
+pub async fn record<R: Copy + Into<Uuid>>(
     conn: &mut PgConnection,
     at: DateTime<Utc>,
     caller: &Caller,
     action: &str,
-    records: &[Uuid],
+    records: &[R],
 ) -> Result<(), sqlx::Error> {
     let roles: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
+    let records: Vec<Uuid> = records.iter().map(|r| (*r).into()).collect();
     sqlx::query("SELECT cep_access_log_append($1, $2, $3, $4, $5)")
         .bind(at)
         .bind(&caller.subject)
         .bind(roles.join(","))
         .bind(action)
-        .bind(records)
+        .bind(&records)
         .execute(conn)
         .await?;
     Ok(())
@@ -70,12 +71,12 @@ impl Refusals {
     }
 
     /// Records that `caller` was refused `action` about `records`, at `at`.
-    pub async fn record(
+    pub async fn record<R: Copy + Into<Uuid>>(
         &self,
         at: DateTime<Utc>,
         caller: &Caller,
         action: &str,
-        records: &[Uuid],
+        records: &[R],
     ) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         record(&mut conn, at, caller, action, records).await
@@ -86,7 +87,7 @@ impl Refusals {
 /// most `limit`.
 pub async fn about(
     conn: &mut PgConnection,
-    record: Uuid,
+    record: impl Into<Uuid>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<AccessRow>, sqlx::Error> {
@@ -94,7 +95,7 @@ pub async fn about(
         "SELECT id, at, subject, roles, action, record_id FROM cep_access_log \
          WHERE record_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     )
-    .bind(record)
+    .bind(record.into())
     .bind(after)
     .bind(limit)
     .fetch_all(conn)

@@ -22,19 +22,21 @@ pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
 
 /// [`parse_id`], collecting the violation.
 pub fn id(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
-    match Uuid::try_parse(value) {
-        Ok(id) if value.len() == 36 && id.hyphenated().to_string() == value => {
+    match cep_domain::id::parse_uuid(value) {
+        Ok(id) => {
             tracing::Span::current().record("record_id", tracing::field::display(id));
             Some(id)
         }
-        _ => {
-            v.add(
-                field,
-                "must be a UUID written as 8-4-4-4-12 lower-case hexadecimal digits",
-            );
+        Err(e) => {
+            v.add(field, e.to_string());
             None
         }
     }
+}
+
+/// [`parse_id`] into a typed id (`cep_domain::BeneficiaryId`…).
+pub fn parse_typed_id<T: From<Uuid>>(field: &str, value: &str) -> Result<T, ApiError> {
+    parse_id(field, value).map(T::from)
 }
 
 /// The rows a page holds: `page_size` from 1 to [`PAGE_MAX`], 0 meaning [`PAGE_DEFAULT`].

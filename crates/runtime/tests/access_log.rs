@@ -73,7 +73,7 @@ async fn a_search_that_shows_nobody_is_still_logged() {
     db.migrate(&cep_runtime::migrator(&NO_SERVICE_MIGRATIONS))
         .await;
     let mut conn = db.pool.acquire().await.expect("conn");
-    access_log::record(&mut conn, at(), &caller(), "search", &[])
+    access_log::record(&mut conn, at(), &caller(), "search", &[] as &[Uuid])
         .await
         .expect("row");
     let (count, record): (i64, Option<Uuid>) =

@@ -2,7 +2,7 @@
 //! applies. Fields are applied in the order of [`Field`] (the employer's department
 //! before its postal code, which depends on it).
 
-use cep_domain::ReferenceTables;
+use cep_domain::{PostalCode, ReferenceTables};
 use cep_kit::settings::Structure;
 use cep_runtime::Violations;
 use chrono::NaiveDate;
@@ -226,8 +226,8 @@ pub fn apply(
     }
 }
 
-fn postal_code(v: &mut Violations, field: &str, value: &str) -> Option<String> {
-    check::optional_postal_code(v, field, value).map(|p| p.as_str().to_owned())
+fn postal_code(v: &mut Violations, field: &str, value: &str) -> Option<PostalCode> {
+    check::optional_postal_code(v, field, value)
 }
 
 /// The fields changed by applying `edits` in order, and the violations found; the

@@ -10,7 +10,7 @@ use cep_bus::{Event, OutboxMessage, StreamSpec, Subject};
 use cep_proto::events;
 use chrono::{DateTime, Utc};
 
-use crate::model::{Beneficiary, text};
+use crate::model::{Beneficiary, code, text};
 
 pub const STREAM: &str = "BENEFICIARIES";
 pub const REGISTERED: Subject<events::BeneficiaryRegistered> =
@@ -39,13 +39,13 @@ pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
         employment_status: text(&b.employment_status),
         email: text(&b.email),
         phone: text(&b.phone),
-        home_postal_code: text(&b.home_postal_code),
-        work_postal_code: text(&b.work_postal_code),
+        home_postal_code: code(&b.home_postal_code),
+        work_postal_code: code(&b.work_postal_code),
         sex: text(&p.sex),
         address_street_number: text(&p.address_street_number),
         address_street_type: text(&p.address_street_type),
         address_street_name: text(&p.address_street_name),
-        address_postal_code: text(&p.address_postal_code),
+        address_postal_code: code(&p.address_postal_code),
         address_city: text(&p.address_city),
         education_level: text(&p.education_level),
         naf_section: text(&p.naf_section),

@@ -1,15 +1,15 @@
 //! `cep.beneficiaries.v1.BeneficiaryService`: translates requests into the commands
 //! of [`crate::usecases`] and their results into replies; nothing else.
 
-use cep_domain::Uo;
+use cep_domain::{BeneficiaryId, Uo};
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryService;
-use cep_runtime::request::parse_id;
+use cep_runtime::request::parse_typed_id;
 use cep_runtime::{ApiError, handle};
 use tonic::{Request, Response, Status};
 
 use crate::edit::Field;
-use crate::model::{Beneficiary, Profile, text};
+use crate::model::{Beneficiary, Profile, code, text};
 use crate::usecases::{Cases, DuplicateOverride, Registration, SearchQuery, Shown, Update};
 
 /// The gRPC face of the use cases.
@@ -23,8 +23,8 @@ fn parse_uo(value: i32) -> Result<Uo, ApiError> {
         .ok_or_else(|| ApiError::invalid("uo", "must be one of UO0, UO1, UO2_1, UO2_2"))
 }
 
-fn id_of(value: &str) -> Result<uuid::Uuid, ApiError> {
-    parse_id("beneficiary_id", value)
+fn id_of(value: &str) -> Result<BeneficiaryId, ApiError> {
+    parse_typed_id("beneficiary_id", value)
 }
 
 fn duplicate(allow: bool, reason: String) -> DuplicateOverride {
@@ -100,7 +100,7 @@ fn to_profile(p: &Profile) -> pb::Profile {
         address_street_number: text(&p.address_street_number),
         address_street_type: text(&p.address_street_type),
         address_street_name: text(&p.address_street_name),
-        address_postal_code: text(&p.address_postal_code),
+        address_postal_code: code(&p.address_postal_code),
         address_city: text(&p.address_city),
         education_level: text(&p.education_level),
         naf_section: text(&p.naf_section),
@@ -132,8 +132,8 @@ fn to_proto(shown: Shown) -> pb::Beneficiary {
         employment_status: text(&b.employment_status),
         email: text(&b.email),
         phone: text(&b.phone),
-        home_postal_code: text(&b.home_postal_code),
-        work_postal_code: text(&b.work_postal_code),
+        home_postal_code: code(&b.home_postal_code),
+        work_postal_code: code(&b.work_postal_code),
         operator_ref: text(&b.operator_ref),
         other_cep_operator: text(&b.other_cep_operator),
         lot_exception_justification: text(&b.lot_exception_justification),

@@ -1,11 +1,9 @@
 //! The beneficiary record as this service keeps it, and the rules on its fields.
 
-use cep_domain::Lot;
+use crate::vault::SealedNir;
+use cep_domain::{BeneficiaryId, Lot, PostalCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-use crate::vault::SealedNir;
 
 /// The UO1 profile fields of annex 2; `None` when not collected yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,7 +16,7 @@ pub struct Profile {
     /// a pod of the previous release during a rolling upgrade) read it as the street name.
     #[serde(alias = "address_line")]
     pub address_street_name: Option<String>,
-    pub address_postal_code: Option<String>,
+    pub address_postal_code: Option<PostalCode>,
     pub address_city: Option<String>,
     pub education_level: Option<String>,
     pub naf_section: Option<String>,
@@ -30,6 +28,7 @@ pub struct Profile {
     pub disability: Option<String>,
     /// A department code, or "00" for an employer abroad.
     pub employer_department: Option<String>,
+    /// A French postal code, or the foreign one of an employer abroad.
     pub employer_postal_code: Option<String>,
     pub employer_city: Option<String>,
 }
@@ -37,7 +36,7 @@ pub struct Profile {
 /// A person as stored. Personal fields are `None` once erased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Beneficiary {
-    pub id: Uuid,
+    pub id: BeneficiaryId,
     pub lot: Lot,
     pub structure_id: String,
     pub last_name: Option<String>,
@@ -47,8 +46,8 @@ pub struct Beneficiary {
     pub employment_status: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub home_postal_code: Option<String>,
-    pub work_postal_code: Option<String>,
+    pub home_postal_code: Option<PostalCode>,
+    pub work_postal_code: Option<PostalCode>,
     pub operator_ref: Option<String>,
     pub other_cep_operator: Option<String>,
     pub lot_exception_justification: Option<String>,
@@ -122,6 +121,13 @@ impl Beneficiary {
 /// An optional field as the contract carries it: "" when absent.
 pub fn text(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
+}
+
+/// An optional postal code as the contract carries it: "" when absent.
+pub fn code(v: &Option<PostalCode>) -> String {
+    v.as_ref()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// A name as compared: lower case, without accents, hyphens and apostrophes as

@@ -2,7 +2,7 @@
 //! connection (or transaction) so a change, its outbox event and its access-log
 //! row commit together.
 
-use cep_domain::Lot;
+use cep_domain::{BeneficiaryId, Lot, PostalCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -66,8 +66,13 @@ impl TryFrom<Row> for Beneficiary {
                 ));
             }
         };
+        let postal_code = |code: Option<String>| {
+            code.map(|c| PostalCode::parse(&c))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(r.id, e.to_string()))
+        };
         Ok(Beneficiary {
-            id: r.id,
+            id: BeneficiaryId::from(r.id),
             lot,
             structure_id: r.structure_id,
             last_name: r.last_name,
@@ -77,8 +82,8 @@ impl TryFrom<Row> for Beneficiary {
             employment_status: r.employment_status,
             email: r.email,
             phone: r.phone,
-            home_postal_code: r.home_postal_code,
-            work_postal_code: r.work_postal_code,
+            home_postal_code: postal_code(r.home_postal_code)?,
+            work_postal_code: postal_code(r.work_postal_code)?,
             operator_ref: r.operator_ref,
             other_cep_operator: r.other_cep_operator,
             lot_exception_justification: r.lot_exception_justification,
@@ -116,7 +121,7 @@ pub async fn insert(conn: &mut PgConnection, b: &Beneficiary) -> Result<(), Stor
          reference_version) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)",
     )
-    .bind(b.id)
+    .bind(b.id.as_uuid())
     .bind(i16::from(b.lot.number()))
     .bind(&b.structure_id)
     .bind(&b.last_name)
@@ -129,8 +134,8 @@ pub async fn insert(conn: &mut PgConnection, b: &Beneficiary) -> Result<(), Stor
     .bind(&b.employment_status)
     .bind(&b.email)
     .bind(&b.phone)
-    .bind(&b.home_postal_code)
-    .bind(&b.work_postal_code)
+    .bind(b.home_postal_code.as_ref().map(PostalCode::as_str))
+    .bind(b.work_postal_code.as_ref().map(PostalCode::as_str))
     .bind(&b.operator_ref)
     .bind(&b.other_cep_operator)
     .bind(&b.lot_exception_justification)
@@ -162,7 +167,7 @@ pub async fn update(
          nir_key_version=$29 \
          WHERE id=$1 AND version=$2",
     )
-    .bind(b.id)
+    .bind(b.id.as_uuid())
     .bind(expected_version)
     .bind(&b.structure_id)
     .bind(&b.last_name)
@@ -175,8 +180,8 @@ pub async fn update(
     .bind(&b.employment_status)
     .bind(&b.email)
     .bind(&b.phone)
-    .bind(&b.home_postal_code)
-    .bind(&b.work_postal_code)
+    .bind(b.home_postal_code.as_ref().map(PostalCode::as_str))
+    .bind(b.work_postal_code.as_ref().map(PostalCode::as_str))
     .bind(&b.operator_ref)
     .bind(&b.other_cep_operator)
     .bind(&b.lot_exception_justification)
@@ -196,13 +201,16 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Beneficiary>, StoreError> {
+pub async fn get(
+    conn: &mut PgConnection,
+    id: BeneficiaryId,
+) -> Result<Option<Beneficiary>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM beneficiaries WHERE id = $1"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(conn)
     .await?;
     row.map(Beneficiary::try_from).transpose()
@@ -211,14 +219,14 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Beneficiary
 /// Same as [`get`], locking the row until the transaction ends.
 pub async fn get_for_update(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: BeneficiaryId,
 ) -> Result<Option<Beneficiary>, StoreError> {
     let row: Option<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM beneficiaries WHERE id = $1 FOR UPDATE"
     ))
-    .bind(id)
+    .bind(id.as_uuid())
     .fetch_optional(conn)
     .await?;
     row.map(Beneficiary::try_from).transpose()
@@ -228,7 +236,7 @@ pub async fn get_for_update(
 /// know of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    pub id: Uuid,
+    pub id: BeneficiaryId,
     pub lot: Lot,
     pub structure_id: String,
 }
@@ -237,7 +245,7 @@ fn holder(row: Option<(Uuid, i16, String)>) -> Result<Option<Holder>, StoreError
     row.map(|(id, lot, structure_id)| {
         let lot = Lot::new(i64::from(lot)).map_err(|e| StoreError::Corrupt(id, e.to_string()))?;
         Ok(Holder {
-            id,
+            id: BeneficiaryId::from(id),
             lot,
             structure_id,
         })
@@ -252,7 +260,7 @@ pub async fn find_same_identity(
     last_name_key: &str,
     first_name_key: &str,
     birth_date: NaiveDate,
-    except: Uuid,
+    except: BeneficiaryId,
 ) -> Result<Option<Holder>, StoreError> {
     let row = sqlx::query_as(
         "SELECT id, lot, structure_id FROM beneficiaries WHERE erased_at IS NULL AND lot = $1 \
@@ -263,7 +271,7 @@ pub async fn find_same_identity(
     .bind(last_name_key)
     .bind(first_name_key)
     .bind(birth_date)
-    .bind(except)
+    .bind(except.as_uuid())
     .fetch_optional(conn)
     .await?;
     holder(row)
@@ -273,14 +281,14 @@ pub async fn find_same_identity(
 pub async fn find_by_nir_index(
     conn: &mut PgConnection,
     index: &[u8],
-    except: Uuid,
+    except: BeneficiaryId,
 ) -> Result<Option<Holder>, StoreError> {
     let row = sqlx::query_as(
         "SELECT id, lot, structure_id FROM beneficiaries WHERE erased_at IS NULL AND nir_index = $1 \
          AND id <> $2 ORDER BY id LIMIT 1",
     )
     .bind(index)
-    .bind(except)
+    .bind(except.as_uuid())
     .fetch_optional(conn)
     .await?;
     holder(row)
@@ -295,7 +303,7 @@ pub struct SearchQuery {
     pub name_prefix_key: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub nir_index: Option<Vec<u8>>,
-    pub after: Option<Uuid>,
+    pub after: Option<BeneficiaryId>,
     pub limit: i64,
 }
 
@@ -327,7 +335,7 @@ pub async fn search(
     .bind(pattern)
     .bind(q.birth_date)
     .bind(&q.nir_index)
-    .bind(q.after)
+    .bind(q.after.map(|a| a.as_uuid()))
     .bind(q.limit)
     .fetch_all(conn)
     .await?;
@@ -401,7 +409,7 @@ pub async fn lock_nirs_to_reseal(
     conn: &mut PgConnection,
     current: i16,
     limit: i64,
-) -> Result<Vec<(Uuid, SealedNir)>, StoreError> {
+) -> Result<Vec<(BeneficiaryId, SealedNir)>, StoreError> {
     let rows: Vec<(Uuid, Vec<u8>, i16)> = sqlx::query_as(
         "SELECT id, nir_sealed, nir_key_version FROM beneficiaries \
          WHERE nir_key_version <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -412,7 +420,7 @@ pub async fn lock_nirs_to_reseal(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, bytes, key_version)| (id, SealedNir { key_version, bytes }))
+        .map(|(id, bytes, key_version)| (BeneficiaryId::from(id), SealedNir { key_version, bytes }))
         .collect())
 }
 
@@ -420,11 +428,11 @@ pub async fn lock_nirs_to_reseal(
 /// record, so neither its version nor its `updated_at` move.
 pub async fn reseal_nir(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: BeneficiaryId,
     sealed: &SealedNir,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE beneficiaries SET nir_sealed = $2, nir_key_version = $3 WHERE id = $1")
-        .bind(id)
+        .bind(id.as_uuid())
         .bind(&sealed.bytes)
         .bind(sealed.key_version)
         .execute(conn)

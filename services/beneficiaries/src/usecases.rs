@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use cep_domain::{Lot, Nir, PostalCode, ReferenceTables, SharedClock, Uo, eligibility};
+use cep_domain::{
+    BeneficiaryId, Lot, Nir, PostalCode, ReferenceTables, SharedClock, Uo, eligibility,
+};
 use cep_kit::auth::Caller;
 use cep_kit::settings::{OperatorSettings, Structure};
 use cep_runtime::request::{Page, page_cursor, page_limit};
 use cep_runtime::{ApiError, Violations, access_log};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::edit::{self, Field};
 use crate::model::{Beneficiary, Profile, name_key};
@@ -49,7 +50,7 @@ pub struct DuplicateOverride {
 /// An update: the fields sent (others are kept), from `version`.
 #[derive(Debug, Clone)]
 pub struct Update {
-    pub id: Uuid,
+    pub id: BeneficiaryId,
     pub version: i64,
     pub edits: Vec<(Field, String)>,
     pub duplicate: DuplicateOverride,
@@ -108,7 +109,7 @@ fn ensure_live(b: &Beneficiary) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn conflict(id: Uuid, sent: i64, current: i64) -> ApiError {
+fn conflict(id: BeneficiaryId, sent: i64, current: i64) -> ApiError {
     ApiError::Conflict(format!(
         "version {sent} is not the current version {current} of beneficiary {id}: read it again"
     ))
@@ -133,7 +134,7 @@ impl Cases {
         conn: &mut PgConnection,
         caller: &Caller,
         action: &str,
-        records: &[Uuid],
+        records: &[BeneficiaryId],
     ) -> Result<(), ApiError> {
         access_log::record(conn, self.clock.now(), caller, action, records).await?;
         Ok(())
@@ -164,7 +165,7 @@ impl Cases {
         &self,
         conn: &mut PgConnection,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         action: &str,
         for_update: bool,
     ) -> Result<Beneficiary, ApiError> {
@@ -189,7 +190,7 @@ impl Cases {
         &self,
         caller: &Caller,
         action: &str,
-        records: &[Uuid],
+        records: &[BeneficiaryId],
     ) -> Result<(), ApiError> {
         self.refusals
             .record(self.clock.now(), caller, action, records)
@@ -204,7 +205,7 @@ impl Cases {
         &self,
         caller: &Caller,
         holder: &store::Holder,
-        record: Uuid,
+        record: BeneficiaryId,
         what: &str,
         allowed: bool,
     ) -> Result<(), ApiError> {
@@ -317,7 +318,7 @@ impl Cases {
 
         let now = self.clock.now();
         let b = Beneficiary {
-            id: Uuid::now_v7(),
+            id: BeneficiaryId::generate(),
             lot,
             structure_id,
             last_name: Some(last_name),
@@ -327,8 +328,8 @@ impl Cases {
             employment_status: Some(status),
             email,
             phone,
-            home_postal_code: home.map(|p| p.as_str().to_owned()),
-            work_postal_code: work.map(|p| p.as_str().to_owned()),
+            home_postal_code: home,
+            work_postal_code: work,
             operator_ref,
             other_cep_operator: other,
             lot_exception_justification: justification,
@@ -354,7 +355,7 @@ impl Cases {
         Ok(b)
     }
 
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Shown, ApiError> {
+    pub async fn get(&self, caller: &Caller, id: BeneficiaryId) -> Result<Shown, ApiError> {
         caller.require_any_role(authz::READ)?;
         let mut tx = self.pool.begin().await?;
         let b = self.load(&mut tx, caller, id, "get", false).await?;
@@ -411,7 +412,7 @@ impl Cases {
     pub async fn set_nir(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         nir: &str,
         duplicate: DuplicateOverride,
     ) -> Result<NirRecorded, ApiError> {
@@ -532,7 +533,7 @@ impl Cases {
                 }
             }
         };
-        let after = page_cursor::<Uuid>(&mut v, &q.page_token);
+        let after = page_cursor::<BeneficiaryId>(&mut v, &q.page_token);
         v.into_result()?;
         let query = store::SearchQuery {
             lots,
@@ -546,7 +547,7 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         let found = store::search(&mut tx, &query).await?;
         let page = Page::of(found, limit, |last| last.id.to_string());
-        let shown: Vec<Uuid> = page.rows.iter().map(|b| b.id).collect();
+        let shown: Vec<BeneficiaryId> = page.rows.iter().map(|b| b.id).collect();
         self.log(&mut tx, caller, "search", &shown).await?;
         tx.commit().await?;
         Ok(page)
@@ -557,7 +558,7 @@ impl Cases {
     async fn load_for_check(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         action: &str,
     ) -> Result<Beneficiary, ApiError> {
         caller.require_any_role(authz::CHECK)?;
@@ -572,15 +573,11 @@ impl Cases {
     pub async fn check_eligibility(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         uo: Uo,
     ) -> Result<FailedRules, ApiError> {
         let b = self.load_for_check(caller, id, "check_eligibility").await?;
-        let lot_of = |code: &Option<String>| {
-            code.as_deref()
-                .and_then(|c| PostalCode::parse(c).ok())
-                .and_then(|p| p.lot().ok())
-        };
+        let lot_of = |code: &Option<PostalCode>| code.as_ref().and_then(|p| p.lot().ok());
         let facts = eligibility::EligibilityFacts {
             employment_status: b
                 .employment_status
@@ -599,7 +596,7 @@ impl Cases {
     pub async fn validate_for(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         uo: Uo,
     ) -> Result<Vec<&'static str>, ApiError> {
         let b = self.load_for_check(caller, id, "validate_for").await?;
@@ -609,7 +606,7 @@ impl Cases {
     /// Everything held about the person, as JSON (right of access): the record, the
     /// NIR (full for the roles that see it elsewhere, masked for the others) and who
     /// accessed it.
-    pub async fn export(&self, caller: &Caller, id: Uuid) -> Result<String, ApiError> {
+    pub async fn export(&self, caller: &Caller, id: BeneficiaryId) -> Result<String, ApiError> {
         caller.require_any_role(authz::EXPORT)?;
         let mut tx = self.pool.begin().await?;
         let b = self.load(&mut tx, caller, id, "export", false).await?;
@@ -634,7 +631,7 @@ impl Cases {
     pub async fn list_accesses(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         page_size: i32,
         page_token: &str,
     ) -> Result<Page<access_log::AccessRow>, ApiError> {
@@ -659,7 +656,7 @@ impl Cases {
     pub async fn erase(
         &self,
         caller: &Caller,
-        id: Uuid,
+        id: BeneficiaryId,
         reason: &str,
     ) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
         caller.require_any_role(authz::ERASE)?;

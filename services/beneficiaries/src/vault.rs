@@ -9,11 +9,10 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use cep_domain::Nir;
+use cep_domain::{BeneficiaryId, Nir};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use uuid::Uuid;
 
 use crate::settings::{KeyVersion, NirKeys};
 
@@ -70,14 +69,15 @@ impl NirVault {
     }
 
     /// Seals `nir` under the current key: `nonce || ciphertext+tag`.
-    pub fn encrypt(&self, beneficiary: Uuid, nir: &Nir) -> Result<SealedNir, VaultError> {
+    pub fn encrypt(&self, beneficiary: BeneficiaryId, nir: &Nir) -> Result<SealedNir, VaultError> {
         let (version, key) = &self.keys.current;
         let cipher = Aes256Gcm::new(key.into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
+        let aad = beneficiary.as_uuid();
         let payload = Payload {
             msg: nir.as_str().as_bytes(),
-            aad: beneficiary.as_bytes(),
+            aad: aad.as_bytes(),
         };
         let sealed = cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
@@ -91,18 +91,23 @@ impl NirVault {
         })
     }
 
-    pub fn decrypt(&self, beneficiary: Uuid, stored: &SealedNir) -> Result<Nir, VaultError> {
+    pub fn decrypt(
+        &self,
+        beneficiary: BeneficiaryId,
+        stored: &SealedNir,
+    ) -> Result<Nir, VaultError> {
         if stored.bytes.len() <= NONCE_LEN {
             return Err(VaultError::Decrypt);
         }
         let (nonce, sealed) = stored.bytes.split_at(NONCE_LEN);
         let cipher = Aes256Gcm::new(self.key(stored.key_version)?.into());
+        let aad = beneficiary.as_uuid();
         let plain = cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
-                    aad: beneficiary.as_bytes(),
+                    aad: aad.as_bytes(),
                 },
             )
             .map_err(|_| VaultError::Decrypt)?;
@@ -113,7 +118,7 @@ impl NirVault {
     /// The same NIR sealed under the current key; `None` when it already is.
     pub fn reseal(
         &self,
-        beneficiary: Uuid,
+        beneficiary: BeneficiaryId,
         stored: &SealedNir,
     ) -> Result<Option<SealedNir>, VaultError> {
         if stored.key_version == self.current_version() {
@@ -176,7 +181,7 @@ mod tests {
     #[test]
     fn a_nir_round_trips_and_the_ciphertext_does_not_contain_it() {
         let v = vault(1);
-        let id = Uuid::new_v4();
+        let id = BeneficiaryId::generate();
         let sealed = v.encrypt(id, &nir()).expect("seal");
         assert!(
             !sealed
@@ -193,8 +198,8 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_record_does_not_decrypt() {
         let v = vault(1);
-        let sealed = v.encrypt(Uuid::new_v4(), &nir()).expect("seal");
-        assert!(v.decrypt(Uuid::new_v4(), &sealed).is_err());
+        let sealed = v.encrypt(BeneficiaryId::generate(), &nir()).expect("seal");
+        assert!(v.decrypt(BeneficiaryId::generate(), &sealed).is_err());
     }
 
     #[test]
@@ -206,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_retired_key_still_opens_and_reseal_moves_to_the_current_one() {
-        let id = Uuid::new_v4();
+        let id = BeneficiaryId::generate();
         let old = vault(1).encrypt(id, &nir()).expect("seal");
         assert_eq!(old.key_version, 1);
         let v = rotated(true);

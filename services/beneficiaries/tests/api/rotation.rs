@@ -4,10 +4,9 @@ use base64::Engine;
 use beneficiaries::rotation::{self, RotationError};
 use beneficiaries::settings::NirKeys;
 use beneficiaries::vault::NirVault;
-use cep_domain::Nir;
+use cep_domain::{BeneficiaryId, Nir};
 use cep_kit::auth::Role;
 use cep_proto::beneficiaries as pb;
-use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -61,12 +60,12 @@ async fn nirs_under_the_retired_key_are_resealed_while_the_service_answers() {
     // Twenty of them were sealed before the new key was deployed.
     let old = vault((1, 1), &[]);
     for (id, nir) in &people[..20] {
-        let uuid = Uuid::parse_str(id).expect("id");
+        let uuid: BeneficiaryId = id.parse().expect("id");
         let sealed = old
             .encrypt(uuid, &Nir::parse(nir).expect("nir"))
             .expect("seal");
         sqlx::query("UPDATE beneficiaries SET nir_sealed = $2, nir_key_version = 1 WHERE id = $1")
-            .bind(uuid)
+            .bind(uuid.as_uuid())
             .bind(&sealed.bytes)
             .execute(&app.db.pool)
             .await
@@ -112,7 +111,7 @@ async fn nirs_under_the_retired_key_are_resealed_while_the_service_answers() {
     let only_new = vault((2, 3), &[]);
     for (id, nir) in &people {
         let mut conn = app.db.pool.acquire().await.expect("conn");
-        let b = beneficiaries::store::get(&mut conn, Uuid::parse_str(id).expect("id"))
+        let b = beneficiaries::store::get(&mut conn, id.parse().expect("id"))
             .await
             .expect("get")
             .expect("row");
