@@ -81,8 +81,8 @@ pub use error::BusError;
 pub use event::{Event, Subject};
 pub use inbox::prune_inbox;
 pub use outbox::{
-    Backlog, OutboxMessage, ParkedFilter, backlog, discard_unsent, enqueue, prune_published,
-    replay_parked, watch_backlog,
+    Backlog, OutboxMessage, ParkedFilter, ParkedRow, backlog, discard_unsent, enqueue, list_parked,
+    prune_published, replay_parked, watch_backlog,
 };
 pub use relay::Relay;
 pub use streams::{

@@ -153,6 +153,47 @@ pub struct ParkedFilter {
     pub id: Option<Uuid>,
 }
 
+/// A parked row, as an operator inspects it before replaying it: never its payload
+/// (it may carry personal data).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ParkedRow {
+    pub id: Uuid,
+    pub subject: String,
+    pub key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub parked_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+/// The parked rows matching `filter` (all with `None`), oldest first, at most `limit`.
+///
+/// # Errors
+///
+/// [`BusError::Database`] when the query fails.
+pub async fn list_parked(
+    pool: &PgPool,
+    filter: Option<&ParkedFilter>,
+    limit: i64,
+) -> Result<Vec<ParkedRow>, BusError> {
+    let all = ParkedFilter::default();
+    let filter = filter.unwrap_or(&all);
+    Ok(sqlx::query_as(
+        "select id, subject, key, created_at, parked_at, attempts, last_error from outbox \
+         where parked_at is not null and published_at is null \
+         and ($1::text is null or subject = $1) \
+         and ($2::text is null or key = $2) \
+         and ($3::uuid is null or id = $3) \
+         order by seq limit $4",
+    )
+    .bind(filter.subject.as_deref())
+    .bind(filter.key.as_deref())
+    .bind(filter.id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Makes the parked rows matching `filter` (all with `None`) eligible again, with their
 /// refusal count and backoff reset, wakes the relay, and returns how many: for an
 /// operator, once the cause is fixed (the stream now covers the subject, the server's

@@ -32,17 +32,10 @@ impl SettingsError {
     }
 }
 
-/// Loads the settings of `service` (e.g. "beneficiaries") over `defaults` (TOML text),
-/// from the process environment.
-pub fn load<T: DeserializeOwned>(service: &str, defaults: &str) -> Result<T, SettingsError> {
-    let dir = std::env::var_os("CEP_CONFIG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("config"));
-    load_from(service, defaults, &dir, None)
-}
-
-/// Same as [`load`] with an explicit folder and, when given, environment variables
-/// instead of the process's.
+/// The settings of `service` (e.g. "beneficiaries") over `defaults` (TOML text), from
+/// `config_dir` and, when given, these environment variables instead of the
+/// process's; deserialised as `T` without the shared sections' checks (a service
+/// loads [`ServiceSettings`]).
 pub fn load_from<T: DeserializeOwned>(
     service: &str,
     defaults: &str,

@@ -24,20 +24,45 @@ enum Builtin {
 
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
-    /// Make parked events (refused too many times by the server, e.g. no stream for
-    /// their subject, a payload over its limit) eligible again, once the cause is
-    /// fixed; all of them unless a filter is given.
-    Replay {
-        /// Only the events of this exact subject.
-        #[arg(long)]
-        subject: Option<String>,
-        /// Only the events about this record (e.g. a beneficiary id).
-        #[arg(long)]
-        key: Option<String>,
-        /// Only this event (its id).
-        #[arg(long)]
-        id: Option<uuid::Uuid>,
+    /// List the parked events (refused too many times by the server, e.g. no stream
+    /// for their subject, a payload over its limit): id, subject, key, when, tries and
+    /// the last refusal; never their payload.
+    Parked {
+        #[command(flatten)]
+        filter: ParkedArgs,
+        /// At most this many, oldest first.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
     },
+    /// Make parked events eligible again, once the cause is fixed; all of them unless
+    /// a filter is given.
+    Replay {
+        #[command(flatten)]
+        filter: ParkedArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ParkedArgs {
+    /// Only the events of this exact subject.
+    #[arg(long)]
+    subject: Option<String>,
+    /// Only the events about this record (e.g. a beneficiary id).
+    #[arg(long)]
+    key: Option<String>,
+    /// Only this event (its id).
+    #[arg(long)]
+    id: Option<uuid::Uuid>,
+}
+
+impl From<ParkedArgs> for cep_bus::ParkedFilter {
+    fn from(a: ParkedArgs) -> Self {
+        cep_bus::ParkedFilter {
+            subject: a.subject,
+            key: a.key,
+            id: a.id,
+        }
+    }
 }
 
 /// The [`Service::Command`] of a service with no commands of its own.
@@ -85,10 +110,30 @@ async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
             .await
             .map(|_| tracing::info!("migrations applied")),
         Some(Builtin::CheckConfig) => Ok(()),
-        Some(Builtin::Outbox(OutboxCommand::Replay { subject, key, id })) => {
+        Some(Builtin::Outbox(OutboxCommand::Parked { filter, limit })) => {
             let pool = connect_database(&settings, S::migrations(), false).await?;
-            let filter = cep_bus::ParkedFilter { subject, key, id };
-            let replayed = cep_bus::replay_parked(&pool, Some(&filter)).await?;
+            let rows = cep_bus::list_parked(&pool, Some(&filter.into()), limit).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{} parked event(s)", rows.len());
+                for r in rows {
+                    println!(
+                        "{}  {}  key={}  created={}  parked={}  attempts={}  last refusal: {}",
+                        r.id,
+                        r.subject,
+                        r.key.as_deref().unwrap_or("-"),
+                        r.created_at.to_rfc3339(),
+                        r.parked_at.to_rfc3339(),
+                        r.attempts,
+                        r.last_error.as_deref().unwrap_or("-"),
+                    );
+                }
+            }
+            Ok(())
+        }
+        Some(Builtin::Outbox(OutboxCommand::Replay { filter })) => {
+            let pool = connect_database(&settings, S::migrations(), false).await?;
+            let replayed = cep_bus::replay_parked(&pool, Some(&filter.into())).await?;
             #[allow(clippy::print_stdout)]
             {
                 println!("{replayed} parked event(s) made eligible again");

@@ -112,6 +112,7 @@ pub fn erased(b: &Beneficiary) -> OutboxMessage {
         beneficiary_id: b.id.to_string(),
         lot: i32::from(b.lot.number()),
         erased_at: erased_at.to_rfc3339(),
+        version: b.version,
     };
     message(ERASED, &event, b, erased_at)
 }

@@ -135,6 +135,32 @@ async fn a_row_refused_as_often_as_allowed_is_parked_until_replayed() {
         0,
         "parked rows are not claimed"
     );
+    let listed = cep_bus::list_parked(bus.pool(), None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        poison[..4].to_vec(),
+        "oldest first"
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|r| r.attempts == 3 && r.last_error.is_some())
+    );
+    let only_large = ParkedFilter {
+        id: Some(poison[3]),
+        ..ParkedFilter::default()
+    };
+    let listed = cep_bus::list_parked(bus.pool(), Some(&only_large), 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        cep_bus::list_parked(bus.pool(), None, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // the cause of the orphans is fixed; the large row stays parked
     cep_bus::ensure_stream(

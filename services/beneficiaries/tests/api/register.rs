@@ -344,6 +344,18 @@ async fn erasure_keeps_a_tombstone_without_personal_data() {
     assert!(!b.erased_at.is_empty());
     assert!(b.last_name.is_empty() && b.first_name.is_empty() && b.birth_date.is_empty());
     assert!(!b.has_nir && b.nir_masked.is_empty());
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE ce_type = 'cep.events.v1.BeneficiaryErased'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("erased fact");
+    let erased: cep_proto::events::BeneficiaryErased =
+        prost::Message::decode(payload.as_slice()).expect("decodes");
+    assert_eq!(
+        erased.version, b.version,
+        "the fact carries the tombstone's version"
+    );
     let leftovers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM beneficiaries WHERE id = $1::uuid AND (last_name IS NOT NULL OR nir_sealed IS NOT NULL OR email IS NOT NULL)",
     )
