@@ -47,10 +47,6 @@ pub async fn spawn_app_configured(capture_logs: bool, extra: &[(&str, String)]) 
     service::spawn::<Beneficiaries>(options).await
 }
 
-pub async fn client(app: &TestApp) -> BeneficiaryServiceClient<Channel> {
-    BeneficiaryServiceClient::new(app.channel().await)
-}
-
 /// The extension the tests call the client through.
 #[allow(async_fn_in_trait)]
 pub trait Client {
@@ -59,7 +55,7 @@ pub trait Client {
 
 impl Client for TestApp {
     async fn client(&self) -> BeneficiaryServiceClient<Channel> {
-        client(self).await
+        BeneficiaryServiceClient::new(self.channel().await)
     }
 }
 

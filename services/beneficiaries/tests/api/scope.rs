@@ -22,20 +22,26 @@ fn assert_tells_nothing(message: &str, hidden_id: &str) {
     }
 }
 
+/// Someone living in Marseille, registered in lot 13.
+async fn register_in_lot_13(app: &TestApp, token: &str, first_name: &str) -> String {
+    let mut elsewhere = registration(&unique_name("Ailleurs"), first_name);
+    elsewhere.lot = 13;
+    elsewhere.home_postal_code = Some("13001".into());
+    app.client()
+        .await
+        .register(authed(elsewhere, token))
+        .await
+        .expect("register in lot 13")
+        .into_inner()
+        .beneficiary_id
+}
+
 #[tokio::test]
 async fn a_record_outside_the_callers_scope_answers_as_an_unknown_one_and_is_logged() {
     let app = spawn_app().await;
     let mut client = app.client().await;
     let lot13 = token(Role::Counsellor, &[13], &[]);
-    let mut elsewhere = registration(&unique_name("Ailleurs"), "Zoé");
-    elsewhere.lot = 13;
-    elsewhere.home_postal_code = Some("13001".into());
-    let id = client
-        .register(authed(elsewhere, &lot13))
-        .await
-        .expect("register in lot 13")
-        .into_inner()
-        .beneficiary_id;
+    let id = register_in_lot_13(&app, &lot13, "Zoé").await;
     let get = |id: String| pb::GetRequest { beneficiary_id: id };
     let out_of_scope = client
         .get(authed(get(id.clone()), &counsellor()))
@@ -80,15 +86,7 @@ async fn a_nir_recorded_in_another_lot_is_refused_without_naming_the_record_even
     let mut client = app.client().await;
     let nir = nir_for_1984_12(4242);
     let lot13 = token(Role::Counsellor, &[13], &[]);
-    let mut elsewhere = registration(&unique_name("Ailleurs"), "Noé");
-    elsewhere.lot = 13;
-    elsewhere.home_postal_code = Some("13001".into());
-    let there = client
-        .register(authed(elsewhere, &lot13))
-        .await
-        .expect("register in lot 13")
-        .into_inner()
-        .beneficiary_id;
+    let there = register_in_lot_13(&app, &lot13, "Noé").await;
     client
         .set_nir(authed(set_nir_request(there.clone(), nir.clone()), &lot13))
         .await
