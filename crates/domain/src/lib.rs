@@ -9,6 +9,7 @@
 //! - [`nir`]: the social security number, checked and never shown in clear.
 //! - [`calendar`]: public holidays and working days (jours ouvrés) per department or lot.
 //! - [`reference`](mod@reference): the versioned reference tables (nomenclatures) of France compétences.
+//! - [`text`]: text as people type it, made canonical (NFC, no invisible characters).
 //! - [`uo`]: the units of work delivered to a person (UO0, UO1, UO2.1, UO2.2).
 //! - [`clock`]: injected time, so deadlines and drills can move it.
 //! - [`eligibility`]: who may be engaged in which unit of work.
@@ -27,6 +28,7 @@ pub mod id;
 pub mod lot;
 pub mod nir;
 pub mod reference;
+pub mod text;
 pub mod uo;
 
 pub use calendar::WorkingDayCalendar;

@@ -95,6 +95,8 @@ pub struct Rules<'a> {
     pub structures: &'a [Structure],
     /// Today in the record's lot.
     pub today: NaiveDate,
+    /// The working ages the service registers.
+    pub ages: check::AgeBounds,
 }
 
 /// Sets `slot` to `value` when a valid value came (`Some`) and differs.
@@ -138,7 +140,7 @@ pub fn apply(
         ),
         Field::BirthDate => set(
             &mut b.birth_date,
-            check::birth_date(v, name, value, rules.today).map(Some),
+            check::birth_date(v, name, value, rules.today, rules.ages).map(Some),
         ),
         Field::EmploymentStatus => set(
             &mut b.employment_status,
@@ -249,6 +251,12 @@ pub fn apply_all(
     }
     if profile_sent {
         check::employer_location(v, &b.profile);
+    }
+    if edits
+        .iter()
+        .any(|(f, _)| matches!(f, Field::BirthDate | Field::CompanyEntryMonth))
+    {
+        check::entry_after_working_age(v, b, rules.ages);
     }
     changed
 }

@@ -70,6 +70,10 @@ impl cep_runtime::Service for Beneficiaries {
                 clock: ctx.clock.clone(),
                 operator: operator.clone(),
                 structures: Arc::new(operator.structures()?),
+                ages: validate::AgeBounds {
+                    min_years: own.age.min_years,
+                    max_years: own.age.max_years,
+                },
             },
         })
     }

@@ -20,12 +20,42 @@ pub type Settings = cep_kit::settings::ServiceSettings<BeneficiarySettings>;
 pub struct BeneficiarySettings {
     pub nir: NirSettings,
     pub reference: ReferenceSettings,
+    pub age: AgeSettings,
+}
+
+/// The ages of the people the service registers: the CEP serves working people
+/// ("tout actif"). Defaults: 15, the youngest age an apprenticeship contract may start
+/// (Code du travail L.6222-1, after the collège; L.4153-1 sets 16 for other work), and
+/// 80: there is no legal upper age for working (cumul emploi-retraite), so the bound
+/// only refuses typing errors (a century off) while admitting those who work past
+/// retirement.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeSettings {
+    pub min_years: u32,
+    pub max_years: u32,
 }
 
 impl Section for BeneficiarySettings {
     fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
         self.nir_keys()?;
         self.reference_tables()?;
+        let AgeSettings {
+            min_years,
+            max_years,
+        } = self.age;
+        if !(14..=18).contains(&min_years) {
+            return Err(SettingsError::invalid(
+                "age.min_years",
+                "must be from 14 to 18 (working age, Code du travail)",
+            ));
+        }
+        if !(60..=120).contains(&max_years) {
+            return Err(SettingsError::invalid(
+                "age.max_years",
+                "must be from 60 to 120",
+            ));
+        }
         Ok(())
     }
 }
@@ -278,6 +308,8 @@ mod tests {
             (vec![("SERVER__BOGUS", "1")], "bogus"),
             (vec![("BOGUS__KEY", "1")], "bogus"),
             (vec![("AUTH__AUDIENCE", "")], "auth.audience"),
+            (vec![("AGE__MIN_YEARS", "3")], "age.min_years"),
+            (vec![("AGE__MAX_YEARS", "200")], "age.max_years"),
             (vec![("BUS__RELAY_PARK_AFTER", "0")], "bus.relay_park_after"),
             (
                 vec![("BUS__RELAY_LEASE_SECONDS", "1")],

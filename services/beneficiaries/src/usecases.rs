@@ -97,6 +97,8 @@ pub struct Cases {
     pub operator: OperatorSettings,
     /// `operator.structures`, parsed: each structure in its lot.
     pub structures: Arc<Vec<Structure>>,
+    /// The working ages the service registers (`[age]`).
+    pub ages: check::AgeBounds,
 }
 
 fn ensure_live(b: &Beneficiary) -> Result<(), ApiError> {
@@ -273,7 +275,7 @@ impl Cases {
         );
         let last_name = check::name(&mut v, "last_name", &r.last_name);
         let first_name = check::name(&mut v, "first_name", &r.first_name);
-        let birth_date = check::birth_date(&mut v, "birth_date", &r.birth_date, today);
+        let birth_date = check::birth_date(&mut v, "birth_date", &r.birth_date, today, self.ages);
         let status = check::reference(
             &mut v,
             &self.tables,
@@ -379,6 +381,7 @@ impl Cases {
             tables: &self.tables,
             structures: &self.structures,
             today: self.today(current.lot),
+            ages: self.ages,
         };
         let mut v = Violations::default();
         let mut next = current.clone();
@@ -434,7 +437,11 @@ impl Cases {
         store::lock_nir(&mut tx, &index).await?;
         let current = self.load(&mut tx, caller, id, "set_nir", true).await?;
         ensure_live(&current)?;
-        if let Some(holder) = store::find_by_nir_index(&mut tx, &index, id).await? {
+        let unchanged = current.nir_index.as_deref() == Some(index.as_slice());
+        if let (false, Some(holder)) = (
+            unchanged,
+            store::find_by_nir_index(&mut tx, &index, id).await?,
+        ) {
             self.duplicate_refusal(caller, &holder, id, "the same NIR", duplicate.allow)
                 .await?;
         }
@@ -448,6 +455,16 @@ impl Cases {
             .iter()
             .map(|w| format!("{}: {w}", w.rule()))
             .collect();
+        if unchanged {
+            // the same NIR again: nothing changes, no new version, no event
+            self.log(&mut tx, caller, "set_nir", &[id]).await?;
+            tx.commit().await?;
+            return Ok(NirRecorded {
+                masked: nir.masked(),
+                version: current.version,
+                warnings,
+            });
+        }
         let mut next = current.clone();
         next.nir_sealed = Some(self.vault.encrypt(id, &nir)?);
         next.nir_index = Some(index);
@@ -512,15 +529,10 @@ impl Cases {
         } else {
             check::name(&mut v, "name_prefix", &q.name_prefix).map(|n| name_key(&n))
         };
-        let birth_date = if q.birth_date.trim().is_empty() {
+        let birth_date = if q.birth_date.is_empty() {
             None
         } else {
-            check::birth_date(
-                &mut v,
-                "birth_date",
-                &q.birth_date,
-                self.clock.now().date_naive() + chrono::Days::new(1),
-            )
+            check::date(&mut v, "birth_date", &q.birth_date)
         };
         let nir_index = if q.nir.trim().is_empty() {
             None

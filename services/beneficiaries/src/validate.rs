@@ -1,33 +1,28 @@
 //! Validation of the fields a caller sends: every violation is collected and
 //! reported at once, each naming its field and the rule it breaks.
 
-use cep_domain::{Department, Lot, PostalCode, ReferenceTables};
+use cep_domain::{Department, Lot, PostalCode, ReferenceTables, text};
 use cep_kit::settings::{Structure, is_structure_id};
 
-use crate::model::Profile;
-use chrono::NaiveDate;
+use crate::model::{Beneficiary, Profile};
+use chrono::{Datelike, NaiveDate};
 
 pub use cep_runtime::Violations;
 
 const NAME_MAX: usize = 100;
 const TEXT_MAX: usize = 500;
 
-/// A mandatory name: 1–100 characters, at least one letter, no control character.
+/// A mandatory name: [`cep_domain::text::canonical_name`] (NFC; letters and the
+/// punctuation of names; no digit, emoji, control or invisible character), 1–100
+/// characters.
 pub fn name(v: &mut Violations, field: &str, value: &str) -> Option<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        v.add(field, "is required");
-        return None;
+    match text::canonical_name(value, NAME_MAX) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
     }
-    if value.chars().count() > NAME_MAX {
-        v.add(field, format!("must be at most {NAME_MAX} characters"));
-        return None;
-    }
-    if value.chars().any(char::is_control) || !value.chars().any(char::is_alphabetic) {
-        v.add(field, "must contain letters and no control characters");
-        return None;
-    }
-    Some(value.to_owned())
 }
 
 /// An optional name: "" means none.
@@ -39,42 +34,69 @@ pub fn optional_name(v: &mut Violations, field: &str, value: &str) -> Option<Str
     }
 }
 
-/// Free text up to 500 characters; "" means none.
+/// Free text up to 500 characters, canonical (NFC, no control character, line breaks
+/// included, no invisible character); "" means none.
 pub fn optional_text(v: &mut Violations, field: &str, value: &str) -> Option<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return None;
+    match text::canonical(value, TEXT_MAX) {
+        Ok(text) if text.is_empty() => None,
+        Ok(text) => Some(text),
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
     }
-    if value.chars().count() > TEXT_MAX || value.chars().any(|c| c.is_control() && c != '\n') {
-        v.add(
-            field,
-            format!("must be at most {TEXT_MAX} characters without control characters"),
-        );
-        return None;
-    }
-    Some(value.to_owned())
 }
 
-/// A birth date "YYYY-MM-DD", not in the future and not before 1900.
+/// The ages of the people the CEP serves (working age), at the lot's today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeBounds {
+    pub min_years: u32,
+    pub max_years: u32,
+}
+
+/// A date in its one accepted form, `YYYY-MM-DD` (no sign, no missing zero, no space).
+pub fn date(v: &mut Violations, field: &str, value: &str) -> Option<NaiveDate> {
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(date) if shaped => Some(date),
+        _ => {
+            v.add(field, "must be a date YYYY-MM-DD");
+            None
+        }
+    }
+}
+
+/// A birth date ([`date`]) of a person of working age today: from `ages.min_years`
+/// to `ages.max_years` years old.
 pub fn birth_date(
     v: &mut Violations,
     field: &str,
     value: &str,
     today: NaiveDate,
+    ages: AgeBounds,
 ) -> Option<NaiveDate> {
-    let Ok(date) = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") else {
-        v.add(field, "must be a date YYYY-MM-DD");
-        return None;
-    };
-    if date > today {
-        v.add(field, "must not be in the future");
-        return None;
+    let date = date(v, field, value)?;
+    let age = today.years_since(date);
+    match age {
+        Some(age) if (ages.min_years..=ages.max_years).contains(&age) => Some(date),
+        _ => {
+            v.add(
+                field,
+                format!(
+                    "must be the birth date of a person of working age, {} to {} years old (setting age)",
+                    ages.min_years, ages.max_years
+                ),
+            );
+            None
+        }
     }
-    if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) {
-        v.add(field, "must not be before 1900-01-01");
-        return None;
-    }
-    Some(date)
 }
 
 /// A month "YYYY-MM" (company entry), not in the future; "" means none.
@@ -84,24 +106,52 @@ pub fn optional_month(
     value: &str,
     today: NaiveDate,
 ) -> Option<String> {
-    let value = value.trim();
     if value.is_empty() {
         return None;
     }
-    match NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d") {
-        Ok(first) if value.len() == 7 && first <= today => Some(value.to_owned()),
-        Ok(_) if value.len() == 7 => {
+    let first = (value.len() == 7)
+        .then(|| date(&mut Violations::default(), field, &format!("{value}-01")))
+        .flatten();
+    match first {
+        Some(first) if first <= today => Some(value.to_owned()),
+        Some(_) => {
             v.add(field, "must not be in the future");
             None
         }
-        _ => {
+        None => {
             v.add(field, "must be a month YYYY-MM");
             None
         }
     }
 }
 
-/// A code of reference table `table`; "" means none unless `required`.
+/// The company entry month is not before the person reached working age (checked on
+/// the record as the update leaves it).
+pub fn entry_after_working_age(v: &mut Violations, b: &Beneficiary, ages: AgeBounds) {
+    let (Some(birth), Some(entry)) = (b.birth_date, b.profile.company_entry_month.as_deref())
+    else {
+        return;
+    };
+    let Ok(entry) = NaiveDate::parse_from_str(&format!("{entry}-01"), "%Y-%m-%d") else {
+        return;
+    };
+    let earliest = birth
+        .with_day(1)
+        .and_then(|m| m.checked_add_months(chrono::Months::new(ages.min_years * 12)));
+    if earliest.is_some_and(|earliest| entry < earliest) {
+        v.add(
+            "profile.company_entry_month",
+            format!(
+                "must not be before the person was {} years old (birth date plus setting age.min_years)",
+                ages.min_years
+            ),
+        );
+    }
+}
+
+/// A code of reference table `table`, matched without regard to case and stored as
+/// the table writes it; "" means none unless `required`. A wrong code is answered with
+/// the nearest valid ones.
 pub fn reference(
     v: &mut Violations,
     tables: &ReferenceTables,
@@ -117,18 +167,71 @@ pub fn reference(
         }
         return None;
     }
-    if tables.accepts(table, value) {
-        Some(value.to_owned())
-    } else {
-        v.add(
-            field,
-            format!(
-                "{value:?} is not an active code of reference table {table} (version {})",
-                tables.version
-            ),
-        );
-        None
+    let active: Vec<&str> = tables
+        .table(table)
+        .map(|t| {
+            t.entries()
+                .iter()
+                .filter(|e| e.is_active())
+                .map(|e| e.code())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(code) = active.iter().find(|c| c.eq_ignore_ascii_case(value)) {
+        return Some((*code).to_owned());
     }
+    v.add(
+        field,
+        format!(
+            "{} is not an active code of reference table {table} (version {}){}",
+            text::excerpt(value),
+            tables.version,
+            nearest(value, &active)
+        ),
+    );
+    None
+}
+
+/// "; did you mean A, B or C?": the (at most three) active codes closest to `value`.
+fn nearest(value: &str, codes: &[&str]) -> String {
+    let value = value.to_uppercase();
+    if value.chars().count() > 64 {
+        return String::new();
+    }
+    let mut scored: Vec<(usize, &str)> = codes
+        .iter()
+        .map(|c| (edit_distance(&value, &c.to_uppercase()), *c))
+        .collect();
+    scored.sort();
+    let close: Vec<&str> = scored
+        .iter()
+        .filter(|(d, c)| *d <= c.chars().count().max(3) / 2 + 1)
+        .take(3)
+        .map(|(_, c)| *c)
+        .collect();
+    match close.as_slice() {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        [init @ .., last] => format!("; did you mean {} or {last}?", init.join(", ")),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
 }
 
 /// The employer department code of a cross-border worker's employer abroad (annex 2).
@@ -262,7 +365,9 @@ pub fn optional_email(v: &mut Violations, field: &str, value: &str) -> Option<St
         return None;
     }
     let ok = value.len() <= 254
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || text::is_invisible(c))
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.contains('@')
@@ -327,7 +432,10 @@ pub fn structure_id(
         None => {
             v.add(
                 field,
-                format!("{value:?} is not one of the operator's structures"),
+                format!(
+                    "{} is not one of the operator's structures",
+                    text::excerpt(value)
+                ),
             );
             None
         }
@@ -335,7 +443,8 @@ pub fn structure_id(
             v.add(
                 field,
                 format!(
-                    "structure {value:?} is in lot {}, not in lot {}",
+                    "structure {} is in lot {}, not in lot {}",
+                    text::excerpt(value),
                     s.lot.number(),
                     lot.map_or(0, Lot::number)
                 ),
@@ -474,9 +583,89 @@ mod tests {
         optional_email(&mut v, "email", "not an email");
         optional_phone(&mut v, "phone", "12");
         let today = NaiveDate::from_ymd_opt(2026, 11, 29).expect("date");
-        birth_date(&mut v, "birth_date", "2030-01-01", today);
+        birth_date(&mut v, "birth_date", "2030-01-01", today, AGES);
         let fields: Vec<&str> = v.0.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["last_name", "email", "phone", "birth_date"]);
+    }
+
+    const AGES: AgeBounds = AgeBounds {
+        min_years: 15,
+        max_years: 80,
+    };
+
+    #[test]
+    fn a_date_has_one_form_only() {
+        for bad in [
+            "1990-6-1",
+            " 1990-06-01",
+            "+1990-06-01",
+            "1990-06-01 ",
+            "19900601",
+            "1990/06/01",
+        ] {
+            let mut v = Violations::default();
+            assert!(date(&mut v, "birth_date", bad).is_none(), "{bad:?}");
+        }
+        assert!(date(&mut Violations::default(), "birth_date", "1990-06-01").is_some());
+    }
+
+    #[test]
+    fn a_birth_date_is_that_of_a_person_of_working_age() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 29).expect("date");
+        for (birth, ok) in [
+            ("2026-11-01", false),
+            ("2023-05-01", false),
+            ("1900-05-01", false),
+            ("2011-11-30", false),
+            ("2011-11-29", true),
+            ("1946-11-30", true),
+            ("1945-11-28", false),
+        ] {
+            let mut v = Violations::default();
+            assert_eq!(
+                birth_date(&mut v, "birth_date", birth, today, AGES).is_some(),
+                ok,
+                "{birth}: {v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_reference_code_is_answered_with_the_nearest_and_short() {
+        let tables = ReferenceTables::builtin();
+        let mut v = Violations::default();
+        let code = reference(
+            &mut v,
+            &tables,
+            "employment_status",
+            "employment_status",
+            "salarie_prive",
+            true,
+        );
+        assert_eq!(
+            code.as_deref(),
+            Some("SALARIE_PRIVE"),
+            "matched without regard to case"
+        );
+        reference(
+            &mut v,
+            &tables,
+            "employment_status",
+            "employment_status",
+            "SALARIE_PRIV",
+            true,
+        );
+        assert!(v.0[0].1.contains("did you mean SALARIE_PRIVE"), "{:?}", v.0);
+        let mut v = Violations::default();
+        reference(
+            &mut v,
+            &tables,
+            "employment_status",
+            "employment_status",
+            &"X".repeat(5000),
+            true,
+        );
+        assert!(v.0[0].1.len() < 200, "{}", v.0[0].1.len());
     }
 
     #[test]

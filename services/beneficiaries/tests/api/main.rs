@@ -2,6 +2,7 @@
 //! nats-server: every test spawns the application on a fresh database.
 
 mod authz;
+mod canonical;
 mod events;
 mod helpers;
 mod metrics;
