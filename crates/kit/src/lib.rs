@@ -6,12 +6,14 @@
 //! - [`auth`]: bearer JWT verification, the caller's roles and scopes (lots, structures);
 //! - [`grpc`]: the gRPC server with health, reflection, tracing and metrics;
 //! - [`metrics`]: the Prometheus registry and its `/metrics` endpoint;
+//! - [`keys`]: versioned symmetric keys from the settings (current and retired);
 //! - [`db`]: the Postgres pool and the migrations applied under an advisory lock;
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 
 pub mod auth;
 pub mod db;
 pub mod grpc;
+pub mod keys;
 pub mod metrics;
 pub mod settings;
 pub mod shutdown;

@@ -76,12 +76,18 @@ impl<S: Service> Application<S> {
             .await
             .with_context(|| format!("binding server.metrics_listen {}", server.metrics_listen))?;
         let metrics = Metrics::new(S::NAME)?;
-        let service = S::build(&Context {
+        let ctx = Context {
             settings: &settings,
             pool: pool.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
-        })?;
+        };
+        if settings.common.database.migrate_on_start {
+            S::upgrade(&ctx)
+                .await
+                .context("upgrading the stored data")?;
+        }
+        let service = S::build(&ctx)?;
         Ok(Self {
             settings,
             pool,

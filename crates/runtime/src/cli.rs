@@ -106,9 +106,21 @@ async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
             let app = Application::<S>::build(settings, clock).await?;
             app.run_until_stopped(cep_kit::shutdown::signal()).await
         }
-        Some(Builtin::Migrate) => connect_database(&settings, S::migrations(), true)
-            .await
-            .map(|_| tracing::info!("migrations applied")),
+        Some(Builtin::Migrate) => {
+            let pool = connect_database(&settings, S::migrations(), true).await?;
+            let metrics = cep_kit::metrics::Metrics::new(S::NAME)?;
+            let ctx = Context {
+                settings: &settings,
+                pool,
+                clock: clock.clone(),
+                metrics,
+            };
+            S::upgrade(&ctx)
+                .await
+                .context("upgrading the stored data")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
         Some(Builtin::CheckConfig) => Ok(()),
         Some(Builtin::Outbox(OutboxCommand::Parked { filter, limit })) => {
             let pool = connect_database(&settings, S::migrations(), false).await?;

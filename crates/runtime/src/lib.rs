@@ -79,6 +79,16 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// Its migrations (`sqlx::migrate!("./migrations")`).
     fn migrations() -> &'static Migrator;
 
+    /// Brings data written by an earlier release up to date where SQL alone cannot
+    /// (it needs the service's keys, say), right after the migrations: by `migrate`
+    /// and by `serve` with `database.migrate_on_start`. Idempotent; nothing by default.
+    fn upgrade(
+        ctx: &Context<'_, Self::Settings>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
     /// The encoded `FileDescriptorSet`s of its contract, for server reflection and the
     /// call metrics' method names; the contracts of `cep-proto` unless it brings its own.
     /// Reflection advertises only the services [`Service::grpc`] adds.

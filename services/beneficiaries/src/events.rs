@@ -10,7 +10,7 @@ use cep_bus::{Event, OutboxMessage, StreamSpec, Subject};
 use cep_proto::events;
 use chrono::{DateTime, Utc};
 
-use crate::model::{Beneficiary, code, text};
+use crate::model::{Beneficiary, text};
 
 pub const STREAM: &str = "BENEFICIARIES";
 pub const REGISTERED: Subject<events::BeneficiaryRegistered> =
@@ -24,7 +24,8 @@ pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
         .with_max_age(nats.stream_max_age())
 }
 
-/// The annex-2 state of `b` (never its NIR).
+/// The non-personal state of `b`: ids, codes, versions (never a name, a date, a
+/// contact, an address, free text or the NIR).
 pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
     let p = &b.profile;
     events::BeneficiarySnapshot {
@@ -32,37 +33,17 @@ pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
         lot: i32::from(b.lot.number()),
         structure_id: b.structure_id.clone(),
         operator_ref: text(&b.operator_ref),
-        last_name: text(&b.last_name),
-        usual_name: text(&b.usual_name),
-        first_name: text(&b.first_name),
-        birth_date: b.birth_date.map(|d| d.to_string()).unwrap_or_default(),
         employment_status: text(&b.employment_status),
-        email: text(&b.email),
-        phone: text(&b.phone),
-        home_postal_code: code(&b.home_postal_code),
-        work_postal_code: code(&b.work_postal_code),
-        sex: text(&p.sex),
-        address_street_number: text(&p.address_street_number),
-        address_street_type: text(&p.address_street_type),
-        address_street_name: text(&p.address_street_name),
-        address_postal_code: code(&p.address_postal_code),
-        address_city: text(&p.address_city),
         education_level: text(&p.education_level),
         naf_section: text(&p.naf_section),
         company_size: text(&p.company_size),
         social_category: text(&p.social_category),
-        sector_label: text(&p.sector_label),
-        job_label: text(&p.job_label),
-        company_entry_month: text(&p.company_entry_month),
-        disability: text(&p.disability),
         employer_department: text(&p.employer_department),
-        employer_postal_code: text(&p.employer_postal_code),
-        employer_city: text(&p.employer_city),
         has_nir: b.nir_sealed.is_some(),
         version: b.version,
         other_cep_operator: text(&b.other_cep_operator),
-        lot_exception_justification: text(&b.lot_exception_justification),
         reference_version: text(&b.reference_version),
+        lot_exception: b.lot_exception_justification.is_some(),
     }
 }
 

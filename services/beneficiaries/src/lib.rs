@@ -6,6 +6,8 @@
 //! - [`model`], [`validate`], [`edit`], [`annex2`]: the record and the rules on its fields;
 //! - [`vault`]: the NIR's encryption and blind index; [`rotation`]: its key rotation;
 //! - [`usecases`] and [`authz`]: what each call does and who may call it;
+//! - [`record`]: the record at rest (personal fields sealed, blind indexes);
+//!   [`upgrade`]: records of earlier releases sealed;
 //! - [`store`]: the SQL; [`events`]: the facts published through the outbox;
 //! - [`grpc`]: the contract's adapter;
 //! - [`Beneficiaries`]: the service as the platform's runtime (`cep-runtime`) runs it.
@@ -16,9 +18,11 @@ pub mod edit;
 pub mod events;
 pub mod grpc;
 pub mod model;
+pub mod record;
 pub mod rotation;
 pub mod settings;
 pub mod store;
+pub mod upgrade;
 pub mod usecases;
 pub mod validate;
 pub mod vault;
@@ -65,7 +69,7 @@ impl cep_runtime::Service for Beneficiaries {
             cases: usecases::Cases {
                 pool: ctx.pool.clone(),
                 refusals: cep_runtime::access_log::Refusals::new(&ctx.pool),
-                vault: vault::NirVault::new(own.nir_keys()?),
+                vault: vault::Vault::new(own.vault_keys()?),
                 tables: Arc::new(own.reference_tables()?),
                 clock: ctx.clock.clone(),
                 operator: operator.clone(),
@@ -82,7 +86,7 @@ impl cep_runtime::Service for Beneficiaries {
         ctx: &Context<'_, BeneficiarySettings>,
         command: Self::Command,
     ) -> anyhow::Result<()> {
-        let vault = vault::NirVault::new(ctx.settings.own.nir_keys()?);
+        let vault = vault::Vault::new(ctx.settings.own.vault_keys()?);
         #[allow(clippy::print_stdout)]
         match command {
             rotation::Command::Nir(rotation::NirCommand::Keys) => {
@@ -96,6 +100,12 @@ impl cep_runtime::Service for Beneficiaries {
                 );
             }
         }
+        Ok(())
+    }
+
+    async fn upgrade(ctx: &Context<'_, BeneficiarySettings>) -> anyhow::Result<()> {
+        let vault = vault::Vault::new(ctx.settings.own.vault_keys()?);
+        upgrade::seal_legacy_records(&ctx.pool, &vault).await?;
         Ok(())
     }
 

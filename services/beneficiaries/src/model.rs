@@ -1,6 +1,6 @@
 //! The beneficiary record as this service keeps it, and the rules on its fields.
 
-use crate::vault::SealedNir;
+use crate::vault::{SealedNir, WrappedKey};
 use cep_domain::{BeneficiaryId, Lot, PostalCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,8 @@ pub struct Profile {
     pub employer_city: Option<String>,
 }
 
-/// A person as stored. Personal fields are `None` once erased.
+/// A person, as the service works on it (in memory: at rest its personal fields are
+/// sealed, see [`crate::record`]). Personal fields are `None` once erased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Beneficiary {
     pub id: BeneficiaryId,
@@ -54,6 +55,10 @@ pub struct Beneficiary {
     pub profile: Profile,
     /// Version of the reference tables in force at the record's last write.
     pub reference_version: Option<String>,
+    /// The person's data key, wrapped: what every personal field is sealed with at
+    /// rest; none once erased.
+    #[serde(skip)]
+    pub data_key: Option<WrappedKey>,
     #[serde(skip)]
     pub nir_sealed: Option<SealedNir>,
     #[serde(skip)]
@@ -105,6 +110,7 @@ impl Beneficiary {
             lot_exception_justification: None,
             profile: Profile::default(),
             reference_version: self.reference_version.clone(),
+            data_key: None,
             nir_sealed: None,
             nir_index: None,
             nir_masked: None,

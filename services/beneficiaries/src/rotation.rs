@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::settings::KeyVersion;
 use crate::store;
-use crate::vault::NirVault;
+use crate::vault::Vault;
+use cep_kit::keys::KeyVersion;
 
 /// The service's own commands.
 #[derive(Debug, clap::Subcommand)]
@@ -87,7 +87,7 @@ pub enum RotationError {
     Database(#[from] sqlx::Error),
 }
 
-pub async fn key_usage(pool: &PgPool, vault: &NirVault) -> Result<KeyUsage, RotationError> {
+pub async fn key_usage(pool: &PgPool, vault: &Vault) -> Result<KeyUsage, RotationError> {
     let mut conn = pool.acquire().await?;
     Ok(KeyUsage {
         current: vault.current_version(),
@@ -96,7 +96,7 @@ pub async fn key_usage(pool: &PgPool, vault: &NirVault) -> Result<KeyUsage, Rota
 }
 
 /// Re-seals every NIR under the vault's current key; returns how many were re-sealed.
-pub async fn rotate(pool: &PgPool, vault: &NirVault, batch: i64) -> Result<u64, RotationError> {
+pub async fn rotate(pool: &PgPool, vault: &Vault, batch: i64) -> Result<u64, RotationError> {
     let usage = key_usage(pool, vault).await?;
     if let Some((version, count)) = usage.counts.iter().find(|(v, _)| !vault.knows(*v)) {
         return Err(RotationError::MissingKey {

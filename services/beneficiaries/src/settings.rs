@@ -1,10 +1,9 @@
 //! The beneficiaries service's own settings: the NIR keys and the reference tables
 //! (the shared sections are the platform's, `cep_kit::settings`).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use base64::Engine;
+use cep_kit::keys::{Keyring, decode_base64};
 use cep_kit::settings::{CommonSettings, Section, SettingsError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -19,8 +18,23 @@ pub type Settings = cep_kit::settings::ServiceSettings<BeneficiarySettings>;
 #[serde(deny_unknown_fields)]
 pub struct BeneficiarySettings {
     pub nir: NirSettings,
+    pub personal: PersonalSettings,
     pub reference: ReferenceSettings,
     pub age: AgeSettings,
+}
+
+/// The keys of the person's data at rest: each person's fields are sealed with a data
+/// key of their own, stored wrapped by this key; an erasure destroys the person's data
+/// key, so every copy of their fields (backups, WAL, dead rows) becomes unreadable at
+/// once (docs/personal-data.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalSettings {
+    /// Secret: the key that wraps new data keys, `VERSION:BASE64` of 32 bytes (bare
+    /// `BASE64`: version 1).
+    pub wrapping_key: Option<SecretString>,
+    /// Secret: earlier wrapping keys still read, `VERSION:BASE64` separated by commas.
+    pub retired_wrapping_keys: Option<SecretString>,
 }
 
 /// The ages of the people the service registers: the CEP serves working people
@@ -38,7 +52,7 @@ pub struct AgeSettings {
 
 impl Section for BeneficiarySettings {
     fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
-        self.nir_keys()?;
+        self.vault_keys()?;
         self.reference_tables()?;
         let AgeSettings {
             min_years,
@@ -82,122 +96,69 @@ pub struct ReferenceSettings {
     pub tables_path: Option<PathBuf>,
 }
 
-/// The decoded NIR keys: the current encryption key and its version, the retired
-/// ones still read, and the blind-index key.
-#[derive(Clone)]
-pub struct NirKeys {
-    pub current: (KeyVersion, [u8; 32]),
-    pub retired: BTreeMap<KeyVersion, [u8; 32]>,
-    pub index: Vec<u8>,
+/// The service's decoded keys: the NIR's encryption keys, the keys that wrap each
+/// person's data key, and the blind-index key.
+#[derive(Clone, Debug)]
+pub struct VaultKeys {
+    pub nir: Keyring,
+    pub personal: Keyring,
+    pub index: IndexKey,
 }
 
-/// The version of an encryption key, stored beside every ciphertext (1..=32767).
-pub type KeyVersion = i16;
+/// The HMAC key of the blind indexes (NIR, identity, names, birth date).
+#[derive(Clone)]
+pub struct IndexKey(pub Vec<u8>);
 
-impl std::fmt::Debug for NirKeys {
+impl std::fmt::Debug for IndexKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NirKeys")
-            .field("current_version", &self.current.0)
-            .field("retired_versions", &self.retired.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.write_str("IndexKey(..)")
     }
 }
 
-fn decode_base64(key: &str, value: &str) -> Result<Vec<u8>, SettingsError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| SettingsError::invalid(key, "must be base64"))
-}
-
-/// `VERSION:BASE64` (or `BASE64`, version 1, when `unversioned_is_one`).
-fn decode_encryption_key(
-    key: &str,
-    value: &str,
-    unversioned_is_one: bool,
-) -> Result<(KeyVersion, [u8; 32]), SettingsError> {
-    let (version, material) = match value.trim().split_once(':') {
-        Some((version, material)) => {
-            let version: KeyVersion =
-                version
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|v| *v >= 1)
-                    .ok_or_else(|| {
-                        SettingsError::invalid(
-                            key,
-                            "a key version must be a whole number from 1 to 32767",
-                        )
-                    })?;
-            (version, material)
-        }
-        None if unversioned_is_one => (1, value),
-        None => {
-            return Err(SettingsError::invalid(
-                key,
-                "each key must be VERSION:BASE64 (e.g. 1:...)",
-            ));
-        }
-    };
-    let bytes: [u8; 32] = decode_base64(key, material)?
-        .try_into()
-        .map_err(|_| SettingsError::invalid(key, "must decode to exactly 32 bytes"))?;
-    Ok((version, bytes))
-}
-
 impl BeneficiarySettings {
-    pub fn nir_keys(&self) -> Result<NirKeys, SettingsError> {
-        let required = |key: &str, value: &Option<SecretString>| {
-            value
-                .as_ref()
-                .map(|v| v.expose_secret().trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| SettingsError::invalid(key, "is required"))
-        };
-        let current = decode_encryption_key(
+    pub fn vault_keys(&self) -> Result<VaultKeys, SettingsError> {
+        let nir = Keyring::from_settings(
             "nir.encryption_key",
-            &required("nir.encryption_key", &self.nir.encryption_key)?,
-            true,
+            self.nir.encryption_key.as_ref(),
+            "nir.retired_keys",
+            self.nir.retired_keys.as_ref(),
         )?;
-        let mut retired = BTreeMap::new();
-        let listed = self
+        let personal = Keyring::from_settings(
+            "personal.wrapping_key",
+            self.personal.wrapping_key.as_ref(),
+            "personal.retired_wrapping_keys",
+            self.personal.retired_wrapping_keys.as_ref(),
+        )?;
+        let index = self
             .nir
-            .retired_keys
+            .index_key
             .as_ref()
-            .map(|v| v.expose_secret().to_owned());
-        for entry in listed
-            .iter()
-            .flat_map(|l| l.split(','))
-            .filter(|e| !e.trim().is_empty())
-        {
-            let (version, bytes) = decode_encryption_key("nir.retired_keys", entry, false)?;
-            if version == current.0 || retired.insert(version, bytes).is_some() {
-                return Err(SettingsError::invalid(
-                    "nir.retired_keys",
-                    format!("key version {version} is given twice"),
-                ));
-            }
-        }
-        let index = decode_base64(
-            "nir.index_key",
-            &required("nir.index_key", &self.nir.index_key)?,
-        )?;
+            .map(|v| v.expose_secret().trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| SettingsError::invalid("nir.index_key", "is required"))?;
+        let index = decode_base64("nir.index_key", &index)?;
         if index.len() < 32 {
             return Err(SettingsError::invalid(
                 "nir.index_key",
                 "must decode to at least 32 bytes",
             ));
         }
-        if index == current.1 || retired.values().any(|k| index == k) {
+        if nir.all().chain(personal.all()).any(|k| index == k) {
             return Err(SettingsError::invalid(
                 "nir.index_key",
                 "must differ from every encryption key",
             ));
         }
-        Ok(NirKeys {
-            current,
-            retired,
-            index,
+        if personal.all().any(|p| nir.all().any(|n| n == p)) {
+            return Err(SettingsError::invalid(
+                "personal.wrapping_key",
+                "must differ from every NIR encryption key",
+            ));
+        }
+        Ok(VaultKeys {
+            nir,
+            personal,
+            index: IndexKey(index),
         })
     }
 
@@ -214,6 +175,8 @@ impl BeneficiarySettings {
 mod tests {
     use std::collections::HashMap;
 
+    use base64::Engine;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -226,6 +189,7 @@ mod tests {
             ("AUTH__JWT_SECRET", "x".repeat(32)),
             ("NIR__ENCRYPTION_KEY", b64(1)),
             ("NIR__INDEX_KEY", b64(2)),
+            ("PERSONAL__WRAPPING_KEY", b64(3)),
         ]
         .into_iter()
         .map(|(k, v)| (format!("CEP_BENEFICIARIES__{k}"), v))
@@ -281,6 +245,14 @@ mod tests {
                 "nir.encryption_key",
             ),
             (vec![("NIR__INDEX_KEY", "")], "nir.index_key"),
+            (
+                vec![("PERSONAL__WRAPPING_KEY", "")],
+                "personal.wrapping_key",
+            ),
+            (
+                vec![("PERSONAL__WRAPPING_KEY", "c2hvcnQ=")],
+                "personal.wrapping_key",
+            ),
             (vec![("AUTH__JWT_SECRET", "too-short")], "auth.jwt_secret"),
             (vec![("AUTH__JWT_SECRET", "")], "unless auth.jwks_path"),
             (
@@ -329,7 +301,12 @@ mod tests {
     #[test]
     fn the_encryption_key_carries_its_version_and_retired_keys_are_read() {
         let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-        let keys = load(&[]).expect("valid").own.nir_keys().expect("keys");
+        let keys = load(&[])
+            .expect("valid")
+            .own
+            .vault_keys()
+            .expect("keys")
+            .nir;
         assert_eq!(keys.current.0, 1, "an unversioned key is version 1");
         let current = format!("3:{}", b64(5));
         let retired = format!("1:{}, 2:{}", b64(1), b64(6));
@@ -339,8 +316,9 @@ mod tests {
         ])
         .expect("valid")
         .own
-        .nir_keys()
-        .expect("keys");
+        .vault_keys()
+        .expect("keys")
+        .nir;
         assert_eq!(keys.current, (3, [5; 32]));
         assert_eq!(keys.retired.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
         for (current, retired, says) in [

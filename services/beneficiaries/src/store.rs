@@ -1,14 +1,14 @@
-//! The SQL of the beneficiaries service. Every function takes the caller's
-//! connection (or transaction) so a change, its outbox event and its access-log
-//! row commit together.
+//! The SQL of the beneficiaries service, over the record as stored
+//! ([`Stored`]: personal fields sealed, blind indexes; see [`crate::record`]). Every
+//! function takes the caller's connection (or transaction) so a change, its outbox
+//! event and its access-log row commit together.
 
-use cep_domain::{BeneficiaryId, Lot, PostalCode};
-use chrono::{DateTime, NaiveDate, Utc};
+use cep_domain::{BeneficiaryId, Lot};
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::model::{Beneficiary, Profile};
-use crate::vault::SealedNir;
+use crate::vault::{SealedNir, WrappedKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,30 +20,50 @@ pub enum StoreError {
     Outbox(#[from] cep_bus::BusError),
 }
 
+/// A record as the table holds it: no personal field in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: BeneficiaryId,
+    pub lot: Lot,
+    pub structure_id: String,
+    pub employment_status: Option<String>,
+    pub operator_ref: Option<String>,
+    pub other_cep_operator: Option<String>,
+    pub reference_version: Option<String>,
+    /// The personal fields, sealed with the person's data key; none once erased.
+    pub personal: Option<Vec<u8>>,
+    /// The person's data key, wrapped (table `person_keys`); none once erased.
+    pub data_key: Option<WrappedKey>,
+    pub identity_index: Option<Vec<u8>>,
+    pub name_prefixes: Vec<Vec<u8>>,
+    pub birth_date_index: Option<Vec<u8>>,
+    pub nir_sealed: Option<SealedNir>,
+    pub nir_index: Option<Vec<u8>>,
+    pub erasure_reason: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     lot: i16,
     structure_id: String,
-    last_name: Option<String>,
-    first_name: Option<String>,
-    usual_name: Option<String>,
-    birth_date: Option<NaiveDate>,
     employment_status: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    home_postal_code: Option<String>,
-    work_postal_code: Option<String>,
     operator_ref: Option<String>,
     other_cep_operator: Option<String>,
-    lot_exception_justification: Option<String>,
-    profile: sqlx::types::Json<Profile>,
     reference_version: Option<String>,
+    personal: Option<Vec<u8>>,
+    wrapping_version: Option<i16>,
+    wrapped_key: Option<Vec<u8>>,
+    identity_index: Option<Vec<u8>>,
+    name_prefixes: Vec<Vec<u8>>,
+    birth_date_index: Option<Vec<u8>>,
     nir_sealed: Option<Vec<u8>>,
     nir_key_version: Option<i16>,
     nir_index: Option<Vec<u8>>,
-    nir_masked: Option<String>,
-    duplicate_reason: Option<String>,
     erasure_reason: Option<String>,
     version: i64,
     created_at: DateTime<Utc>,
@@ -51,48 +71,54 @@ struct Row {
     erased_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<Row> for Beneficiary {
+fn both<T>(
+    id: Uuid,
+    what: &str,
+    pair: (Option<Vec<u8>>, Option<i16>),
+    build: impl FnOnce(Vec<u8>, i16) -> T,
+) -> Result<Option<T>, StoreError> {
+    match pair {
+        (Some(bytes), Some(version)) => Ok(Some(build(bytes, version))),
+        (None, None) => Ok(None),
+        _ => Err(StoreError::Corrupt(
+            id,
+            format!("{what} without its key version"),
+        )),
+    }
+}
+
+impl TryFrom<Row> for Stored {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Self, StoreError> {
         let lot =
             Lot::new(i64::from(r.lot)).map_err(|e| StoreError::Corrupt(r.id, e.to_string()))?;
-        let nir_sealed = match (r.nir_sealed, r.nir_key_version) {
-            (Some(bytes), Some(key_version)) => Some(SealedNir { key_version, bytes }),
-            (None, None) => None,
-            _ => {
-                return Err(StoreError::Corrupt(
-                    r.id,
-                    "a sealed NIR without its key version".into(),
-                ));
-            }
-        };
-        let postal_code = |code: Option<String>| {
-            code.map(|c| PostalCode::parse(&c))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(r.id, e.to_string()))
-        };
-        Ok(Beneficiary {
+        let nir_sealed = both(
+            r.id,
+            "a sealed NIR",
+            (r.nir_sealed, r.nir_key_version),
+            |bytes, key_version| SealedNir { key_version, bytes },
+        )?;
+        let data_key = both(
+            r.id,
+            "a data key",
+            (r.wrapped_key, r.wrapping_version),
+            |bytes, version| WrappedKey { version, bytes },
+        )?;
+        Ok(Stored {
             id: BeneficiaryId::from(r.id),
             lot,
             structure_id: r.structure_id,
-            last_name: r.last_name,
-            first_name: r.first_name,
-            usual_name: r.usual_name,
-            birth_date: r.birth_date,
             employment_status: r.employment_status,
-            email: r.email,
-            phone: r.phone,
-            home_postal_code: postal_code(r.home_postal_code)?,
-            work_postal_code: postal_code(r.work_postal_code)?,
             operator_ref: r.operator_ref,
             other_cep_operator: r.other_cep_operator,
-            lot_exception_justification: r.lot_exception_justification,
-            profile: r.profile.0,
             reference_version: r.reference_version,
+            personal: r.personal,
+            data_key,
+            identity_index: r.identity_index,
+            name_prefixes: r.name_prefixes,
+            birth_date_index: r.birth_date_index,
             nir_sealed,
             nir_index: r.nir_index,
-            nir_masked: r.nir_masked,
-            duplicate_reason: r.duplicate_reason,
             erasure_reason: r.erasure_reason,
             version: r.version,
             created_at: r.created_at,
@@ -102,134 +128,127 @@ impl TryFrom<Row> for Beneficiary {
     }
 }
 
-/// The columns of [`Row`], as a literal so queries stay static strings.
-macro_rules! columns {
+/// The columns of [`Row`] (the record joined with its data key), as a literal so
+/// queries stay static strings.
+macro_rules! select {
     () => {
-        "id, lot, structure_id, last_name, first_name, usual_name, birth_date, \
-         employment_status, email, phone, home_postal_code, work_postal_code, operator_ref, \
-         other_cep_operator, lot_exception_justification, profile, reference_version, nir_sealed, \
-         nir_key_version, nir_index, nir_masked, duplicate_reason, erasure_reason, version, created_at, updated_at, erased_at"
+        "SELECT b.id, b.lot, b.structure_id, b.employment_status, b.operator_ref, \
+         b.other_cep_operator, b.reference_version, b.personal, k.wrapping_version, \
+         k.wrapped_key, b.identity_index, b.name_prefixes, b.birth_date_index, b.nir_sealed, \
+         b.nir_key_version, b.nir_index, b.erasure_reason, b.version, b.created_at, \
+         b.updated_at, b.erased_at \
+         FROM beneficiaries b LEFT JOIN person_keys k ON k.beneficiary_id = b.id "
     };
 }
 
-pub async fn insert(conn: &mut PgConnection, b: &Beneficiary) -> Result<(), StoreError> {
+/// Inserts a new record and its data key.
+pub async fn insert(conn: &mut PgConnection, s: &Stored) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO beneficiaries (id, lot, structure_id, last_name, first_name, usual_name, \
-         birth_date, last_name_key, first_name_key, usual_name_key, employment_status, email, phone, \
-         home_postal_code, work_postal_code, operator_ref, other_cep_operator, \
-         lot_exception_justification, profile, duplicate_reason, version, created_at, updated_at, \
-         reference_version) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)",
+        "INSERT INTO beneficiaries (id, lot, structure_id, employment_status, operator_ref, \
+         other_cep_operator, reference_version, personal, identity_index, name_prefixes, \
+         birth_date_index, nir_sealed, nir_key_version, nir_index, erasure_reason, version, \
+         created_at, updated_at, erased_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
     )
-    .bind(b.id.as_uuid())
-    .bind(i16::from(b.lot.number()))
-    .bind(&b.structure_id)
-    .bind(&b.last_name)
-    .bind(&b.first_name)
-    .bind(&b.usual_name)
-    .bind(b.birth_date)
-    .bind(b.last_name_key())
-    .bind(b.first_name_key())
-    .bind(b.usual_name_key())
-    .bind(&b.employment_status)
-    .bind(&b.email)
-    .bind(&b.phone)
-    .bind(b.home_postal_code.as_ref().map(PostalCode::as_str))
-    .bind(b.work_postal_code.as_ref().map(PostalCode::as_str))
-    .bind(&b.operator_ref)
-    .bind(&b.other_cep_operator)
-    .bind(&b.lot_exception_justification)
-    .bind(sqlx::types::Json(&b.profile))
-    .bind(&b.duplicate_reason)
-    .bind(b.version)
-    .bind(b.created_at)
-    .bind(b.updated_at)
-    .bind(&b.reference_version)
+    .bind(s.id.as_uuid())
+    .bind(i16::from(s.lot.number()))
+    .bind(&s.structure_id)
+    .bind(&s.employment_status)
+    .bind(&s.operator_ref)
+    .bind(&s.other_cep_operator)
+    .bind(&s.reference_version)
+    .bind(&s.personal)
+    .bind(&s.identity_index)
+    .bind(&s.name_prefixes)
+    .bind(&s.birth_date_index)
+    .bind(s.nir_sealed.as_ref().map(|n| &n.bytes))
+    .bind(s.nir_sealed.as_ref().map(|n| n.key_version))
+    .bind(&s.nir_index)
+    .bind(&s.erasure_reason)
+    .bind(s.version)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .bind(s.erased_at)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(key) = &s.data_key {
+        put_data_key(conn, s.id, key).await?;
+    }
+    Ok(())
+}
+
+async fn put_data_key(
+    conn: &mut PgConnection,
+    id: BeneficiaryId,
+    key: &WrappedKey,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO person_keys (beneficiary_id, wrapping_version, wrapped_key) VALUES ($1, $2, $3) \
+         ON CONFLICT (beneficiary_id) DO UPDATE SET wrapping_version = $2, wrapped_key = $3",
+    )
+    .bind(id.as_uuid())
+    .bind(key.version)
+    .bind(&key.bytes)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Writes every mutable column of `b`, whose `version` is the new one, over the row
+/// Writes every mutable column of `s`, whose `version` is the new one, over the row
 /// at `expected_version`. Returns false when the row moved on meanwhile.
 pub async fn update(
     conn: &mut PgConnection,
-    b: &Beneficiary,
+    s: &Stored,
     expected_version: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE beneficiaries SET structure_id=$3, last_name=$4, first_name=$5, usual_name=$6, \
-         birth_date=$7, last_name_key=$8, first_name_key=$9, usual_name_key=$10, \
-         employment_status=$11, email=$12, phone=$13, home_postal_code=$14, work_postal_code=$15, \
-         operator_ref=$16, other_cep_operator=$17, lot_exception_justification=$18, profile=$19, \
-         nir_sealed=$20, nir_index=$21, nir_masked=$22, erasure_reason=$23, version=$24, \
-         updated_at=$25, erased_at=$26, duplicate_reason=$27, reference_version=$28, \
-         nir_key_version=$29 \
+        "UPDATE beneficiaries SET structure_id=$3, employment_status=$4, operator_ref=$5, \
+         other_cep_operator=$6, reference_version=$7, personal=$8, identity_index=$9, \
+         name_prefixes=$10, birth_date_index=$11, nir_sealed=$12, nir_key_version=$13, \
+         nir_index=$14, erasure_reason=$15, version=$16, updated_at=$17, erased_at=$18 \
          WHERE id=$1 AND version=$2",
     )
-    .bind(b.id.as_uuid())
+    .bind(s.id.as_uuid())
     .bind(expected_version)
-    .bind(&b.structure_id)
-    .bind(&b.last_name)
-    .bind(&b.first_name)
-    .bind(&b.usual_name)
-    .bind(b.birth_date)
-    .bind(b.last_name_key())
-    .bind(b.first_name_key())
-    .bind(b.usual_name_key())
-    .bind(&b.employment_status)
-    .bind(&b.email)
-    .bind(&b.phone)
-    .bind(b.home_postal_code.as_ref().map(PostalCode::as_str))
-    .bind(b.work_postal_code.as_ref().map(PostalCode::as_str))
-    .bind(&b.operator_ref)
-    .bind(&b.other_cep_operator)
-    .bind(&b.lot_exception_justification)
-    .bind(sqlx::types::Json(&b.profile))
-    .bind(b.nir_sealed.as_ref().map(|s| &s.bytes))
-    .bind(&b.nir_index)
-    .bind(&b.nir_masked)
-    .bind(&b.erasure_reason)
-    .bind(b.version)
-    .bind(b.updated_at)
-    .bind(b.erased_at)
-    .bind(&b.duplicate_reason)
-    .bind(&b.reference_version)
-    .bind(b.nir_sealed.as_ref().map(|s| s.key_version))
+    .bind(&s.structure_id)
+    .bind(&s.employment_status)
+    .bind(&s.operator_ref)
+    .bind(&s.other_cep_operator)
+    .bind(&s.reference_version)
+    .bind(&s.personal)
+    .bind(&s.identity_index)
+    .bind(&s.name_prefixes)
+    .bind(&s.birth_date_index)
+    .bind(s.nir_sealed.as_ref().map(|n| &n.bytes))
+    .bind(s.nir_sealed.as_ref().map(|n| n.key_version))
+    .bind(&s.nir_index)
+    .bind(&s.erasure_reason)
+    .bind(s.version)
+    .bind(s.updated_at)
+    .bind(s.erased_at)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get(
-    conn: &mut PgConnection,
-    id: BeneficiaryId,
-) -> Result<Option<Beneficiary>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM beneficiaries WHERE id = $1"
-    ))
-    .bind(id.as_uuid())
-    .fetch_optional(conn)
-    .await?;
-    row.map(Beneficiary::try_from).transpose()
+pub async fn get(conn: &mut PgConnection, id: BeneficiaryId) -> Result<Option<Stored>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(concat!(select!(), "WHERE b.id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?;
+    row.map(Stored::try_from).transpose()
 }
 
 /// Same as [`get`], locking the row until the transaction ends.
 pub async fn get_for_update(
     conn: &mut PgConnection,
     id: BeneficiaryId,
-) -> Result<Option<Beneficiary>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM beneficiaries WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id.as_uuid())
-    .fetch_optional(conn)
-    .await?;
-    row.map(Beneficiary::try_from).transpose()
+) -> Result<Option<Stored>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(concat!(select!(), "WHERE b.id = $1 FOR UPDATE OF b"))
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?;
+    row.map(Stored::try_from).transpose()
 }
 
 /// Who holds a record another one duplicates: enough to tell whether the caller may
@@ -253,24 +272,19 @@ fn holder(row: Option<(Uuid, i16, String)>) -> Result<Option<Holder>, StoreError
     .transpose()
 }
 
-/// Another live person (not `except`) of `lot` with the same name keys and birth date.
+/// Another live person (not `except`) with this identity index (lot, names, birth date).
 pub async fn find_same_identity(
     conn: &mut PgConnection,
     lot: Lot,
-    last_name_key: &str,
-    first_name_key: &str,
-    birth_date: NaiveDate,
+    identity_index: &[u8],
     except: BeneficiaryId,
 ) -> Result<Option<Holder>, StoreError> {
     let row = sqlx::query_as(
         "SELECT id, lot, structure_id FROM beneficiaries WHERE erased_at IS NULL AND lot = $1 \
-         AND last_name_key = $2 AND first_name_key = $3 AND birth_date = $4 AND id <> $5 \
-         ORDER BY id LIMIT 1",
+         AND identity_index = $2 AND id <> $3 ORDER BY id LIMIT 1",
     )
     .bind(i16::from(lot.number()))
-    .bind(last_name_key)
-    .bind(first_name_key)
-    .bind(birth_date)
+    .bind(identity_index)
     .bind(except.as_uuid())
     .fetch_optional(conn)
     .await?;
@@ -300,72 +314,54 @@ pub struct SearchQuery {
     pub lots: Vec<i16>,
     /// Empty: every structure.
     pub structures: Vec<String>,
-    pub name_prefix_key: Option<String>,
-    pub birth_date: Option<NaiveDate>,
+    pub name_prefix_index: Option<Vec<u8>>,
+    pub birth_date_index: Option<Vec<u8>>,
     pub nir_index: Option<Vec<u8>>,
     pub after: Option<BeneficiaryId>,
     pub limit: i64,
 }
 
-pub async fn search(
-    conn: &mut PgConnection,
-    q: &SearchQuery,
-) -> Result<Vec<Beneficiary>, StoreError> {
-    let pattern = q.name_prefix_key.as_ref().map(|k| {
-        let escaped = k
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("{escaped}%")
-    });
+pub async fn search(conn: &mut PgConnection, q: &SearchQuery) -> Result<Vec<Stored>, StoreError> {
     let rows: Vec<Row> = sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM beneficiaries WHERE erased_at IS NULL \
-         AND lot = ANY($1) \
-         AND (cardinality($2::text[]) = 0 OR structure_id = ANY($2)) \
-         AND ($3::text IS NULL OR last_name_key LIKE $3 OR usual_name_key LIKE $3) \
-         AND ($4::date IS NULL OR birth_date = $4) \
-         AND ($5::bytea IS NULL OR nir_index = $5) \
-         AND ($6::uuid IS NULL OR id > $6) \
-         ORDER BY id LIMIT $7"
+        select!(),
+        "WHERE b.erased_at IS NULL \
+         AND b.lot = ANY($1) \
+         AND (cardinality($2::text[]) = 0 OR b.structure_id = ANY($2)) \
+         AND ($3::bytea IS NULL OR b.name_prefixes @> ARRAY[$3::bytea]) \
+         AND ($4::bytea IS NULL OR b.birth_date_index = $4) \
+         AND ($5::bytea IS NULL OR b.nir_index = $5) \
+         AND ($6::uuid IS NULL OR b.id > $6) \
+         ORDER BY b.id LIMIT $7"
     ))
     .bind(&q.lots)
     .bind(&q.structures)
-    .bind(pattern)
-    .bind(q.birth_date)
+    .bind(&q.name_prefix_index)
+    .bind(&q.birth_date_index)
     .bind(&q.nir_index)
     .bind(q.after.map(|a| a.as_uuid()))
     .bind(q.limit)
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(Beneficiary::try_from).collect()
+    rows.into_iter().map(Stored::try_from).collect()
 }
 
-/// Serialises the duplicate check of one identity (lot, name keys, birth date)
-/// across replicas: held until the transaction ends.
+/// Serialises the duplicate check of one identity (its index) across replicas: held
+/// until the transaction ends.
 pub async fn lock_identity(
     conn: &mut PgConnection,
-    lot: Lot,
-    last_name_key: &str,
-    first_name_key: &str,
-    birth_date: NaiveDate,
+    identity_index: &[u8],
 ) -> Result<(), StoreError> {
-    advisory_lock(
-        conn,
-        &format!(
-            "identity:{}:{last_name_key}:{first_name_key}:{birth_date}",
-            lot.number()
-        ),
-    )
-    .await
+    advisory_lock(conn, &format!("identity:{}", hex(identity_index))).await
 }
 
 /// Serialises the duplicate check of one NIR (by its blind index) across replicas:
 /// held until the transaction ends.
 pub async fn lock_nir(conn: &mut PgConnection, index: &[u8]) -> Result<(), StoreError> {
-    let hex: String = index.iter().map(|b| format!("{b:02x}")).collect();
-    advisory_lock(conn, &format!("nir:{hex}")).await
+    advisory_lock(conn, &format!("nir:{}", hex(index))).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn advisory_lock(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> {
@@ -376,18 +372,22 @@ async fn advisory_lock(conn: &mut PgConnection, key: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Writes the tombstone `tomb` over the row at `expected_version`, then drops from
-/// the outbox every fact about the person: those not yet published (they carry the
-/// person's data and must never leave) and those already published. Returns false
-/// when the row moved on meanwhile.
+/// Writes the tombstone `tomb` over the row at `expected_version`, destroys the
+/// person's data key (every sealed copy of their fields becomes unreadable), then
+/// drops from the outbox every fact about the person. Returns false when the row moved
+/// on meanwhile.
 pub async fn erase(
     conn: &mut PgConnection,
-    tomb: &Beneficiary,
+    tomb: &Stored,
     expected_version: i64,
 ) -> Result<bool, StoreError> {
     if !update(conn, tomb, expected_version).await? {
         return Ok(false);
     }
+    sqlx::query("DELETE FROM person_keys WHERE beneficiary_id = $1")
+        .bind(tomb.id.as_uuid())
+        .execute(&mut *conn)
+        .await?;
     cep_bus::discard_unsent(conn, &tomb.id.to_string()).await?;
     cep_bus::prune_published(conn, std::time::Duration::ZERO).await?;
     Ok(true)
@@ -437,6 +437,62 @@ pub async fn reseal_nir(
         .bind(sealed.key_version)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// A record written before personal fields were sealed: its fields in clear.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Legacy {
+    pub id: Uuid,
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub usual_name: Option<String>,
+    pub birth_date: Option<chrono::NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub home_postal_code: Option<String>,
+    pub work_postal_code: Option<String>,
+    pub lot_exception_justification: Option<String>,
+    pub duplicate_reason: Option<String>,
+    pub profile: sqlx::types::Json<serde_json::Value>,
+    pub nir_masked: Option<String>,
+}
+
+/// Up to `limit` records still holding personal fields in clear, locked.
+pub async fn lock_legacy(conn: &mut PgConnection, limit: i64) -> Result<Vec<Legacy>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, last_name, first_name, usual_name, birth_date, email, phone, \
+         home_postal_code, work_postal_code, lot_exception_justification, duplicate_reason, \
+         profile, nir_masked FROM beneficiaries WHERE personal IS NULL AND erased_at IS NULL \
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Replaces a legacy record's clear fields by their sealed form and its data key.
+pub async fn seal_legacy(conn: &mut PgConnection, s: &Stored) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE beneficiaries SET personal = $2, identity_index = $3, name_prefixes = $4, \
+         birth_date_index = $5, nir_sealed = $6, nir_key_version = $7, last_name = NULL, \
+         first_name = NULL, usual_name = NULL, birth_date = NULL, last_name_key = NULL, \
+         first_name_key = NULL, usual_name_key = NULL, email = NULL, phone = NULL, \
+         home_postal_code = NULL, work_postal_code = NULL, lot_exception_justification = NULL, \
+         duplicate_reason = NULL, profile = '{}'::jsonb, nir_masked = NULL WHERE id = $1",
+    )
+    .bind(s.id.as_uuid())
+    .bind(&s.personal)
+    .bind(&s.identity_index)
+    .bind(&s.name_prefixes)
+    .bind(&s.birth_date_index)
+    .bind(s.nir_sealed.as_ref().map(|n| &n.bytes))
+    .bind(s.nir_sealed.as_ref().map(|n| n.key_version))
+    .execute(&mut *conn)
+    .await?;
+    if let Some(key) = &s.data_key {
+        put_data_key(conn, s.id, key).await?;
+    }
     Ok(())
 }
 

@@ -16,8 +16,9 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::edit::{self, Field};
 use crate::model::{Beneficiary, Profile, name_key};
+use crate::record;
 use crate::validate as check;
-use crate::vault::NirVault;
+use crate::vault::Vault;
 use crate::{annex2, authz, events, store};
 
 /// A registration as the caller sent it.
@@ -91,7 +92,7 @@ pub type FailedRules = Vec<eligibility::FailedRule>;
 pub struct Cases {
     pub pool: PgPool,
     pub refusals: access_log::Refusals,
-    pub vault: NirVault,
+    pub vault: Vault,
     pub tables: Arc<ReferenceTables>,
     pub clock: SharedClock,
     pub operator: OperatorSettings,
@@ -146,7 +147,14 @@ impl Cases {
     fn full_nir(&self, caller: &Caller, b: &Beneficiary) -> Result<Option<String>, ApiError> {
         match &b.nir_sealed {
             Some(sealed) if caller.has_any_role(authz::READ_FULL_NIR) => {
-                Ok(Some(self.vault.decrypt(b.id, sealed)?.as_str().to_owned()))
+                let key = record::data_key(&self.vault, b)?
+                    .ok_or_else(|| ApiError::internal("a sealed NIR without its data key"))?;
+                Ok(Some(
+                    self.vault
+                        .decrypt_nir(b.id, &key, sealed)?
+                        .as_str()
+                        .to_owned(),
+                ))
             }
             _ => Ok(None),
         }
@@ -176,6 +184,7 @@ impl Cases {
         } else {
             store::get(conn, id).await?
         };
+        let found = found.map(|s| record::open(&self.vault, s)).transpose()?;
         let not_found = || ApiError::NotFound(format!("beneficiary {id}"));
         let b = found.ok_or_else(not_found)?;
         if caller.check_scope(b.lot, &b.structure_id).is_err() {
@@ -242,13 +251,11 @@ impl Cases {
         b: &Beneficiary,
         allowed: bool,
     ) -> Result<(), ApiError> {
-        let (Some(last), Some(first), Some(birth)) =
-            (b.last_name_key(), b.first_name_key(), b.birth_date)
-        else {
+        let Some(identity) = record::identity_index(&self.vault, b)? else {
             return Ok(());
         };
-        store::lock_identity(conn, b.lot, &last, &first, birth).await?;
-        match store::find_same_identity(conn, b.lot, &last, &first, birth, b.id).await? {
+        store::lock_identity(conn, &identity).await?;
+        match store::find_same_identity(conn, b.lot, &identity, b.id).await? {
             Some(holder) => {
                 self.duplicate_refusal(caller, &holder, b.id, "same names and birth date", allowed)
                     .await
@@ -319,8 +326,10 @@ impl Cases {
         caller.check_scope(lot, &structure_id)?;
 
         let now = self.clock.now();
+        let id = BeneficiaryId::generate();
+        let (_, data_key) = self.vault.new_data_key(id)?;
         let b = Beneficiary {
-            id: BeneficiaryId::generate(),
+            id,
             lot,
             structure_id,
             last_name: Some(last_name),
@@ -337,6 +346,7 @@ impl Cases {
             lot_exception_justification: justification,
             profile: Profile::default(),
             reference_version: Some(self.tables.version.clone()),
+            data_key: Some(data_key),
             nir_sealed: None,
             nir_index: None,
             nir_masked: None,
@@ -350,7 +360,7 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         self.refuse_identity_duplicate(&mut tx, caller, &b, r.duplicate.allow)
             .await?;
-        store::insert(&mut tx, &b).await?;
+        store::insert(&mut tx, &record::seal(&self.vault, &b)?).await?;
         cep_bus::enqueue(&mut tx, events::registered(&b)).await?;
         tx.commit().await?;
         tracing::info!(beneficiary_id = %b.id, lot = lot.number(), "beneficiary registered");
@@ -400,7 +410,7 @@ impl Cases {
             next.version = current.version + 1;
             next.updated_at = self.clock.now();
             next.reference_version = Some(self.tables.version.clone());
-            if !store::update(&mut tx, &next, current.version).await? {
+            if !store::update(&mut tx, &record::seal(&self.vault, &next)?, current.version).await? {
                 return Err(conflict(u.id, u.version, current.version + 1));
             }
             let names = changed.iter().map(|f| f.name().to_owned()).collect();
@@ -466,7 +476,9 @@ impl Cases {
             });
         }
         let mut next = current.clone();
-        next.nir_sealed = Some(self.vault.encrypt(id, &nir)?);
+        let key = record::data_key(&self.vault, &current)?
+            .ok_or_else(|| ApiError::internal("a live record without its data key"))?;
+        next.nir_sealed = Some(self.vault.encrypt_nir(id, &key, &nir)?);
         next.nir_index = Some(index);
         next.nir_masked = Some(nir.masked());
         if duplicate_reason.is_some() {
@@ -474,7 +486,7 @@ impl Cases {
         }
         next.version = current.version + 1;
         next.updated_at = self.clock.now();
-        if !store::update(&mut tx, &next, current.version).await? {
+        if !store::update(&mut tx, &record::seal(&self.vault, &next)?, current.version).await? {
             return Err(conflict(id, current.version, current.version + 1));
         }
         cep_bus::enqueue(&mut tx, events::nir_set(&next)).await?;
@@ -524,11 +536,23 @@ impl Cases {
                 None => Vec::new(),
             }
         };
-        let name_prefix_key = if q.name_prefix.trim().is_empty() {
+        let name_prefix = if q.name_prefix.trim().is_empty() {
             None
         } else {
-            check::name(&mut v, "name_prefix", &q.name_prefix).map(|n| name_key(&n))
+            check::name(&mut v, "name_prefix", &q.name_prefix)
         };
+        if name_prefix
+            .as_deref()
+            .is_some_and(|p| name_key(p).chars().count() > crate::vault::NAME_PREFIX_MAX)
+        {
+            v.add(
+                "name_prefix",
+                format!(
+                    "must be at most {} characters (the first letters of a name)",
+                    crate::vault::NAME_PREFIX_MAX
+                ),
+            );
+        }
         let birth_date = if q.birth_date.is_empty() {
             None
         } else {
@@ -550,14 +574,22 @@ impl Cases {
         let query = store::SearchQuery {
             lots,
             structures,
-            name_prefix_key,
-            birth_date,
+            name_prefix_index: name_prefix
+                .map(|p| record::name_prefix_index(&self.vault, &p))
+                .transpose()?,
+            birth_date_index: birth_date
+                .map(|d| self.vault.birth_date_index(d))
+                .transpose()?,
             nir_index,
             after,
             limit: limit + 1,
         };
         let mut tx = self.pool.begin().await?;
-        let found = store::search(&mut tx, &query).await?;
+        let found = store::search(&mut tx, &query)
+            .await?
+            .into_iter()
+            .map(|s| record::open(&self.vault, s))
+            .collect::<Result<Vec<_>, _>>()?;
         let page = Page::of(found, limit, |last| last.id.to_string());
         let shown: Vec<BeneficiaryId> = page.rows.iter().map(|b| b.id).collect();
         self.log(&mut tx, caller, "search", &shown).await?;
@@ -685,7 +717,7 @@ impl Cases {
         }
         let now = self.clock.now();
         let tomb = current.tombstone(reason, now);
-        if !store::erase(&mut tx, &tomb, current.version).await? {
+        if !store::erase(&mut tx, &record::seal(&self.vault, &tomb)?, current.version).await? {
             return Err(conflict(id, current.version, current.version + 1));
         }
         cep_bus::enqueue(&mut tx, events::erased(&tomb)).await?;

@@ -20,8 +20,12 @@ pub fn nir_settings() -> Vec<(String, String)> {
     vec![
         ("NIR__ENCRYPTION_KEY".to_owned(), b64(1)),
         ("NIR__INDEX_KEY".to_owned(), b64(2)),
+        ("PERSONAL__WRAPPING_KEY".to_owned(), b64(PERSONAL_KEY_BYTE)),
     ]
 }
+
+/// The byte the harness's personal wrapping key repeats.
+pub const PERSONAL_KEY_BYTE: u8 = 4;
 
 /// The application, with every log line captured for the privacy assertions.
 pub async fn spawn_app() -> TestApp {

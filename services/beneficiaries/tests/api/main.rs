@@ -3,6 +3,7 @@
 
 mod authz;
 mod canonical;
+mod erasure;
 mod events;
 mod helpers;
 mod metrics;
@@ -13,3 +14,4 @@ mod rotation;
 mod rules;
 mod scope;
 mod update;
+mod upgrade;

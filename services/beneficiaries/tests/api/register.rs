@@ -357,7 +357,10 @@ async fn erasure_keeps_a_tombstone_without_personal_data() {
         "the fact carries the tombstone's version"
     );
     let leftovers: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM beneficiaries WHERE id = $1::uuid AND (last_name IS NOT NULL OR nir_sealed IS NOT NULL OR email IS NOT NULL)",
+        "SELECT count(*) FROM beneficiaries b WHERE id = $1::uuid AND (personal IS NOT NULL \
+         OR nir_sealed IS NOT NULL OR identity_index IS NOT NULL OR cardinality(name_prefixes) > 0 \
+         OR birth_date_index IS NOT NULL \
+         OR EXISTS (SELECT 1 FROM person_keys k WHERE k.beneficiary_id = b.id))",
     )
     .bind(&id)
     .fetch_one(&app.db.pool)

@@ -2,10 +2,11 @@
 
 use base64::Engine;
 use beneficiaries::rotation::{self, RotationError};
-use beneficiaries::settings::NirKeys;
-use beneficiaries::vault::NirVault;
+use beneficiaries::settings::{IndexKey, VaultKeys};
+use beneficiaries::vault::Vault;
 use cep_domain::{BeneficiaryId, Nir};
 use cep_kit::auth::Role;
+use cep_kit::keys::Keyring;
 use cep_proto::beneficiaries as pb;
 
 use crate::helpers::*;
@@ -14,12 +15,29 @@ fn b64(byte: u8) -> String {
     base64::engine::general_purpose::STANDARD.encode([byte; 32])
 }
 
-fn vault(current: (i16, u8), retired: &[(i16, u8)]) -> NirVault {
-    NirVault::new(NirKeys {
-        current: (current.0, [current.1; 32]),
-        retired: retired.iter().map(|(v, b)| (*v, [*b; 32])).collect(),
-        index: vec![2; 32],
+/// A vault with the harness's personal and index keys and these NIR keys.
+fn vault(current: (i16, u8), retired: &[(i16, u8)]) -> Vault {
+    Vault::new(VaultKeys {
+        nir: Keyring {
+            current: (current.0, [current.1; 32]),
+            retired: retired.iter().map(|(v, b)| (*v, [*b; 32])).collect(),
+        },
+        personal: Keyring {
+            current: (1, [PERSONAL_KEY_BYTE; 32]),
+            retired: Default::default(),
+        },
+        index: IndexKey(vec![2; 32]),
     })
+}
+
+async fn data_key(app: &TestApp, v: &Vault, id: BeneficiaryId) -> beneficiaries::vault::DataKey {
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    let stored = beneficiaries::store::get(&mut conn, id)
+        .await
+        .expect("get")
+        .expect("row");
+    v.unwrap(id, stored.data_key.as_ref().expect("a data key"))
+        .expect("unwrap")
 }
 
 async fn versions(app: &TestApp) -> Vec<(i16, i64)> {
@@ -61,8 +79,9 @@ async fn nirs_under_the_retired_key_are_resealed_while_the_service_answers() {
     let old = vault((1, 1), &[]);
     for (id, nir) in &people[..20] {
         let uuid: BeneficiaryId = id.parse().expect("id");
+        let key = data_key(&app, &old, uuid).await;
         let sealed = old
-            .encrypt(uuid, &Nir::parse(nir).expect("nir"))
+            .encrypt_nir(uuid, &key, &Nir::parse(nir).expect("nir"))
             .expect("seal");
         sqlx::query("UPDATE beneficiaries SET nir_sealed = $2, nir_key_version = 1 WHERE id = $1")
             .bind(uuid.as_uuid())
@@ -110,14 +129,19 @@ async fn nirs_under_the_retired_key_are_resealed_while_the_service_answers() {
     // Only the new key is needed now.
     let only_new = vault((2, 3), &[]);
     for (id, nir) in &people {
+        let id: BeneficiaryId = id.parse().expect("id");
+        let key = data_key(&app, &only_new, id).await;
         let mut conn = app.db.pool.acquire().await.expect("conn");
-        let b = beneficiaries::store::get(&mut conn, id.parse().expect("id"))
+        let b = beneficiaries::store::get(&mut conn, id)
             .await
             .expect("get")
             .expect("row");
         let sealed = b.nir_sealed.expect("sealed");
         assert_eq!(
-            only_new.decrypt(b.id, &sealed).expect("opens").as_str(),
+            only_new
+                .decrypt_nir(id, &key, &sealed)
+                .expect("opens")
+                .as_str(),
             nir
         );
     }
