@@ -59,6 +59,7 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
     if [ "$1" = beneficiaries ]; then
         echo "CEP_BENEFICIARIES__NIR__ENCRYPTION_KEY=$(secret nir_encryption_key 32)"
         echo "CEP_BENEFICIARIES__NIR__INDEX_KEY=$(secret nir_index_key 32)"
+        echo "CEP_BENEFICIARIES__PERSONAL__WRAPPING_KEY=$(secret personal_wrapping_key 32)"
     fi
 }
 

@@ -93,6 +93,7 @@ CRD_SKIP_REASONS = {
 SECRET_KEY_PATTERN = re.compile(r"(secret|password|passwd|token|credential|private|_key$|^key$|^url$)", re.I)
 # Settings known to be secrets in the binary contract; `url` is a secret only under [database].
 SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "retired_keys"), ("nir", "index_key"),
+                   ("personal", "wrapping_key"), ("personal", "retired_wrapping_keys"),
                    ("nats", "password"), ("nats", "nkey_seed")}
 # Where the chart mounts the CA of the NATS server's certificate (settings.nats.tls.caSecret).
 NATS_CA_PATH = "/etc/cep-nats-tls/ca.crt"
@@ -431,7 +432,7 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
                         leaked.append(section)
                     continue
                 for k in table:
-                    if (section, k) in SECRET_SETTINGS or (k != "url" and SECRET_KEY_PATTERN.search(k)) or section == "nir":
+                    if (section, k) in SECRET_SETTINGS or (k != "url" and SECRET_KEY_PATTERN.search(k)) or section in ("nir", "personal"):
                         leaked.append(f"{section}.{k}")
             report.check(not leaked, f"{what} no secret", f"secret-looking settings in a ConfigMap: {leaked}")
             srv = settings.get("server", {})
