@@ -88,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         aud,
         iat: now,
         exp: now + args.hours * 3600,
+        nbf: None,
     };
     let token = cep_kit::auth::mint(secret.as_bytes(), &claims)?;
     #[allow(clippy::print_stdout)]
