@@ -11,4 +11,5 @@ mod register;
 mod rotation;
 mod rules;
 mod scope;
+mod tokens;
 mod update;
