@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use cep_kit::auth::{Claims, DEV_ISSUER, Role};
+use cep_kit::auth::{Claims, DEFAULT_MAX_TOKEN_LIFETIME_MINUTES, DEV_ISSUER, Role};
+
+/// The longest lifetime `--hours` takes: the services' default maximum
+/// (`auth.max_token_lifetime_minutes`), so a development token is never refused for it.
+const MAX_HOURS: i64 = (DEFAULT_MAX_TOKEN_LIFETIME_MINUTES / 60) as i64;
 
 /// The services of the local stack: a development token opens them all unless
 /// `--audience` names some.
@@ -24,13 +28,16 @@ pub struct Args {
     /// Lot(s) the caller works in (1–19).
     #[arg(long = "lot", required = true)]
     lots: Vec<u8>,
-    /// Structure(s) the caller is limited to; none: every structure of its lots.
+    /// Structure(s) the caller is limited to (ids of 1–64 characters among a–z, 0–9,
+    /// "-", "_"); none: every structure of its lots.
     #[arg(long = "structure")]
     structures: Vec<String>,
-    /// Who the token names.
+    /// Who the token names (1–128 characters, no control, invisible or bidirectional
+    /// character, no surrounding whitespace).
     #[arg(long, default_value = "dev-user")]
     subject: String,
-    /// Lifetime in hours.
+    /// Lifetime in hours, 1 to 12: the services refuse a token living longer than
+    /// their `auth.max_token_lifetime_minutes` (12 h by default).
     #[arg(long, default_value_t = 8)]
     hours: i64,
     /// The local stack's signing key.
@@ -59,8 +66,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for lot in &args.lots {
         cep_domain::Lot::new(i64::from(*lot)).context("--lot")?;
     }
-    if !(1..=24 * 30).contains(&args.hours) {
-        bail!("--hours must be between 1 and 720");
+    for structure in &args.structures {
+        if !cep_kit::settings::is_structure_id(structure) {
+            bail!("--structure: a structure id is 1 to 64 characters among a-z, 0-9, '-' and '_'");
+        }
+    }
+    cep_kit::auth::check_subject(&args.subject).context("--subject")?;
+    if !(1..=MAX_HOURS).contains(&args.hours) {
+        bail!(
+            "--hours must be between 1 and {MAX_HOURS}: the services refuse a longer-lived token"
+        );
     }
     let secret = std::fs::read(&args.secret_file).with_context(|| {
         format!(
@@ -88,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         aud,
         iat: now,
         exp: now + args.hours * 3600,
+        nbf: None,
     };
     let token = cep_kit::auth::mint(secret.as_bytes(), &claims)?;
     #[allow(clippy::print_stdout)]

@@ -4,7 +4,10 @@
 //! key of the settings (`auth.jwt_secret`; `cepctl dev-token` on the local stack) or by
 //! the operator's identity provider with one of the public keys of a JWKS file
 //! (`auth.jwks_path`: RS256/384/512, PS256/384/512, ES256/384 or EdDSA, chosen by the
-//! token's `kid`). Claims: `sub`, `roles`, `lots`, optional `structures`, `iss`, `exp`.
+//! token's `kid`). Claims: `sub`, `roles`, `lots`, optional `structures`, `iss`, `aud`,
+//! `iat`, `exp`, optional `nbf`. The subject must pass [`check_subject`] (it identifies
+//! the caller in the access log), the token must be scoped to at least one lot, and it
+//! may not live longer than `auth.max_token_lifetime_minutes`.
 //! The [`AuthInterceptor`] turns a valid token into a [`Caller`] stored in the
 //! request's extensions; handlers then check the role the RPC needs and the lot and
 //! structure of the record touched ([`Caller::check_scope`]).
@@ -22,6 +25,69 @@ use tonic::{Request, Status};
 
 /// Issuer of the tokens `cepctl dev-token` mints for the local stack; refused in production.
 pub const DEV_ISSUER: &str = "cep-dev";
+
+/// The longest a token may live when `auth.max_token_lifetime_minutes` is not set:
+/// 12 hours, a working day with margin.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_MINUTES: u64 = 720;
+
+/// Tolerance on `exp`, `nbf` and the lifetime, for clocks a little apart.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// The longest subject accepted, in characters.
+pub const SUBJECT_MAX_CHARS: usize = 128;
+
+/// The rule a subject (`sub`) breaks. The messages never repeat the value: it may be
+/// an email address, or whatever an attacker put there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {SUBJECT_MAX_CHARS} characters")]
+    TooLong,
+    #[error("must not contain control characters or line breaks")]
+    Control,
+    #[error("must not contain invisible or bidirectional characters")]
+    Invisible,
+    #[error("must not be only whitespace")]
+    Blank,
+    #[error("must not start or end with whitespace")]
+    Padded,
+}
+
+/// Whether `subject` may identify a caller (in the access log, among others): 1 to
+/// [`SUBJECT_MAX_CHARS`] characters, no control character or line break, no invisible
+/// or bidirectional formatting character (zero-width U+200B–U+200F, embeddings and
+/// overrides U+202A–U+202E, isolates U+2066–U+2069, U+FEFF), not only whitespace and
+/// no whitespace around it. The one rule of the verifier and `cepctl dev-token`.
+pub fn check_subject(subject: &str) -> Result<(), SubjectError> {
+    if subject.is_empty() {
+        return Err(SubjectError::Empty);
+    }
+    if subject.chars().nth(SUBJECT_MAX_CHARS).is_some() {
+        return Err(SubjectError::TooLong);
+    }
+    if subject
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(SubjectError::Control);
+    }
+    if subject.chars().any(|c| {
+        matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        )
+    }) {
+        return Err(SubjectError::Invisible);
+    }
+    if subject.chars().all(char::is_whitespace) {
+        return Err(SubjectError::Blank);
+    }
+    if subject.trim() != subject {
+        return Err(SubjectError::Padded);
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +163,9 @@ pub struct Claims {
     pub aud: Vec<String>,
     pub iat: i64,
     pub exp: i64,
+    /// Not valid before (RFC 7519 §4.1.5); honoured with the same leeway as `exp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
@@ -190,6 +259,9 @@ pub enum AuthError {
     Malformed,
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// The subject breaks a rule of [`check_subject`]; the value is not repeated.
+    #[error("invalid token: claim sub {0}")]
+    Subject(#[from] SubjectError),
 }
 
 /// Verifies tokens against the shared HS256 key and/or the public keys of a JWKS,
@@ -204,6 +276,9 @@ pub struct JwtVerifier {
     /// The audience required on tokens signed with a JWKS key: the identity provider
     /// issues tokens to other applications too, which must not open this one.
     jwks_audience: Option<Vec<String>>,
+    /// The longest a token may live, in seconds: from now to its `exp`, and from its
+    /// `iat` to its `exp` (every token, whoever signed it).
+    max_lifetime_seconds: u64,
 }
 
 /// One usable key of a JWKS: its id, the one algorithm it verifies, the key.
@@ -377,7 +452,9 @@ impl JwtVerifier {
         validation.set_audience(&[audience]);
         validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECONDS;
+        // a token not yet valid is refused (jsonwebtoken ignores `nbf` by default)
+        validation.validate_nbf = true;
         let hs256 = if secret.is_empty() {
             None
         } else {
@@ -389,7 +466,17 @@ impl JwtVerifier {
             validation,
             jwks_issuers: None,
             jwks_audience: None,
+            max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME_MINUTES * 60,
         })
+    }
+
+    /// Tokens may live at most `minutes` (default
+    /// [`DEFAULT_MAX_TOKEN_LIFETIME_MINUTES`]): refused when their `exp` is further
+    /// than that from now, or from their `iat`.
+    #[must_use]
+    pub fn with_max_token_lifetime_minutes(mut self, minutes: u64) -> Self {
+        self.max_lifetime_seconds = minutes.saturating_mul(60);
+        self
     }
 
     /// Also accepts tokens signed with the keys of `jwks`, each chosen by the token's
@@ -428,7 +515,8 @@ impl JwtVerifier {
             .as_ref()
             .map(|s| s.expose_secret().as_bytes().to_vec())
             .unwrap_or_default();
-        let verifier = Self::new(&secret, &auth.jwt_issuer, audience, accept_dev_tokens)?;
+        let verifier = Self::new(&secret, &auth.jwt_issuer, audience, accept_dev_tokens)?
+            .with_max_token_lifetime_minutes(auth.max_token_lifetime_minutes);
         match &auth.jwks_path {
             Some(path) => {
                 let jwks = load_jwks(path)
@@ -489,13 +577,30 @@ impl JwtVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| AuthError::Invalid(e.kind_description()))?;
         let c = data.claims;
+        check_subject(&c.sub)?;
+        self.check_lifetime(&c)?;
         if c.roles.is_empty() {
             return Err(AuthError::Invalid("the token names no role".into()));
         }
-        if let Some(bad) = c.lots.iter().find(|l| !(1..=19).contains(*l)) {
-            return Err(AuthError::Invalid(format!(
-                "lot {bad} is not between 1 and 19"
-            )));
+        if c.lots.is_empty() {
+            return Err(AuthError::Invalid(
+                "claim lots must name at least one lot".into(),
+            ));
+        }
+        for lot in &c.lots {
+            Lot::new(i64::from(*lot))
+                .map_err(|e| AuthError::Invalid(format!("claim lots: {e}")))?;
+        }
+        if !c
+            .structures
+            .iter()
+            .all(|s| crate::settings::is_structure_id(s))
+        {
+            return Err(AuthError::Invalid(
+                "claim structures: each must be a structure id (1 to 64 characters among \
+                 a-z, 0-9, '-' and '_')"
+                    .into(),
+            ));
         }
         Ok(Caller {
             subject: c.sub,
@@ -503,6 +608,24 @@ impl JwtVerifier {
             lots: c.lots.into_iter().collect(),
             structures: c.structures.into_iter().collect(),
         })
+    }
+
+    /// Refused when the token's `exp` is more than the maximum lifetime after now
+    /// (plus the leeway) or after its `iat`: a stolen token must not open the
+    /// services for years. Measured on the clock jsonwebtoken checks `exp` with.
+    fn check_lifetime(&self, c: &Claims) -> Result<(), AuthError> {
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        let max = i64::try_from(self.max_lifetime_seconds).unwrap_or(i64::MAX);
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(0);
+        let from_now = c.exp.saturating_sub(now) > max.saturating_add(leeway);
+        let from_iat = c.exp.saturating_sub(c.iat) > max;
+        if from_now || from_iat {
+            return Err(AuthError::Invalid(format!(
+                "claim exp is further than the maximum token lifetime ({} minutes)",
+                self.max_lifetime_seconds / 60
+            )));
+        }
+        Ok(())
     }
 
     /// Reads `authorization: Bearer …` from gRPC metadata.
@@ -529,6 +652,7 @@ impl KindDescription for jsonwebtoken::errors::Error {
         use jsonwebtoken::errors::ErrorKind;
         match self.kind() {
             ErrorKind::ExpiredSignature => "expired".into(),
+            ErrorKind::ImmatureSignature => "not yet valid (nbf)".into(),
             ErrorKind::InvalidSignature => "bad signature".into(),
             ErrorKind::InvalidIssuer => "issuer not accepted".into(),
             ErrorKind::InvalidAlgorithm => "algorithm not accepted".into(),
@@ -587,8 +711,13 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    /// Now, on the clock the verifier checks `exp` with.
+    fn now() -> i64 {
+        i64::try_from(jsonwebtoken::get_current_timestamp()).expect("seconds fit")
+    }
+
     fn claims(iss: &str, exp_offset: i64) -> Claims {
-        let now = 1_900_000_000;
+        let now = now();
         Claims {
             sub: "counsellor-1".into(),
             roles: vec![Role::Counsellor],
@@ -598,7 +727,19 @@ mod tests {
             aud: vec!["beneficiaries".into()],
             iat: now,
             exp: now + exp_offset,
+            nbf: None,
         }
+    }
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier::new(SECRET, "cep", "beneficiaries", false).expect("verifier")
+    }
+
+    /// Why the verifier refuses a token of `claims`.
+    fn refusal(verifier: &JwtVerifier, claims: &Claims) -> AuthError {
+        verifier
+            .verify(&mint(SECRET, claims).expect("mint"))
+            .expect_err("refused")
     }
 
     #[test]
@@ -667,5 +808,164 @@ mod tests {
             .verify(&token)
             .expect_err("expired");
         assert!(err.to_string().contains("expired"), "{err}");
+    }
+
+    #[test]
+    fn a_subject_that_cannot_identify_a_caller_is_refused_without_repeating_it() {
+        let long = "a".repeat(10_000);
+        let cases: [(&str, &str); 14] = [
+            ("", "must not be empty"),
+            (&long, "at most 128 characters"),
+            ("agent\n42", "control characters"),
+            ("agent\t42", "control characters"),
+            ("agent\r", "control characters"),
+            ("agent\u{7f}42", "control characters"),
+            ("agent\u{2028}42", "line breaks"),
+            ("agent\u{200B}42", "invisible or bidirectional"),
+            ("\u{202E}24-tnega", "invisible or bidirectional"),
+            ("agent\u{2066}42\u{2069}", "invisible or bidirectional"),
+            ("\u{FEFF}agent-42", "invisible or bidirectional"),
+            ("   ", "only whitespace"),
+            (" agent-42", "start or end with whitespace"),
+            ("agent-42\u{a0}", "start or end with whitespace"),
+        ];
+        let verifier = verifier();
+        for (sub, rule) in cases {
+            let err = refusal(
+                &verifier,
+                &Claims {
+                    sub: sub.to_owned(),
+                    ..claims("cep", 3600)
+                },
+            );
+            assert!(matches!(err, AuthError::Subject(_)), "{sub:?}: {err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains("claim sub") && message.contains(rule),
+                "{sub:?}: {message}"
+            );
+            assert!(
+                sub.trim().is_empty() || !message.contains(sub.trim()),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_subject_of_128_characters_or_with_inner_spaces_is_accepted() {
+        let verifier = verifier();
+        for sub in [
+            "é".repeat(SUBJECT_MAX_CHARS),
+            "léa.durand@example.fr".to_owned(),
+            "Léa Durand (agent 42)".to_owned(),
+        ] {
+            let c = Claims {
+                sub: sub.clone(),
+                ..claims("cep", 3600)
+            };
+            let caller = verifier
+                .verify(&mint(SECRET, &c).expect("mint"))
+                .expect("valid subject");
+            assert_eq!(caller.subject, sub);
+        }
+        assert_eq!(
+            check_subject(&"a".repeat(SUBJECT_MAX_CHARS + 1)),
+            Err(SubjectError::TooLong)
+        );
+    }
+
+    #[test]
+    fn a_token_scoped_to_no_lot_or_a_bad_lot_or_structure_is_refused() {
+        let verifier = verifier();
+        let cases = [
+            (vec![], vec![], "claim lots must name at least one lot"),
+            (vec![0], vec![], "claim lots"),
+            (vec![8, 20], vec![], "claim lots"),
+            (vec![8], vec!["Nantes Centre"], "claim structures"),
+            (vec![8], vec![""], "claim structures"),
+            (vec![8], vec!["nantes\ncentre"], "claim structures"),
+        ];
+        for (lots, structures, why) in cases {
+            let c = Claims {
+                lots: lots.clone(),
+                structures: structures.iter().map(|s| (*s).to_owned()).collect(),
+                ..claims("cep", 3600)
+            };
+            let err = refusal(&verifier, &c).to_string();
+            assert!(err.contains(why), "{lots:?} {structures:?}: {err}");
+            assert!(!err.contains("Nantes Centre"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_is_refused_beyond_the_leeway() {
+        let verifier = verifier();
+        let at = |nbf_offset: i64| Claims {
+            nbf: Some(now() + nbf_offset),
+            ..claims("cep", 7200)
+        };
+        let err = refusal(&verifier, &at(3600)).to_string();
+        assert!(err.contains("not yet valid (nbf)"), "{err}");
+        let err = refusal(&verifier, &at(60)).to_string();
+        assert!(err.contains("not yet valid (nbf)"), "{err}");
+        // clocks a little apart: within the 30 s leeway
+        for offset in [-3600, 0, 20] {
+            verifier
+                .verify(&mint(SECRET, &at(offset)).expect("mint"))
+                .unwrap_or_else(|e| panic!("nbf {offset:+} s: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_maximum_is_refused() {
+        let verifier = verifier();
+        let max = 720 * 60;
+        let hundred_years = 100 * 365 * 86_400;
+        let err = refusal(&verifier, &claims("cep", hundred_years)).to_string();
+        assert!(
+            err.contains("claim exp") && err.contains("maximum token lifetime (720 minutes)"),
+            "{err}"
+        );
+        // issued long ago for a long life, still far from expiry now
+        let old = Claims {
+            iat: now() - 86_400,
+            exp: now() + 3600,
+            ..claims("cep", 0)
+        };
+        assert!(
+            refusal(&verifier, &old)
+                .to_string()
+                .contains("maximum token lifetime")
+        );
+        // a future iat does not hide an exp too far from now
+        let future_iat = Claims {
+            iat: now() + 86_400,
+            ..claims("cep", max + 86_400)
+        };
+        assert!(
+            refusal(&verifier, &future_iat)
+                .to_string()
+                .contains("maximum token lifetime")
+        );
+        verifier
+            .verify(&mint(SECRET, &claims("cep", max)).expect("mint"))
+            .expect("12 hours exactly");
+        let err = refusal(&verifier, &claims("cep", max + 1)).to_string();
+        assert!(err.contains("maximum token lifetime"), "{err}");
+    }
+
+    #[test]
+    fn the_maximum_lifetime_is_a_setting() {
+        let verifier = verifier().with_max_token_lifetime_minutes(10);
+        let err = refusal(&verifier, &claims("cep", 3600)).to_string();
+        assert!(err.contains("maximum token lifetime (10 minutes)"), "{err}");
+        verifier
+            .verify(&mint(SECRET, &claims("cep", 600)).expect("mint"))
+            .expect("10 minutes");
+        let week = JwtVerifier::new(SECRET, "cep", "beneficiaries", false)
+            .expect("verifier")
+            .with_max_token_lifetime_minutes(10_080);
+        week.verify(&mint(SECRET, &claims("cep", 7 * 86_400)).expect("mint"))
+            .expect("a week");
     }
 }

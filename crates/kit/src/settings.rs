@@ -100,6 +100,7 @@ consumer_commit_attempts = 3
 
 [auth]
 jwt_issuer = "cep"
+max_token_lifetime_minutes = 720
 
 [telemetry]
 log_level = "info,sqlx=warn,async_nats=warn"
@@ -555,6 +556,10 @@ pub struct AuthSettings {
     /// id there. Required with `jwks_path`.
     #[serde(default)]
     pub jwks_audience: Option<String>,
+    /// The longest a token may live, in minutes (5..=10080; 720 = 12 h): a token whose
+    /// `exp` is further than that from now or from its `iat` is refused, whoever
+    /// signed it, so a leaked token does not open the services for long.
+    pub max_token_lifetime_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -712,6 +717,12 @@ impl Common<'_> {
                 "must not be empty (leave it out for the service's name)",
             ));
         }
+        if !(5..=10_080).contains(&self.auth.max_token_lifetime_minutes) {
+            return Err(SettingsError::invalid(
+                "auth.max_token_lifetime_minutes",
+                "must be from 5 to 10080 (a week)",
+            ));
+        }
         if self.auth.jwt_issuer.is_empty() {
             return Err(SettingsError::invalid(
                 "auth.jwt_issuer",
@@ -842,5 +853,51 @@ mod tests {
             .structures()
             .expect_err("twice");
         assert!(twice.to_string().contains("listed twice"), "{twice}");
+    }
+
+    /// The shared sections of a local service `sample` with these extra variables.
+    fn sample(extra: &[(&str, &str)]) -> Result<ServiceSettings<NoSection>, SettingsError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = HashMap::from([
+            ("CEP_SAMPLE__ENVIRONMENT".to_owned(), "local".to_owned()),
+            (
+                "CEP_SAMPLE__DATABASE__URL".to_owned(),
+                "postgres://localhost/sample".to_owned(),
+            ),
+            (
+                "CEP_SAMPLE__AUTH__JWT_SECRET".to_owned(),
+                "0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+        ]);
+        for (key, value) in extra {
+            env.insert(format!("CEP_SAMPLE__{key}"), (*value).to_owned());
+        }
+        ServiceSettings::load_from("sample", "", dir.path(), Some(env))
+    }
+
+    #[test]
+    fn the_maximum_token_lifetime_defaults_to_12_hours_and_stays_within_a_week() {
+        let settings = sample(&[]).expect("defaults");
+        assert_eq!(
+            settings.common.auth.max_token_lifetime_minutes,
+            crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_MINUTES
+        );
+        assert_eq!(settings.common.auth.max_token_lifetime_minutes, 720);
+        for ok in ["5", "10080"] {
+            let settings = sample(&[("AUTH__MAX_TOKEN_LIFETIME_MINUTES", ok)]).expect(ok);
+            assert_eq!(
+                settings.common.auth.max_token_lifetime_minutes.to_string(),
+                ok
+            );
+        }
+        for bad in ["0", "4", "10081"] {
+            match sample(&[("AUTH__MAX_TOKEN_LIFETIME_MINUTES", bad)]) {
+                Err(SettingsError::Invalid { key, reason }) => {
+                    assert_eq!(key, "auth.max_token_lifetime_minutes", "{bad}");
+                    assert!(reason.contains("from 5 to 10080"), "{bad}: {reason}");
+                }
+                other => panic!("{bad}: expected a refusal, got {other:?}"),
+            }
+        }
     }
 }

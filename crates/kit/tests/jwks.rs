@@ -28,6 +28,7 @@ fn claims() -> Claims {
         aud: vec!["beneficiaries".into()],
         iat: now,
         exp: now + 300,
+        nbf: None,
     }
 }
 
@@ -272,4 +273,114 @@ fn without_an_audience_no_token_of_the_identity_provider_is_accepted() {
         ))
         .expect_err("fail closed");
     assert!(err.to_string().contains("no audience"), "{err}");
+}
+
+/// A token of the identity provider (ES256 key `idp-2026-es`) carrying `claims`.
+fn idp_token_of(claims: &Claims) -> String {
+    let der = std::fs::read(fixture("idp-es256.pk8")).expect("fixture key");
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("idp-2026-es".into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).expect("sign")
+}
+
+#[test]
+fn the_identity_provider_s_tokens_obey_the_same_claim_rules() {
+    let v = verifier(b"");
+    let good = Claims {
+        aud: vec![AUDIENCE.into()],
+        ..claims()
+    };
+    v.verify(&idp_token_of(&good)).expect("a valid token");
+    let hundred_years = 100 * 365 * 86_400;
+    let cases = [
+        (
+            Claims {
+                exp: good.iat + hundred_years,
+                ..good.clone()
+            },
+            "maximum token lifetime (720 minutes)",
+        ),
+        (
+            Claims {
+                iat: good.iat - 86_400,
+                ..good.clone()
+            },
+            "maximum token lifetime",
+        ),
+        (
+            Claims {
+                nbf: Some(good.iat + 3600),
+                exp: good.iat + 7200,
+                ..good.clone()
+            },
+            "not yet valid (nbf)",
+        ),
+        (
+            Claims {
+                sub: String::new(),
+                ..good.clone()
+            },
+            "claim sub must not be empty",
+        ),
+        (
+            Claims {
+                sub: "agent\n42".into(),
+                ..good.clone()
+            },
+            "claim sub must not contain control characters",
+        ),
+        (
+            Claims {
+                lots: vec![],
+                ..good.clone()
+            },
+            "claim lots must name at least one lot",
+        ),
+        (
+            Claims {
+                structures: vec!["Nantes Centre".into()],
+                ..good.clone()
+            },
+            "claim structures",
+        ),
+    ];
+    for (claims, why) in cases {
+        let err = v.verify(&idp_token_of(&claims)).expect_err(why).to_string();
+        assert!(err.contains(why), "{why}: {err}");
+    }
+}
+
+#[test]
+fn the_settings_maximum_lifetime_applies_to_both_kinds_of_token() {
+    let secret = "shared-secret-shared-secret-shared-0";
+    let auth = cep_kit::settings::AuthSettings {
+        jwt_secret: Some(secret.into()),
+        shared_key_allowed: true,
+        audience: None,
+        jwt_issuer: "https://idp.example.org".into(),
+        jwks_path: Some(fixture("idp-jwks.json")),
+        jwks_issuer: None,
+        jwks_audience: Some(AUDIENCE.into()),
+        max_token_lifetime_minutes: 10,
+    };
+    let v = JwtVerifier::from_settings(&auth, "beneficiaries", false).expect("verifier");
+    let short = claims();
+    let long = Claims {
+        exp: short.iat + 3600,
+        ..claims()
+    };
+    v.verify(&mint(secret.as_bytes(), &short).expect("hs256"))
+        .expect("5 minutes, shared key");
+    let idp = |c: &Claims| {
+        idp_token_of(&Claims {
+            aud: vec![AUDIENCE.into()],
+            ..c.clone()
+        })
+    };
+    v.verify(&idp(&short))
+        .expect("5 minutes, identity provider");
+    for token in [mint(secret.as_bytes(), &long).expect("hs256"), idp(&long)] {
+        let err = v.verify(&token).expect_err("an hour").to_string();
+        assert!(err.contains("maximum token lifetime (10 minutes)"), "{err}");
+    }
 }

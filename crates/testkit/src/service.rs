@@ -218,6 +218,7 @@ pub fn claims(audience: &[&str], role: Role, lots: &[u8], structures: &[&str]) -
         aud: audience.iter().map(|a| (*a).to_owned()).collect(),
         iat: now,
         exp: now + 3600,
+        nbf: None,
     }
 }
 

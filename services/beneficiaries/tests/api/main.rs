@@ -13,5 +13,6 @@ mod register;
 mod rotation;
 mod rules;
 mod scope;
+mod tokens;
 mod update;
 mod upgrade;
