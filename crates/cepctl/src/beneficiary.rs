@@ -1,10 +1,10 @@
 //! `cepctl beneficiary …`: the beneficiaries service.
 
-use anyhow::Context;
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
-use tonic::transport::Channel;
 
+use crate::call::{self, Target, request};
+use crate::failure::Failure;
 use crate::output::{self, Format};
 
 #[derive(clap::Subcommand)]
@@ -115,7 +115,9 @@ fn read_nir() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let nir = line.trim().to_owned();
-    anyhow::ensure!(!nir.is_empty(), "no NIR on standard input");
+    if nir.is_empty() {
+        return Err(Failure::invalid_field("nir", "none on standard input").into());
+    }
     Ok(nir)
 }
 
@@ -138,32 +140,20 @@ pub struct Search {
     page_token: String,
 }
 
-fn request<T>(msg: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .context("the token is not a valid header value")?,
-    );
-    Ok(r)
-}
-
-fn status(e: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
-}
-
-pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow::Result<()> {
-    let token =
-        token.context("no token: pass --token or set CEP_TOKEN (see `cepctl dev-token`)")?;
-    let addr =
-        std::env::var("CEP_BENEFICIARIES_ADDR").unwrap_or_else(|_| "127.0.0.1:50051".to_owned());
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .context("CEP_BENEFICIARIES_ADDR")?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the beneficiaries service at {addr}"))?;
-    let mut client = BeneficiaryServiceClient::new(channel);
+pub async fn run(
+    cmd: Command,
+    token: Option<String>,
+    addr: &str,
+    format: Format,
+) -> anyhow::Result<()> {
+    let token = call::token(token)?;
+    let target = Target::new(
+        "beneficiaries",
+        addr,
+        "--beneficiaries-addr, CEP_BENEFICIARIES_ADDR",
+    )?;
+    let mut client = BeneficiaryServiceClient::new(target.channel());
+    let status = |e: tonic::Status| target.failure(e);
     match cmd {
         Command::Register(r) => {
             let reply = client
@@ -343,9 +333,10 @@ fn update_request(
     };
     let mut p = pb::ProfileUpdate::default();
     for pair in pairs {
+        // the pair is not repeated: its value may be a person's
         let (field, value) = pair
             .split_once('=')
-            .with_context(|| format!("--set {pair:?}: expected FIELD=VALUE"))?;
+            .ok_or_else(|| Failure::invalid_field("--set", "expected FIELD=VALUE"))?;
         let value = Some(value.to_owned());
         match field {
             "structure_id" => r.structure_id = value,
@@ -378,7 +369,11 @@ fn update_request(
             "profile.employer_department" => p.employer_department = value,
             "profile.employer_postal_code" => p.employer_postal_code = value,
             "profile.employer_city" => p.employer_city = value,
-            other => anyhow::bail!("--set {other}: not a field of a beneficiary"),
+            other => {
+                return Err(
+                    Failure::invalid_field(other, "is not a field of a beneficiary").into(),
+                );
+            }
         }
     }
     if p != pb::ProfileUpdate::default() {
