@@ -1,6 +1,6 @@
 //! `cepctl` as counsellors run it, against a real beneficiaries service (fresh
 //! database, private nats-server): the reference tables, refusals in words, an
-//! unreachable service.
+//! unreachable service, the erasure's confirmation, a field set twice.
 
 use std::process::Output;
 
@@ -87,6 +87,20 @@ async fn register(app: &TestService, last_name: &str) -> String {
         .expect("register")
         .into_inner()
         .beneficiary_id
+}
+
+async fn read(app: &TestService, id: &str) -> pb::Beneficiary {
+    client(app)
+        .await
+        .get(authed(
+            pb::GetRequest {
+                beneficiary_id: id.to_owned(),
+            },
+            &token(Role::Si),
+        ))
+        .await
+        .expect("get")
+        .into_inner()
 }
 
 #[tokio::test]
@@ -238,7 +252,7 @@ async fn refusals_read_as_one_sentence_and_one_line_per_bad_field() {
     let cases: [(&str, &[&str], &str); 4] = [
         (
             &counsellor,
-            &["beneficiary", "erase", &id, "--reason", "asked"],
+            &["beneficiary", "erase", &id, "--reason", "asked", "--yes"],
             "You are not allowed to do this (this call needs one of the roles: ",
         ),
         (
@@ -312,4 +326,68 @@ async fn an_unreachable_service_or_a_bad_address_is_one_clear_line() {
             "{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_erasure_without_a_terminal_is_refused_unless_yes_is_passed() {
+    let app = spawn_app(&[]).await;
+    let addr = app.addr.to_string();
+    let director = token(Role::Director);
+    let id = register(&app, "Martin").await;
+
+    let erase = [
+        "beneficiary",
+        "erase",
+        &id,
+        "--reason",
+        "request of 2026-11-20",
+    ];
+    let out = cepctl(&addr, &director, &erase).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let kept = read(&app, &id).await;
+    assert!(kept.erased_at.is_empty());
+    assert_eq!(kept.last_name, "Martin");
+
+    let out = cepctl(&addr, &director, &[&erase[..], &["--yes"]].concat()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let erased = read(&app, &id).await;
+    assert!(!erased.erased_at.is_empty());
+    assert!(erased.last_name.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_field_set_twice_is_refused_by_name_before_any_call() {
+    let app = spawn_app(&[]).await;
+    let addr = app.addr.to_string();
+    let id = register(&app, "Bernard").await;
+
+    let out = cepctl(
+        &addr,
+        &token(Role::Counsellor),
+        &[
+            "beneficiary",
+            "update",
+            &id,
+            "--version",
+            "1",
+            "--set",
+            "phone=0612345678",
+            "--set",
+            "profile.sex=F",
+            "--set",
+            "phone=0698765432",
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "Some fields are not valid:\n  - phone: is set more than once: give each field one --set\n"
+    );
+    let unchanged = read(&app, &id).await;
+    assert_eq!(unchanged.version, 1);
+    assert!(unchanged.phone.is_empty());
+    app.stop().await;
 }
