@@ -1,10 +1,10 @@
 //! `cepctl beneficiary …`: the beneficiaries service.
 
-use anyhow::Context;
 use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
-use tonic::transport::Channel;
 
+use crate::call::{self, Target, request};
+use crate::failure::Failure;
 use crate::output::{self, Format};
 
 #[derive(clap::Subcommand)]
@@ -13,7 +13,8 @@ pub enum Command {
     Register(Box<Register>),
     /// Show one person.
     Get { beneficiary_id: String },
-    /// Change fields: `--set phone=0612345678 --set profile.sex=F` ("" clears an optional field).
+    /// Change fields: `--set phone=0612345678 --set profile.sex=F` ("" clears an optional
+    /// field; each field once).
     Update {
         beneficiary_id: String,
         /// The version read (optimistic concurrency).
@@ -49,11 +50,15 @@ pub enum Command {
     },
     /// Everything held about the person, as JSON.
     Export { beneficiary_id: String },
-    /// Erase the person's data, keeping a tombstone.
+    /// Erase the person's data, keeping a tombstone; asks first on a terminal.
     Erase {
         beneficiary_id: String,
         #[arg(long)]
         reason: String,
+        /// Do not ask (scripts): without it, the erasure is confirmed on a terminal and
+        /// refused when standard input is not one.
+        #[arg(long)]
+        yes: bool,
     },
     /// Who accessed the person's data, oldest first (auditor, director, si).
     Accesses {
@@ -115,7 +120,9 @@ fn read_nir() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let nir = line.trim().to_owned();
-    anyhow::ensure!(!nir.is_empty(), "no NIR on standard input");
+    if nir.is_empty() {
+        return Err(Failure::invalid_field("nir", "none on standard input").into());
+    }
     Ok(nir)
 }
 
@@ -138,32 +145,50 @@ pub struct Search {
     page_token: String,
 }
 
-fn request<T>(msg: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .context("the token is not a valid header value")?,
-    );
-    Ok(r)
+/// Asks on standard error whether to erase `id`, when `terminal`; the answer is read
+/// from `answer`. Without a terminal nothing can be confirmed: refused.
+fn confirm_erasure(
+    id: &str,
+    terminal: bool,
+    answer: &mut impl std::io::BufRead,
+    prompt: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    use tonic::Code;
+    if !terminal {
+        return Err(Failure::new(
+            Code::FailedPrecondition,
+            "Not erased: standard input is not a terminal to confirm on; pass --yes to \
+             erase from a script",
+        )
+        .into());
+    }
+    write!(
+        prompt,
+        "Erase all personal data of {id}? This cannot be undone. Type yes: "
+    )?;
+    prompt.flush()?;
+    let mut line = String::new();
+    answer.read_line(&mut line)?;
+    if line.trim() != "yes" {
+        return Err(Failure::new(Code::Cancelled, "Not erased: the answer was not yes.").into());
+    }
+    Ok(())
 }
 
-fn status(e: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
-}
-
-pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow::Result<()> {
-    let token =
-        token.context("no token: pass --token or set CEP_TOKEN (see `cepctl dev-token`)")?;
-    let addr =
-        std::env::var("CEP_BENEFICIARIES_ADDR").unwrap_or_else(|_| "127.0.0.1:50051".to_owned());
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .context("CEP_BENEFICIARIES_ADDR")?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the beneficiaries service at {addr}"))?;
-    let mut client = BeneficiaryServiceClient::new(channel);
+pub async fn run(
+    cmd: Command,
+    token: Option<String>,
+    addr: &str,
+    format: Format,
+) -> anyhow::Result<()> {
+    let token = call::token(token)?;
+    let target = Target::new(
+        "beneficiaries",
+        addr,
+        "--beneficiaries-addr, CEP_BENEFICIARIES_ADDR",
+    )?;
+    let mut client = BeneficiaryServiceClient::new(target.channel());
+    let status = |e: tonic::Status| target.failure(e);
     match cmd {
         Command::Register(r) => {
             let reply = client
@@ -296,7 +321,17 @@ pub async fn run(cmd: Command, token: Option<String>, format: Format) -> anyhow:
         Command::Erase {
             beneficiary_id,
             reason,
+            yes,
         } => {
+            if !yes {
+                use std::io::IsTerminal;
+                confirm_erasure(
+                    &beneficiary_id,
+                    std::io::stdin().is_terminal(),
+                    &mut std::io::stdin().lock(),
+                    &mut std::io::stderr(),
+                )?;
+            }
             let reply = client
                 .erase(request(
                     pb::EraseRequest {
@@ -342,10 +377,19 @@ fn update_request(
         ..Default::default()
     };
     let mut p = pb::ProfileUpdate::default();
+    let mut seen = std::collections::BTreeSet::new();
     for pair in pairs {
+        // the pair is not repeated: its value may be a person's
         let (field, value) = pair
             .split_once('=')
-            .with_context(|| format!("--set {pair:?}: expected FIELD=VALUE"))?;
+            .ok_or_else(|| Failure::invalid_field("--set", "expected FIELD=VALUE"))?;
+        if !seen.insert(field) {
+            return Err(Failure::invalid_field(
+                field,
+                "is set more than once: give each field one --set",
+            )
+            .into());
+        }
         let value = Some(value.to_owned());
         match field {
             "structure_id" => r.structure_id = value,
@@ -378,7 +422,11 @@ fn update_request(
             "profile.employer_department" => p.employer_department = value,
             "profile.employer_postal_code" => p.employer_postal_code = value,
             "profile.employer_city" => p.employer_city = value,
-            other => anyhow::bail!("--set {other}: not a field of a beneficiary"),
+            other => {
+                return Err(
+                    Failure::invalid_field(other, "is not a field of a beneficiary").into(),
+                );
+            }
         }
     }
     if p != pb::ProfileUpdate::default() {
@@ -458,6 +506,45 @@ mod tests {
         assert!(Cli::try_parse_from(["b", "search", "--nir", nir]).is_err());
         assert!(Cli::try_parse_from(["b", "set-nir", "id"]).is_ok());
         assert!(Cli::try_parse_from(["b", "search", "--nir-from-stdin"]).is_ok());
+    }
+
+    #[test]
+    fn a_field_set_twice_is_refused_by_name() {
+        let err = update_request(
+            "id".into(),
+            1,
+            &["profile.sex=F".into(), "profile.sex=M".into()],
+        )
+        .expect_err("twice");
+        assert_eq!(
+            err.to_string(),
+            "Some fields are not valid:\n  - profile.sex: is set more than once: give each field one --set"
+        );
+    }
+
+    #[test]
+    fn an_erasure_goes_on_only_when_yes_is_typed_on_a_terminal() {
+        let confirm = |terminal: bool, typed: &str| {
+            let mut prompt = Vec::new();
+            let answer = confirm_erasure("0193", terminal, &mut typed.as_bytes(), &mut prompt);
+            (answer, String::from_utf8(prompt).expect("utf-8"))
+        };
+        let (answer, prompt) = confirm(true, "yes\n");
+        assert!(answer.is_ok());
+        assert_eq!(
+            prompt,
+            "Erase all personal data of 0193? This cannot be undone. Type yes: "
+        );
+        assert!(confirm(true, "y\n").0.is_err());
+        assert!(confirm(true, "").0.is_err());
+        let (answer, prompt) = confirm(false, "yes\n");
+        assert!(
+            answer
+                .expect_err("no terminal")
+                .to_string()
+                .contains("--yes")
+        );
+        assert!(prompt.is_empty());
     }
 
     #[test]

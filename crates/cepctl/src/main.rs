@@ -2,11 +2,15 @@
 //!
 //! Addresses come from the environment the local stack writes to `.local/stack.env`
 //! (`CEP_BENEFICIARIES_ADDR`, …) or from flags; the bearer token from `--token` or
-//! `CEP_TOKEN`. `cepctl dev-token` mints a token the local stack accepts.
+//! `CEP_TOKEN`. `cepctl dev-token` mints a token the local stack accepts. Errors are
+//! plain sentences, one line per bad field ([`failure`]), JSON with `--output json`.
 
 mod beneficiary;
+mod call;
 mod dev_token;
+mod failure;
 mod output;
+mod reference;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +23,14 @@ struct Cli {
     /// Bearer token (see `cepctl dev-token`).
     #[arg(long, global = true, env = "CEP_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The beneficiaries service: HOST:PORT or a URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CEP_BENEFICIARIES_ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
+    beneficiaries_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,6 +42,10 @@ enum Command {
     /// The people counselled (beneficiaries service).
     #[command(subcommand)]
     Beneficiary(beneficiary::Command),
+    /// The reference tables in force (codes and labels), as the beneficiaries service
+    /// holds them.
+    #[command(subcommand)]
+    Reference(reference::Command),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -37,12 +53,17 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::DevToken(args) => dev_token::run(args),
-        Command::Beneficiary(cmd) => beneficiary::run(cmd, cli.token, cli.output).await,
+        Command::Beneficiary(cmd) => {
+            beneficiary::run(cmd, cli.token, &cli.beneficiaries_addr, cli.output).await
+        }
+        Command::Reference(cmd) => {
+            reference::run(cmd, cli.token, &cli.beneficiaries_addr, cli.output).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            failure::report(&e, cli.output);
             std::process::ExitCode::FAILURE
         }
     }

@@ -345,4 +345,35 @@ impl BeneficiaryService for BeneficiaryGrpc {
         })
         .await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_reference_tables(
+        &self,
+        request: Request<pb::ListReferenceTablesRequest>,
+    ) -> Result<Response<pb::ListReferenceTablesResponse>, Status> {
+        handle(request, |caller, r| async move {
+            let listing = self.cases.reference_tables(&caller, &r.table)?;
+            Ok(pb::ListReferenceTablesResponse {
+                version: listing.version.to_owned(),
+                tables: listing.tables.into_iter().map(to_reference_table).collect(),
+            })
+        })
+        .await
+    }
+}
+
+fn to_reference_table(t: &cep_domain::ReferenceTable) -> pb::ReferenceTable {
+    pb::ReferenceTable {
+        name: t.name().to_owned(),
+        entries: t
+            .entries()
+            .iter()
+            .map(|e| pb::ReferenceEntry {
+                code: e.code().to_owned(),
+                label: e.label().to_owned(),
+                retired: !e.is_active(),
+                flags: e.flags().iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            })
+            .collect(),
+    }
 }

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use cep_domain::{
-    BeneficiaryId, Lot, Nir, PostalCode, ReferenceTables, SharedClock, Uo, eligibility,
+    BeneficiaryId, Lot, Nir, PostalCode, ReferenceTable, ReferenceTables, SharedClock, Uo,
+    eligibility,
 };
 use cep_kit::auth::Caller;
 use cep_kit::settings::{OperatorSettings, Structure};
@@ -726,4 +727,39 @@ impl Cases {
         tracing::info!(beneficiary_id = %id, "beneficiary erased");
         Ok(now)
     }
+
+    /// The reference tables in force (the built-in ones or `reference.tables_path`'s),
+    /// every one, or the one named. They hold no personal data: no access-log row.
+    pub fn reference_tables(
+        &self,
+        caller: &Caller,
+        table: &str,
+    ) -> Result<ReferenceListing<'_>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let name = table.trim();
+        let tables = if name.is_empty() {
+            self.tables.tables().collect()
+        } else {
+            let found = self.tables.table(name).ok_or_else(|| {
+                let known: Vec<&str> = self.tables.tables().map(|t| t.name()).collect();
+                ApiError::invalid(
+                    "table",
+                    format!("is not a reference table; one of {}", known.join(", ")),
+                )
+            })?;
+            vec![found]
+        };
+        Ok(ReferenceListing {
+            version: &self.tables.version,
+            tables,
+        })
+    }
+}
+
+/// The answer of `ListReferenceTables`: the set's version and the tables asked for,
+/// by name.
+#[derive(Debug)]
+pub struct ReferenceListing<'a> {
+    pub version: &'a str,
+    pub tables: Vec<&'a ReferenceTable>,
 }

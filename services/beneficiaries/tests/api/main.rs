@@ -9,6 +9,7 @@ mod helpers;
 mod metrics;
 mod nir;
 mod privacy;
+mod reference;
 mod register;
 mod rotation;
 mod rules;
