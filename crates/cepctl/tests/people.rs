@@ -10,19 +10,9 @@ use cep_proto::beneficiaries as pb;
 use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
 use cep_testkit::service::{self, Options, TestService, authed};
 
-/// The service's own secrets: base64 of 32 bytes 0x01 (NIR encryption key) and 0x02
-/// (blind index key).
+/// The service's own secrets, as the harness gives them.
 fn nir_settings() -> Vec<(String, String)> {
-    vec![
-        (
-            "NIR__ENCRYPTION_KEY".to_owned(),
-            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".to_owned(),
-        ),
-        (
-            "NIR__INDEX_KEY".to_owned(),
-            "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=".to_owned(),
-        ),
-    ]
+    beneficiaries::settings::harness_secrets()
 }
 
 async fn spawn_app(extra: &[(&str, String)]) -> TestService {

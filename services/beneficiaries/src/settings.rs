@@ -11,6 +11,25 @@ use serde::Deserialize;
 pub const SERVICE: &str = "beneficiaries";
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
+/// The secrets the test harness and the benchmarks give the service (fixed keys of
+/// repeated bytes: 0x01 NIR, 0x02 index, 0x04 wrapping), as `SECTION__KEY` pairs.
+/// Never a deployment's: the local stack and Kubernetes generate theirs.
+pub fn harness_secrets() -> Vec<(String, String)> {
+    use base64::Engine;
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    vec![
+        ("NIR__ENCRYPTION_KEY".to_owned(), b64(1)),
+        ("NIR__INDEX_KEY".to_owned(), b64(2)),
+        (
+            "PERSONAL__WRAPPING_KEY".to_owned(),
+            b64(HARNESS_WRAPPING_KEY_BYTE),
+        ),
+    ]
+}
+
+/// The byte [`harness_secrets`]'s wrapping key repeats.
+pub const HARNESS_WRAPPING_KEY_BYTE: u8 = 4;
+
 /// Everything the service is configured with.
 pub type Settings = cep_kit::settings::ServiceSettings<BeneficiarySettings>;
 

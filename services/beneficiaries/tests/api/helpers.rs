@@ -2,7 +2,6 @@
 //! nats-server with the services' accounts, ephemeral ports, manual clock); plus the
 //! tokens its callers present and requests the tests share.
 
-use base64::Engine;
 use beneficiaries::Beneficiaries;
 use cep_kit::auth::{Claims, Role};
 use cep_proto::beneficiaries as pb;
@@ -16,16 +15,11 @@ pub type TestApp = TestService;
 
 /// The service's own secrets, as the harness passes them.
 pub fn nir_settings() -> Vec<(String, String)> {
-    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-    vec![
-        ("NIR__ENCRYPTION_KEY".to_owned(), b64(1)),
-        ("NIR__INDEX_KEY".to_owned(), b64(2)),
-        ("PERSONAL__WRAPPING_KEY".to_owned(), b64(PERSONAL_KEY_BYTE)),
-    ]
+    beneficiaries::settings::harness_secrets()
 }
 
 /// The byte the harness's personal wrapping key repeats.
-pub const PERSONAL_KEY_BYTE: u8 = 4;
+pub const PERSONAL_KEY_BYTE: u8 = beneficiaries::settings::HARNESS_WRAPPING_KEY_BYTE;
 
 /// The application, with every log line captured for the privacy assertions.
 pub async fn spawn_app() -> TestApp {
