@@ -32,6 +32,11 @@ pub mod cep {
             include!(concat!(env!("OUT_DIR"), "/cep.events.v1.rs"));
         }
     }
+    pub mod journeys {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cep.journeys.v1.rs"));
+        }
+    }
     pub mod skeleton {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cep.skeleton.v1.rs"));
@@ -42,4 +47,5 @@ pub mod cep {
 pub use cep::beneficiaries::v1 as beneficiaries;
 pub use cep::common::v1 as common;
 pub use cep::events::v1 as events;
+pub use cep::journeys::v1 as journeys;
 pub use cep::skeleton::v1 as skeleton;

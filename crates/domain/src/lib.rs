@@ -5,6 +5,7 @@
 //!
 //! - [`lot`]: the 19 lots of the framework agreement, their names and time zones.
 //! - [`geography`]: departments and postal codes, resolved to their lot.
+//! - [`journey`]: dossier numbers, purchase-order references, deadlines.
 //! - [`id`]: typed record ids (`BeneficiaryId`…), one textual form.
 //! - [`nir`]: the social security number, checked and never shown in clear.
 //! - [`calendar`]: public holidays and working days (jours ouvrés) per department or lot.
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod eligibility;
 pub mod geography;
 pub mod id;
+pub mod journey;
 pub mod lot;
 pub mod nir;
 pub mod reference;
@@ -35,6 +37,7 @@ pub use calendar::WorkingDayCalendar;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use geography::{Department, GeographyError, PostalCode};
 pub use id::{BeneficiaryId, IdError};
+pub use journey::{DossierNumber, OrderedUo, PurchaseOrderReference};
 pub use lot::{Lot, LotError};
 pub use nir::{Nir, NirError, NirWarning, Sex};
 pub use reference::{

@@ -66,7 +66,7 @@ pub mod names {
 /// Codes the software itself relies on, present in the builtin tables.
 pub mod codes {
     /// Closure reason written by the automatic closure of a UO at its deadline.
-    pub const ABANDON_AUTOMATIQUE: &str = "ABANDON_AUTOMATIQUE";
+    pub const ABANDON: &str = "ABANDON";
     /// Closure reason of a UO1 or UO2.1 closed by the signed deliverable.
     pub const LIVRABLE_SIGNE: &str = "LIVRABLE_SIGNE";
     /// Closure reason of a UO2.2 closed by the person's written request.
@@ -599,7 +599,7 @@ contact_mode = [
         expect(
             names::CLOSURE_REASON,
             &[
-                codes::ABANDON_AUTOMATIQUE,
+                codes::ABANDON,
                 codes::LIVRABLE_SIGNE,
                 codes::DEMANDE_ECRITE_CLOTURE,
                 codes::AIGUILLAGE_REALISE,
@@ -627,7 +627,7 @@ contact_mode = [
             .filter(|e| e.flag("automatic") == Some(true))
             .map(ReferenceEntry::code)
             .collect();
-        assert_eq!(automatic, [codes::ABANDON_AUTOMATIQUE]);
+        assert_eq!(automatic, [codes::ABANDON]);
         assert!(
             reasons
                 .entries()

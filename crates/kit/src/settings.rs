@@ -157,6 +157,28 @@ pub struct CommonSettings {
     pub operator: OperatorSettings,
 }
 
+/// The reference tables a service checks codes against, `[reference]` in the
+/// sections of the services that need them (a service declares it in its own
+/// settings).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSettings {
+    /// A TOML file of reference tables replacing the built-in ones (France
+    /// compétences' tables as they are sent); none: the built-in defaults.
+    pub tables_path: Option<PathBuf>,
+}
+
+impl ReferenceSettings {
+    /// The tables, refused naming `reference.tables_path`.
+    pub fn tables(&self) -> Result<cep_domain::ReferenceTables, SettingsError> {
+        match &self.tables_path {
+            Some(path) => cep_domain::ReferenceTables::from_file(path)
+                .map_err(|e| SettingsError::invalid("reference.tables_path", e.to_string())),
+            None => Ok(cep_domain::ReferenceTables::builtin()),
+        }
+    }
+}
+
 /// How the outbox relay and the consumers work (cep-bus), `[bus]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -180,6 +180,16 @@ impl<S: Service> Application<S> {
             },
             stopped(),
         ));
+        let mut own = crate::Tasks::default();
+        self.service.tasks(&mut own);
+        let own: Vec<_> = own
+            .into_tasks()
+            .into_iter()
+            .map(|(name, task)| {
+                tracing::debug!(task = %name, "starting task");
+                tokio::spawn(task(Box::pin(stopped())))
+            })
+            .collect();
         let mut consumers = Consumers::default();
         self.service.consumers(&mut consumers);
         let bus = tokio::spawn(crate::nats::run(
@@ -211,6 +221,9 @@ impl<S: Service> Application<S> {
         let _ = tokio::time::timeout(Duration::from_secs(5), metrics).await;
         let _ = tokio::time::timeout(grace, bus).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), backlog).await;
+        for task in own {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
         self.pool.close().await;
         tracing::info!(service = S::NAME, "service stopped");
         Ok(())

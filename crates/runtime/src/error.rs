@@ -65,6 +65,10 @@ pub enum ApiError {
     /// `FAILED_PRECONDITION`: a business rule refuses, named by `rule`.
     #[error("{message} (rule {rule})")]
     Precondition { rule: &'static str, message: String },
+    /// `RESOURCE_EXHAUSTED`: a quota of the business is used up (no purchase-order
+    /// capacity left), named by `rule`.
+    #[error("{message} (rule {rule})")]
+    Exhausted { rule: &'static str, message: String },
     /// `UNAVAILABLE`: a dependency is down; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -88,6 +92,21 @@ impl ApiError {
         }
     }
 
+    pub fn exhausted(rule: &'static str, message: impl Into<String>) -> Self {
+        Self::Exhausted {
+            rule,
+            message: message.into(),
+        }
+    }
+
+    /// The stable rule code of a business refusal.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Precondition { rule, .. } | ApiError::Exhausted { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+
     pub fn internal(cause: impl Into<BoxError>) -> Self {
         Self::Internal(cause.into())
     }
@@ -102,6 +121,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => Code::AlreadyExists,
             ApiError::Conflict(_) => Code::Aborted,
             ApiError::Precondition { .. } => Code::FailedPrecondition,
+            ApiError::Exhausted { .. } => Code::ResourceExhausted,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::Internal(_) => Code::Internal,
         }
@@ -156,6 +176,14 @@ impl From<ApiError> for Status {
                 // causes name what failed, never the values a caller sent
                 tracing::error!(error = %error_chain(cause.as_ref()), %reference, "call failed");
                 Status::internal(format!("internal error, reference {reference}"))
+            }
+            e @ (ApiError::Precondition { .. } | ApiError::Exhausted { .. }) => {
+                // the rule code, machine-readable, as google.rpc.ErrorInfo's reason
+                let mut details = ErrorDetails::new();
+                if let Some(rule) = e.rule() {
+                    details.set_error_info(rule, "cep", std::collections::HashMap::new());
+                }
+                Status::with_error_details(e.code(), e.to_string(), details)
             }
             e => Status::new(e.code(), e.to_string()),
         }

@@ -33,6 +33,7 @@ pub mod error;
 mod grpc;
 mod nats;
 pub mod request;
+mod tasks;
 
 use std::future::Future;
 
@@ -40,6 +41,7 @@ pub use app::{Application, Context};
 pub use cep_kit::settings::{NoSection, Section, ServiceSettings};
 pub use cli::{NoCommand, main};
 pub use consumers::Consumers;
+pub use tasks::{Stop, Tasks};
 pub use error::{ApiError, Violations};
 pub use grpc::{Grpc, handle};
 
@@ -112,6 +114,12 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// Adds the consumers of the streams it reads.
     fn consumers(&self, consumers: &mut Consumers) {
         let _ = consumers;
+    }
+
+    /// Adds its background tasks (each replica runs them: make them safe to run
+    /// concurrently, e.g. rows claimed with `FOR UPDATE SKIP LOCKED`).
+    fn tasks(&self, tasks: &mut Tasks) {
+        let _ = tasks;
     }
 
     /// Runs one of its own commands.

@@ -44,7 +44,15 @@ pub fn snapshot(b: &Beneficiary) -> events::BeneficiarySnapshot {
         other_cep_operator: text(&b.other_cep_operator),
         reference_version: text(&b.reference_version),
         lot_exception: b.lot_exception_justification.is_some(),
+        home_lot: lot_of(&b.home_postal_code),
+        work_lot: lot_of(&b.work_postal_code),
     }
+}
+
+fn lot_of(code: &Option<cep_domain::PostalCode>) -> i32 {
+    code.as_ref()
+        .and_then(|c| c.lot().ok())
+        .map_or(0, |l| i32::from(l.number()))
 }
 
 /// The message about `b`: its lot, and its id as the key (orders its events, lets an

@@ -1,10 +1,9 @@
 //! The beneficiaries service's own settings: the NIR keys and the reference tables
 //! (the shared sections are the platform's, `cep_kit::settings`).
 
-use std::path::PathBuf;
 
 use cep_kit::keys::{Keyring, decode_base64};
-use cep_kit::settings::{CommonSettings, Section, SettingsError};
+use cep_kit::settings::{CommonSettings, ReferenceSettings, Section, SettingsError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -107,13 +106,6 @@ pub struct NirSettings {
     pub index_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceSettings {
-    /// A TOML file of reference tables replacing the built-in ones (France
-    /// compétences' tables as they are sent); none: the built-in defaults.
-    pub tables_path: Option<PathBuf>,
-}
 
 /// The service's decoded keys: the NIR's encryption keys, the keys that wrap each
 /// person's data key, and the blind-index key.
@@ -182,11 +174,7 @@ impl BeneficiarySettings {
     }
 
     pub fn reference_tables(&self) -> Result<cep_domain::ReferenceTables, SettingsError> {
-        match &self.reference.tables_path {
-            Some(path) => cep_domain::ReferenceTables::from_file(path)
-                .map_err(|e| SettingsError::invalid("reference.tables_path", e.to_string())),
-            None => Ok(cep_domain::ReferenceTables::builtin()),
-        }
+        self.reference.tables()
     }
 }
 
