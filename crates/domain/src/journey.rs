@@ -141,7 +141,14 @@ impl DossierNumber {
     /// `OO AA MM UU XXXXXX`.
     pub fn spaced(&self) -> String {
         let s = &self.0;
-        format!("{} {} {} {} {}", &s[0..2], &s[2..4], &s[4..6], &s[6..8], &s[8..14])
+        format!(
+            "{} {} {} {} {}",
+            &s[0..2],
+            &s[2..4],
+            &s[4..6],
+            &s[6..8],
+            &s[8..14]
+        )
     }
 }
 
@@ -163,7 +170,13 @@ impl PurchaseOrderReference {
     ///
     /// Lot 19 (write the lot taken over), a rank `yy` outside 1..=99, a rank
     /// `zzzzz` outside 1..=99999.
-    pub fn new(year: i32, lot: Lot, uo: Uo, line_rank: u32, consumed: u32) -> Result<Self, NumberError> {
+    pub fn new(
+        year: i32,
+        lot: Lot,
+        uo: Uo,
+        line_rank: u32,
+        consumed: u32,
+    ) -> Result<Self, NumberError> {
         if lot.is_reprise() {
             return Err(NumberError::Lot);
         }
@@ -202,11 +215,27 @@ mod tests {
     #[test]
     fn deadlines_follow_the_month_arithmetic() {
         assert_eq!(deadline(Uo::Uo0, d(2026, 1, 31), None), None);
-        assert_eq!(deadline(Uo::Uo1, d(2026, 1, 31), None), Some(d(2026, 3, 31)));
-        assert_eq!(deadline(Uo::Uo1, d(2025, 12, 31), None), Some(d(2026, 2, 28)));
-        assert_eq!(deadline(Uo::Uo1, d(2027, 12, 31), None), Some(d(2028, 2, 29)), "leap year");
-        assert_eq!(deadline(Uo::Uo2_1, d(2026, 8, 31), None), Some(d(2027, 2, 28)));
-        assert_eq!(deadline(Uo::Uo2_1, d(2027, 8, 31), None), Some(d(2028, 2, 29)));
+        assert_eq!(
+            deadline(Uo::Uo1, d(2026, 1, 31), None),
+            Some(d(2026, 3, 31))
+        );
+        assert_eq!(
+            deadline(Uo::Uo1, d(2025, 12, 31), None),
+            Some(d(2026, 2, 28))
+        );
+        assert_eq!(
+            deadline(Uo::Uo1, d(2027, 12, 31), None),
+            Some(d(2028, 2, 29)),
+            "leap year"
+        );
+        assert_eq!(
+            deadline(Uo::Uo2_1, d(2026, 8, 31), None),
+            Some(d(2027, 2, 28))
+        );
+        assert_eq!(
+            deadline(Uo::Uo2_1, d(2027, 8, 31), None),
+            Some(d(2028, 2, 29))
+        );
         assert_eq!(
             deadline(Uo::Uo2_2, d(2029, 1, 10), Some(d(2028, 2, 29))),
             Some(d(2029, 8, 29)),
@@ -247,7 +276,10 @@ mod tests {
     #[test]
     fn ordered_units_include_the_operator_level_ones() {
         assert_eq!(OrderedUo::parse("uo4"), Some(OrderedUo::Uo4));
-        assert_eq!(OrderedUo::parse("UO2_1"), Some(OrderedUo::Person(Uo::Uo2_1)));
+        assert_eq!(
+            OrderedUo::parse("UO2_1"),
+            Some(OrderedUo::Person(Uo::Uo2_1))
+        );
         assert_eq!(OrderedUo::Uo3.person(), None);
         assert_eq!(OrderedUo::parse("UO6"), None);
     }

@@ -41,9 +41,9 @@ pub use app::{Application, Context};
 pub use cep_kit::settings::{NoSection, Section, ServiceSettings};
 pub use cli::{NoCommand, main};
 pub use consumers::Consumers;
-pub use tasks::{Stop, Tasks};
 pub use error::{ApiError, Violations};
 pub use grpc::{Grpc, handle};
+pub use tasks::{Stop, Tasks};
 
 use cep_bus::StreamSpec;
 use cep_kit::settings::NatsSettings;

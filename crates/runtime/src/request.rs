@@ -1,4 +1,4 @@
-//! What every call parses the same way: record ids, pages.
+//! What every call parses the same way: record ids, pages, dates, reference codes.
 
 use uuid::Uuid;
 
@@ -88,6 +88,110 @@ impl<T> Page<T> {
             next_page_token,
         }
     }
+}
+
+/// A date in its one accepted form, `YYYY-MM-DD` (no sign, no missing zero, no space).
+pub fn date(v: &mut Violations, field: &str, value: &str) -> Option<chrono::NaiveDate> {
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        Ok(date) if shaped => Some(date),
+        _ => {
+            v.add(field, "must be a date YYYY-MM-DD");
+            None
+        }
+    }
+}
+
+/// A code of reference table `table`, matched without regard to case and stored as
+/// the table writes it; "" means none unless `required`. A wrong code is answered with
+/// the nearest valid ones.
+pub fn reference(
+    v: &mut Violations,
+    tables: &cep_domain::ReferenceTables,
+    field: &str,
+    table: &str,
+    value: &str,
+    required: bool,
+) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        if required {
+            v.add(field, "is required");
+        }
+        return None;
+    }
+    let active: Vec<&str> = tables
+        .table(table)
+        .map(|t| {
+            t.entries()
+                .iter()
+                .filter(|e| e.is_active())
+                .map(|e| e.code())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(code) = active.iter().find(|c| c.eq_ignore_ascii_case(value)) {
+        return Some((*code).to_owned());
+    }
+    v.add(
+        field,
+        format!(
+            "{} is not an active code of reference table {table} (version {}){}",
+            cep_domain::text::excerpt(value),
+            tables.version,
+            nearest(value, &active)
+        ),
+    );
+    None
+}
+
+/// "; did you mean A, B or C?": the (at most three) active codes closest to `value`.
+fn nearest(value: &str, codes: &[&str]) -> String {
+    let value = value.to_uppercase();
+    if value.chars().count() > 64 {
+        return String::new();
+    }
+    let mut scored: Vec<(usize, &str)> = codes
+        .iter()
+        .map(|c| (edit_distance(&value, &c.to_uppercase()), *c))
+        .collect();
+    scored.sort();
+    let close: Vec<&str> = scored
+        .iter()
+        .filter(|(d, c)| *d <= c.chars().count().max(3) / 2 + 1)
+        .take(3)
+        .map(|(_, c)| *c)
+        .collect();
+    match close.as_slice() {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        [init @ .., last] => format!("; did you mean {} or {last}?", init.join(", ")),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]

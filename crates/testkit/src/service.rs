@@ -117,15 +117,61 @@ pub fn start_time() -> chrono::DateTime<Utc> {
 ///
 /// When the settings are refused or the service cannot start (the message says why).
 pub async fn spawn<S: Service>(options: Options) -> TestService {
-    let logs = options.capture_logs.then(LogCapture::install);
-    let db = TestDatabase::create().await;
     let nats = if options.anonymous_nats {
         NatsServer::start().await
     } else {
         NatsServer::start_with_accounts().await
     };
+    let (parts, stop, handle) = start::<S>(&options, &nats).await;
+    TestService {
+        service: S::NAME,
+        addr: parts.addr,
+        metrics_addr: parts.metrics_addr,
+        db: parts.db,
+        nats,
+        clock: parts.clock,
+        logs: parts.logs,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+/// Another service `S` on the nats-server of `beside` (its own fresh database and
+/// clock): to test the facts that flow from one service to another.
+///
+/// # Panics
+///
+/// As [`spawn`].
+pub async fn spawn_beside<S: Service>(beside: &TestService, options: Options) -> Companion {
+    let (parts, stop, handle) = start::<S>(&options, &beside.nats).await;
+    Companion {
+        service: S::NAME,
+        addr: parts.addr,
+        db: parts.db,
+        clock: parts.clock,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+struct Parts {
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    db: TestDatabase,
+    clock: ManualClock,
+    logs: Option<LogCapture>,
+}
+
+type Running = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+async fn start<S: Service>(
+    options: &Options,
+    nats: &NatsServer,
+) -> (Parts, oneshot::Sender<()>, Running) {
+    let logs = options.capture_logs.then(LogCapture::install);
+    let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a config folder: {e}"));
-    let env = settings_env(S::NAME, &db.url, &nats, &options.settings);
+    let env = settings_env(S::NAME, &db.url, nats, &options.settings);
     let settings =
         ServiceSettings::<S::Settings>::load_from(S::NAME, S::DEFAULTS, dir.path(), Some(env))
             .unwrap_or_else(|e| panic!("the harness's settings are refused: {e}"));
@@ -139,16 +185,55 @@ pub async fn spawn<S: Service>(options: Options) -> TestService {
     let handle = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    TestService {
-        service: S::NAME,
+    let parts = Parts {
         addr,
         metrics_addr,
         db,
-        nats,
         clock,
         logs,
-        stop: Some(stop),
-        handle: Some(handle),
+    };
+    (parts, stop, handle)
+}
+
+/// A service spawned by [`spawn_beside`].
+#[derive(Debug)]
+pub struct Companion {
+    pub service: &'static str,
+    pub addr: SocketAddr,
+    pub db: TestDatabase,
+    pub clock: ManualClock,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<Running>,
+}
+
+impl Companion {
+    /// A channel to its gRPC port.
+    ///
+    /// # Panics
+    ///
+    /// When it does not accept the connection.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap_or_else(|e| panic!("bad address {}: {e}", self.addr))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.addr))
+    }
+
+    /// A token of its audience.
+    #[must_use]
+    pub fn token(&self, role: Role, lots: &[u8], structures: &[&str]) -> String {
+        token(&[self.service], role, lots, structures)
+    }
+
+    /// Stops it and waits (at most 10 s).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! The beneficiaries service's own settings: the NIR keys and the reference tables
 //! (the shared sections are the platform's, `cep_kit::settings`).
 
-
 use cep_kit::keys::{Keyring, decode_base64};
 use cep_kit::settings::{CommonSettings, ReferenceSettings, Section, SettingsError};
 use secrecy::{ExposeSecret, SecretString};
@@ -105,7 +104,6 @@ pub struct NirSettings {
     /// Secret: base64 of the HMAC-SHA256 key of the NIR's blind index (>= 32 bytes).
     pub index_key: Option<SecretString>,
 }
-
 
 /// The service's decoded keys: the NIR's encryption keys, the keys that wrap each
 /// person's data key, and the blind-index key.

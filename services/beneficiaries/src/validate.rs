@@ -1,7 +1,7 @@
 //! Validation of the fields a caller sends: every violation is collected and
 //! reported at once, each naming its field and the rule it breaks.
 
-use cep_domain::{Department, Lot, PostalCode, ReferenceTables, text};
+use cep_domain::{Department, Lot, PostalCode, text};
 use cep_kit::settings::{Structure, is_structure_id};
 
 use crate::model::{Beneficiary, Profile};
@@ -54,24 +54,7 @@ pub struct AgeBounds {
     pub max_years: u32,
 }
 
-/// A date in its one accepted form, `YYYY-MM-DD` (no sign, no missing zero, no space).
-pub fn date(v: &mut Violations, field: &str, value: &str) -> Option<NaiveDate> {
-    let shaped = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        Ok(date) if shaped => Some(date),
-        _ => {
-            v.add(field, "must be a date YYYY-MM-DD");
-            None
-        }
-    }
-}
+pub use cep_runtime::request::date;
 
 /// A birth date ([`date`]) of a person of working age today: from `ages.min_years`
 /// to `ages.max_years` years old.
@@ -149,90 +132,7 @@ pub fn entry_after_working_age(v: &mut Violations, b: &Beneficiary, ages: AgeBou
     }
 }
 
-/// A code of reference table `table`, matched without regard to case and stored as
-/// the table writes it; "" means none unless `required`. A wrong code is answered with
-/// the nearest valid ones.
-pub fn reference(
-    v: &mut Violations,
-    tables: &ReferenceTables,
-    field: &str,
-    table: &str,
-    value: &str,
-    required: bool,
-) -> Option<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        if required {
-            v.add(field, "is required");
-        }
-        return None;
-    }
-    let active: Vec<&str> = tables
-        .table(table)
-        .map(|t| {
-            t.entries()
-                .iter()
-                .filter(|e| e.is_active())
-                .map(|e| e.code())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(code) = active.iter().find(|c| c.eq_ignore_ascii_case(value)) {
-        return Some((*code).to_owned());
-    }
-    v.add(
-        field,
-        format!(
-            "{} is not an active code of reference table {table} (version {}){}",
-            text::excerpt(value),
-            tables.version,
-            nearest(value, &active)
-        ),
-    );
-    None
-}
-
-/// "; did you mean A, B or C?": the (at most three) active codes closest to `value`.
-fn nearest(value: &str, codes: &[&str]) -> String {
-    let value = value.to_uppercase();
-    if value.chars().count() > 64 {
-        return String::new();
-    }
-    let mut scored: Vec<(usize, &str)> = codes
-        .iter()
-        .map(|c| (edit_distance(&value, &c.to_uppercase()), *c))
-        .collect();
-    scored.sort();
-    let close: Vec<&str> = scored
-        .iter()
-        .filter(|(d, c)| *d <= c.chars().count().max(3) / 2 + 1)
-        .take(3)
-        .map(|(_, c)| *c)
-        .collect();
-    match close.as_slice() {
-        [] => String::new(),
-        [one] => format!("; did you mean {one}?"),
-        [init @ .., last] => format!("; did you mean {} or {last}?", init.join(", ")),
-    }
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
+pub use cep_runtime::request::reference;
 
 /// The employer department code of a cross-border worker's employer abroad (annex 2).
 pub const ABROAD: &str = "00";
@@ -632,7 +532,7 @@ mod tests {
 
     #[test]
     fn a_wrong_reference_code_is_answered_with_the_nearest_and_short() {
-        let tables = ReferenceTables::builtin();
+        let tables = cep_domain::ReferenceTables::builtin();
         let mut v = Violations::default();
         let code = reference(
             &mut v,

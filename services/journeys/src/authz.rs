@@ -1,0 +1,15 @@
+//! Which roles may call which RPC: the one place this policy lives. The person's or
+//! the order's lot and structure are then checked against the caller's scope.
+
+use cep_kit::auth::Role;
+
+use Role::{Auditor, Counsellor, Director, Manager, Mediation, Si};
+
+/// Create purchase orders.
+pub const ORDER: &[Role] = &[Manager, Director];
+/// Read purchase orders and their consumption: every role of the lot.
+pub const READ_ORDERS: &[Role] = &[Counsellor, Manager, Director, Mediation, Si, Auditor];
+/// Record aiguillages, engage, record interactions, change referents, close.
+pub const WORK: &[Role] = &[Counsellor, Manager, Director];
+/// Read journeys and the units due.
+pub const READ: &[Role] = &[Counsellor, Manager, Director, Mediation, Si, Auditor];

@@ -1,0 +1,6 @@
+//! `journeys serve | migrate | check-config | outbox …`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    cep_runtime::main::<journeys::Journeys>().await
+}

@@ -1,0 +1,114 @@
+//! A unit of work as the service keeps it, and the people it serves as it knows them.
+
+use cep_domain::{BeneficiaryId, Lot, OrderedUo, Uo};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+/// A person, from the beneficiaries service's facts (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: BeneficiaryId,
+    pub lot: Lot,
+    pub structure_id: String,
+    pub employment_status: Option<String>,
+    pub other_cep_operator: Option<String>,
+    pub home_lot: Option<Lot>,
+    pub work_lot: Option<Lot>,
+    pub lot_exception: bool,
+    pub has_nir: bool,
+    pub erased: bool,
+    pub version: i64,
+}
+
+/// A unit of work delivered to a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub id: Uuid,
+    pub beneficiary_id: BeneficiaryId,
+    pub uo: Uo,
+    pub lot: Lot,
+    pub structure_id: String,
+    pub dossier_number: String,
+    pub line_id: Uuid,
+    pub purchase_order_reference: String,
+    pub engagement_date: NaiveDate,
+    pub deadline: Option<NaiveDate>,
+    /// The UO2.1 a UO2.2 follows.
+    pub follows: Option<Uuid>,
+    pub closure: Option<Closure>,
+    pub referent: Option<String>,
+    pub status_at_engagement: Option<String>,
+    pub origin: Option<String>,
+    pub request_reason: Option<String>,
+    pub detailed_reason: Option<String>,
+    pub outcome: Option<String>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub last_requested_interaction: Option<NaiveDate>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How and when a unit closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closure {
+    pub date: NaiveDate,
+    pub reason: String,
+    pub billable: bool,
+    pub written_trace_reference: Option<String>,
+    pub project_state: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Unit {
+    pub fn is_open(&self) -> bool {
+        self.closure.is_none()
+    }
+
+    /// Open and past its deadline on `today`.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        self.is_open() && self.deadline.is_some_and(|d| d < today)
+    }
+}
+
+/// An exchange with the person in a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interaction {
+    pub id: Uuid,
+    pub uo_id: Uuid,
+    pub date: NaiveDate,
+    pub contact_mode: String,
+    pub duration_minutes: i32,
+    pub counsellor: String,
+    pub service_types: Vec<String>,
+    pub requested_by_beneficiary: bool,
+}
+
+/// A purchase order and its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseOrder {
+    pub id: Uuid,
+    pub lot: Lot,
+    pub year: i32,
+    pub reference: Option<String>,
+    pub lines: Vec<Line>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One line of a purchase order, with what was consumed of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub id: Uuid,
+    pub uo: OrderedUo,
+    pub quantity: i64,
+    pub rank: i32,
+    pub engaged: i64,
+    pub closed: i64,
+    pub billable: i64,
+}
+
+impl Line {
+    pub fn remaining(&self) -> i64 {
+        self.quantity - self.engaged
+    }
+}

@@ -1,0 +1,66 @@
+//! The journeys service's own settings (the shared sections are the platform's).
+
+use cep_kit::settings::{CommonSettings, ReferenceSettings, Section, SettingsError};
+use serde::Deserialize;
+
+pub const SERVICE: &str = "journeys";
+pub const DEFAULTS: &str = include_str!("../defaults.toml");
+
+/// Everything the service is configured with.
+pub type Settings = cep_kit::settings::ServiceSettings<JourneySettings>;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneySettings {
+    pub reference: ReferenceSettings,
+    pub abandonment: AbandonmentSettings,
+    pub nir: NirPolicySettings,
+}
+
+/// When an open UO past its deadline is closed as an abandonment: the CCTP (1.2.6)
+/// closes it "at the end of the deadline if the person has stopped asking for advice
+/// and has signed no deliverable". "Stopped asking" is measured as no interaction the
+/// person asked for in the last `inactivity_days` days: 30 by default, the span the
+/// CCTP itself gives for a first exchange (30 working days after the request), so a
+/// person who asked within the last month is still in the course of being answered.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbandonmentSettings {
+    pub inactivity_days: u32,
+    /// How often each replica sweeps (rows are claimed, so replicas never close the
+    /// same UO twice).
+    pub sweep_interval_seconds: u64,
+}
+
+/// Whether a missing NIR stops a closure by signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NirPolicy {
+    Requested,
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NirPolicySettings {
+    pub policy: NirPolicy,
+}
+
+impl Section for JourneySettings {
+    fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
+        self.reference.tables()?;
+        if !(1..=365).contains(&self.abandonment.inactivity_days) {
+            return Err(SettingsError::invalid(
+                "abandonment.inactivity_days",
+                "must be from 1 to 365",
+            ));
+        }
+        if !(1..=86_400).contains(&self.abandonment.sweep_interval_seconds) {
+            return Err(SettingsError::invalid(
+                "abandonment.sweep_interval_seconds",
+                "must be from 1 to 86400",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1038 @@
+//! The service's use cases: each checks the caller's role and scope, applies the
+//! rules of the CCTP (1.2.4–1.2.6, 2.1, annex 2) and commits the change with its
+//! outbox events in one transaction. Refusals by a business rule carry a stable rule
+//! code ([`rules`]).
+
+use std::sync::Arc;
+
+use cep_domain::journey::{self, DossierNumber, PurchaseOrderReference};
+use cep_domain::reference::{codes, names};
+use cep_domain::{BeneficiaryId, Lot, OrderedUo, ReferenceTables, SharedClock, Uo, eligibility};
+use cep_kit::auth::Caller;
+use cep_kit::settings::OperatorSettings;
+use cep_runtime::request::{Page, date, page_cursor, page_limit, reference};
+use cep_runtime::{ApiError, Violations};
+use chrono::{Datelike, NaiveDate};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::model::{Closure, Interaction, Line, Person, PurchaseOrder, Unit};
+use crate::settings::{AbandonmentSettings, NirPolicy};
+use crate::{authz, events, store};
+
+/// The rule codes of the refusals.
+pub mod rules {
+    pub const BENEFICIARY_ERASED: &str = "BENEFICIARY_ERASED";
+    pub const ONE_OPEN_UO: &str = "ONE_OPEN_UO";
+    pub const REFERENT_REQUIRED: &str = "REFERENT_REQUIRED";
+    pub const UO2_1_NOT_SIGNED: &str = "UO2_1_NOT_SIGNED";
+    pub const UO2_2_WINDOW_PASSED: &str = "UO2_2_WINDOW_PASSED";
+    pub const NO_PURCHASE_ORDER_CAPACITY: &str = "NO_PURCHASE_ORDER_CAPACITY";
+    pub const LOT_TAKEN_OVER_REQUIRED: &str = "LOT_TAKEN_OVER_REQUIRED";
+    pub const UO_NOT_OPEN: &str = "UO_NOT_OPEN";
+    pub const NOT_CLOSED_BY_SIGNATURE: &str = "NOT_CLOSED_BY_SIGNATURE";
+    pub const NIR_MISSING: &str = "NIR_MISSING";
+    pub const COUNTER_EXHAUSTED: &str = "COUNTER_EXHAUSTED";
+}
+
+const TEXT_MAX: usize = 500;
+const NAME_MAX: usize = 128;
+
+/// A purchase order as the caller sent it.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrder {
+    pub lot: i64,
+    pub year: i32,
+    pub reference: String,
+    pub lines: Vec<(String, i64)>,
+}
+
+/// The facts of a first contact (UO0) or of an engagement, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub origin: String,
+    pub request_reason: String,
+    pub detailed_reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Aiguillage {
+    pub request: Request,
+    pub contact_mode: String,
+    pub interaction_date: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engagement {
+    pub uo: Option<Uo>,
+    pub engagement_date: String,
+    pub request: Request,
+    pub referent: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewInteraction {
+    pub date: String,
+    pub contact_mode: String,
+    pub duration_minutes: i32,
+    pub counsellor: String,
+    pub service_types: Vec<String>,
+    pub requested_by_beneficiary: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VoluntaryClosure {
+    pub reason: String,
+    pub closure_date: String,
+    pub written_trace_reference: String,
+    pub project_state: String,
+    pub description: String,
+    pub version: i64,
+}
+
+/// A unit and its interactions, as shown.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub unit: Unit,
+    pub interactions: Vec<Interaction>,
+    /// Open and past its deadline in its lot today.
+    pub overdue: bool,
+}
+
+/// A rule that stops a closure by signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obstacle {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+/// The service's state shared by every call.
+#[derive(Debug, Clone)]
+pub struct Cases {
+    pub pool: PgPool,
+    pub clock: SharedClock,
+    pub tables: Arc<ReferenceTables>,
+    pub operator: OperatorSettings,
+    pub abandonment: AbandonmentSettings,
+    pub nir_policy: NirPolicy,
+}
+
+/// Free text: NFC, no control or invisible character; "" means none.
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> Option<String> {
+    match cep_domain::text::canonical(value, max) {
+        Ok(t) if t.is_empty() => None,
+        Ok(t) => Some(t),
+        Err(e) => {
+            v.add(field, e.to_string());
+            None
+        }
+    }
+}
+
+fn required_text(v: &mut Violations, field: &str, value: &str, max: usize) -> Option<String> {
+    let t = text(v, field, value, max);
+    if t.is_none() && !v.has(field) {
+        v.add(field, "is required");
+    }
+    t
+}
+
+/// A date of the journey: not in the future in the lot, not before `earliest`.
+fn past_date(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: NaiveDate,
+    earliest: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    let d = date(v, field, value)?;
+    if d > today {
+        v.add(field, "must not be in the future");
+        return None;
+    }
+    if let Some(earliest) = earliest.filter(|e| d < *e) {
+        v.add(field, format!("must not be before {earliest}"));
+        return None;
+    }
+    Some(d)
+}
+
+fn conflict(id: Uuid, sent: i64, current: i64) -> ApiError {
+    ApiError::Conflict(format!(
+        "version {sent} is not the current version {current} of unit {id}: read it again"
+    ))
+}
+
+impl Cases {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The person, when the caller may see them. Unknown and out of scope answer
+    /// alike (a person registered a moment ago may take a moment to reach journeys).
+    async fn person(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        id: BeneficiaryId,
+    ) -> Result<Person, ApiError> {
+        let not_found = || {
+            ApiError::NotFound(format!(
+                "beneficiary {id} (a person registered a moment ago may take a second to be known here)"
+            ))
+        };
+        let p = store::get_person(conn, id).await?.ok_or_else(not_found)?;
+        caller
+            .check_scope(p.lot, &p.structure_id)
+            .map_err(|_| not_found())?;
+        if p.erased {
+            return Err(ApiError::precondition(
+                rules::BENEFICIARY_ERASED,
+                format!("beneficiary {id} was erased"),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// A unit the caller may touch (locked when `for_update`), with its person.
+    async fn unit(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        id: Uuid,
+        for_update: bool,
+    ) -> Result<Unit, ApiError> {
+        let not_found = || ApiError::NotFound(format!("unit of work {id}"));
+        let u = store::get_unit(conn, id, for_update)
+            .await?
+            .ok_or_else(not_found)?;
+        caller
+            .check_scope(u.lot, &u.structure_id)
+            .map_err(|_| not_found())?;
+        Ok(u)
+    }
+
+    fn shown(&self, unit: Unit, interactions: Vec<Interaction>) -> Shown {
+        let overdue = unit.is_overdue(unit.lot.today(self.now()));
+        Shown {
+            unit,
+            interactions,
+            overdue,
+        }
+    }
+
+    // ---- purchase orders ---------------------------------------------------------
+
+    pub async fn create_purchase_order(
+        &self,
+        caller: &Caller,
+        o: NewOrder,
+    ) -> Result<PurchaseOrder, ApiError> {
+        caller.require_any_role(authz::ORDER)?;
+        let mut v = Violations::default();
+        let lot = match Lot::new(o.lot) {
+            Ok(lot) if self.operator.lots.contains(&o.lot) => Some(lot),
+            Ok(_) => {
+                v.add(
+                    "lot",
+                    format!("lot {} is not served by this operator", o.lot),
+                );
+                None
+            }
+            Err(e) => {
+                v.add("lot", e.to_string());
+                None
+            }
+        };
+        if !(2000..=2100).contains(&o.year) {
+            v.add("year", "must be a year from 2000 to 2100");
+        }
+        let reference = text(&mut v, "reference", &o.reference, 64);
+        if o.lines.is_empty() {
+            v.add("lines", "at least one line is required");
+        }
+        let mut lines: Vec<(OrderedUo, i64)> = Vec::new();
+        for (i, (uo, quantity)) in o.lines.iter().enumerate() {
+            match OrderedUo::parse(uo) {
+                Some(uo) if lines.iter().any(|(u, _)| *u == uo) => {
+                    v.add(&format!("lines[{i}].uo"), format!("{uo} is ordered twice"));
+                }
+                Some(uo) => lines.push((uo, *quantity)),
+                None => v.add(
+                    &format!("lines[{i}].uo"),
+                    "must be UO0, UO1, UO2.1, UO2.2, UO3, UO4 or UO5",
+                ),
+            }
+            if !(1..=1_000_000).contains(quantity) {
+                v.add(&format!("lines[{i}].quantity"), "must be from 1 to 1000000");
+            }
+        }
+        v.into_result()?;
+        let Some(lot) = lot else {
+            return Err(ApiError::invalid("lot", "is required"));
+        };
+        caller.check_lot(lot)?;
+        let mut tx = self.pool.begin().await?;
+        let mut po = PurchaseOrder {
+            id: Uuid::now_v7(),
+            lot,
+            year: o.year,
+            reference,
+            lines: Vec::new(),
+            created_at: self.now(),
+        };
+        for (uo, quantity) in lines {
+            let rank = store::next_line_rank(&mut tx, lot, o.year, uo).await?;
+            if rank > 99 {
+                return Err(ApiError::precondition(
+                    rules::COUNTER_EXHAUSTED,
+                    format!(
+                        "lot {} has 99 lines of {uo} in {} already",
+                        lot.number(),
+                        o.year
+                    ),
+                ));
+            }
+            po.lines.push(Line {
+                id: Uuid::now_v7(),
+                uo,
+                quantity,
+                rank,
+                engaged: 0,
+                closed: 0,
+                billable: 0,
+            });
+        }
+        store::insert_purchase_order(&mut tx, &po, &caller.subject).await?;
+        cep_bus::enqueue(&mut tx, events::purchase_order(&po, self.now())).await?;
+        tx.commit().await?;
+        tracing::info!(purchase_order_id = %po.id, lot = lot.number(), "purchase order created");
+        Ok(po)
+    }
+
+    pub async fn list_purchase_orders(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        year: i32,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<PurchaseOrder>, ApiError> {
+        caller.require_any_role(authz::READ_ORDERS)?;
+        let mut v = Violations::default();
+        let limit = page_limit(&mut v, page_size);
+        let before = page_cursor::<Uuid>(&mut v, page_token);
+        let lots = self.lots(&mut v, caller, lot)?;
+        v.into_result()?;
+        let mut conn = self.pool.acquire().await?;
+        let rows = store::list_purchase_orders(
+            &mut conn,
+            &lots,
+            (year != 0).then_some(year),
+            before,
+            limit + 1,
+        )
+        .await?;
+        Ok(Page::of(rows, limit, |last| last.id.to_string()))
+    }
+
+    pub async fn consumption(&self, caller: &Caller, id: Uuid) -> Result<PurchaseOrder, ApiError> {
+        caller.require_any_role(authz::READ_ORDERS)?;
+        let mut conn = self.pool.acquire().await?;
+        let not_found = || ApiError::NotFound(format!("purchase order {id}"));
+        let po = store::get_purchase_order(&mut conn, id)
+            .await?
+            .ok_or_else(not_found)?;
+        caller.check_lot(po.lot).map_err(|_| not_found())?;
+        Ok(po)
+    }
+
+    /// The lots a listing covers: the caller's, or the one asked for.
+    fn lots(&self, v: &mut Violations, caller: &Caller, lot: i64) -> Result<Vec<i16>, ApiError> {
+        if lot == 0 {
+            return Ok(caller.lots.iter().map(|l| i16::from(*l)).collect());
+        }
+        match Lot::new(lot) {
+            Ok(l) => {
+                caller.check_lot(l)?;
+                Ok(vec![i16::from(l.number())])
+            }
+            Err(e) => {
+                v.add("lot", e.to_string());
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    // ---- engagements ---------------------------------------------------------------
+
+    /// Numbers a new unit: takes a unit of a purchase-order line and the next number
+    /// of the month's counter, in the transaction (a refusal or a rollback takes
+    /// neither).
+    async fn number(
+        &self,
+        conn: &mut PgConnection,
+        lot: Lot,
+        uo: Uo,
+        engagement: NaiveDate,
+    ) -> Result<(Uuid, DossierNumber, PurchaseOrderReference), ApiError> {
+        if lot.is_reprise() {
+            return Err(ApiError::precondition(
+                rules::LOT_TAKEN_OVER_REQUIRED,
+                "a lot-19 engagement must name the lot taken over, which this version does not record yet",
+            ));
+        }
+        let year = engagement.year();
+        let Some((line, rank, consumed)) =
+            store::consume_line(conn, lot, year, OrderedUo::Person(uo)).await?
+        else {
+            return Err(ApiError::exhausted(
+                rules::NO_PURCHASE_ORDER_CAPACITY,
+                format!(
+                    "no purchase order of lot {} for {year} has a {uo} line with capacity left: \
+                     a manager records the next purchase order first",
+                    lot.number()
+                ),
+            ));
+        };
+        let counter =
+            store::next_dossier_counter(conn, &self.operator.id, year, engagement.month(), uo)
+                .await?;
+        let exhausted = |e: journey::NumberError| {
+            ApiError::precondition(rules::COUNTER_EXHAUSTED, e.to_string())
+        };
+        let dossier = DossierNumber::new(
+            &self.operator.id,
+            engagement,
+            uo,
+            u32::try_from(counter).unwrap_or(0),
+        )
+        .map_err(exhausted)?;
+        let reference = PurchaseOrderReference::new(
+            year,
+            lot,
+            uo,
+            u32::try_from(rank).unwrap_or(0),
+            u32::try_from(consumed).unwrap_or(0),
+        )
+        .map_err(exhausted)?;
+        Ok((line, dossier, reference))
+    }
+
+    fn request(
+        &self,
+        v: &mut Violations,
+        r: &Request,
+    ) -> (Option<String>, Option<String>, Option<String>) {
+        let t = &self.tables;
+        (
+            reference(v, t, "origin", names::ORIGIN, &r.origin, true),
+            reference(
+                v,
+                t,
+                "request_reason",
+                names::REQUEST_REASON,
+                &r.request_reason,
+                true,
+            ),
+            reference(
+                v,
+                t,
+                "detailed_reason",
+                names::REQUEST_REASON_DETAIL,
+                &r.detailed_reason,
+                false,
+            ),
+        )
+    }
+
+    /// A UO0: open to everybody whatever their status, engaged and closed at once.
+    pub async fn record_aiguillage(
+        &self,
+        caller: &Caller,
+        beneficiary: BeneficiaryId,
+        a: Aiguillage,
+    ) -> Result<Unit, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let (origin, request_reason, detailed_reason) = self.request(&mut v, &a.request);
+        let t = &self.tables;
+        reference(
+            &mut v,
+            t,
+            "contact_mode",
+            names::CONTACT_MODE,
+            &a.contact_mode,
+            true,
+        );
+        let outcome = reference(
+            &mut v,
+            t,
+            "outcome",
+            names::AIGUILLAGE_OUTCOME,
+            &a.outcome,
+            true,
+        );
+        let shaped = date(&mut v, "interaction_date", &a.interaction_date);
+        v.into_result()?;
+        let mut tx = self.pool.begin().await?;
+        store::lock_person(&mut tx, beneficiary).await?;
+        let person = self.person(&mut tx, caller, beneficiary).await?;
+        let today = person.lot.today(self.now());
+        let mut v = Violations::default();
+        let on = past_date(&mut v, "interaction_date", &a.interaction_date, today, None);
+        v.into_result()?;
+        let (Some(on), Some(_)) = (on, shaped) else {
+            return Err(ApiError::invalid("interaction_date", "is required"));
+        };
+        let (line, dossier, reference) = self.number(&mut tx, person.lot, Uo::Uo0, on).await?;
+        let now = self.now();
+        let unit = Unit {
+            id: Uuid::now_v7(),
+            beneficiary_id: beneficiary,
+            uo: Uo::Uo0,
+            lot: person.lot,
+            structure_id: person.structure_id.clone(),
+            dossier_number: dossier.to_string(),
+            line_id: line,
+            purchase_order_reference: reference.to_string(),
+            engagement_date: on,
+            deadline: None,
+            follows: None,
+            closure: Some(Closure {
+                date: on,
+                reason: codes::AIGUILLAGE_REALISE.to_owned(),
+                billable: true,
+                written_trace_reference: None,
+                project_state: None,
+                description: None,
+            }),
+            referent: None,
+            status_at_engagement: person.employment_status.clone(),
+            origin,
+            request_reason,
+            detailed_reason,
+            outcome,
+            signed_at: None,
+            last_requested_interaction: Some(on),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_unit(&mut tx, &unit).await?;
+        cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
+        if let Some(closed) = events::closed(&unit, now) {
+            cep_bus::enqueue(&mut tx, closed).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(uo_id = %unit.id, lot = unit.lot.number(), "aiguillage recorded");
+        Ok(unit)
+    }
+
+    /// A UO1, UO2.1 or UO2.2, after every rule of the journey.
+    pub async fn engage(
+        &self,
+        caller: &Caller,
+        beneficiary: BeneficiaryId,
+        e: Engagement,
+    ) -> Result<Unit, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let uo = match e.uo {
+            Some(uo @ (Uo::Uo1 | Uo::Uo2_1 | Uo::Uo2_2)) => Some(uo),
+            Some(Uo::Uo0) => {
+                v.add("uo", "a UO0 is recorded with RecordAiguillage");
+                None
+            }
+            None => {
+                v.add("uo", "must be UO1, UO2_1 or UO2_2");
+                None
+            }
+        };
+        let (origin, request_reason, detailed_reason) = self.request(&mut v, &e.request);
+        let referent = text(&mut v, "referent", &e.referent, NAME_MAX);
+        date(&mut v, "engagement_date", &e.engagement_date);
+        v.into_result()?;
+        let Some(uo) = uo else {
+            return Err(ApiError::invalid("uo", "is required"));
+        };
+        let mut tx = self.pool.begin().await?;
+        store::lock_person(&mut tx, beneficiary).await?;
+        let person = self.person(&mut tx, caller, beneficiary).await?;
+        let today = person.lot.today(self.now());
+        let mut v = Violations::default();
+        let on = past_date(&mut v, "engagement_date", &e.engagement_date, today, None);
+        v.into_result()?;
+        let Some(on) = on else {
+            return Err(ApiError::invalid("engagement_date", "is required"));
+        };
+        let journey = store::units_of(&mut tx, beneficiary).await?;
+        if let Some(open) = journey.iter().find(|u| u.is_open() && u.uo != Uo::Uo0) {
+            return Err(ApiError::precondition(
+                rules::ONE_OPEN_UO,
+                format!(
+                    "{} {} of this person is still open: close it first",
+                    open.uo, open.dossier_number
+                ),
+            ));
+        }
+        // UO2.2 follows a UO2.1 closed by its signed deliverable, within 18 months of
+        // that UO2.1's engagement; it keeps its referent and the status it was judged on
+        let follows = if uo == Uo::Uo2_2 {
+            let Some(prior) = journey.iter().rev().find(|u| u.uo == Uo::Uo2_1) else {
+                return Err(ApiError::precondition(
+                    rules::UO2_1_NOT_SIGNED,
+                    "a UO2.2 follows a UO2.1: this person has none",
+                ));
+            };
+            let signed = prior
+                .closure
+                .as_ref()
+                .is_some_and(|c| c.reason == codes::LIVRABLE_SIGNE);
+            if !signed {
+                return Err(ApiError::precondition(
+                    rules::UO2_1_NOT_SIGNED,
+                    format!(
+                        "the UO2.1 {} is not closed by its signed Projet professionnel",
+                        prior.dossier_number
+                    ),
+                ));
+            }
+            let window = journey::deadline(Uo::Uo2_2, on, Some(prior.engagement_date));
+            if window.is_none_or(|end| on > end) {
+                return Err(ApiError::precondition(
+                    rules::UO2_2_WINDOW_PASSED,
+                    format!(
+                        "a UO2.2 starts within 18 months of its UO2.1's engagement ({})",
+                        prior.engagement_date
+                    ),
+                ));
+            }
+            Some(prior.clone())
+        } else {
+            None
+        };
+        let referent = referent.or_else(|| follows.as_ref().and_then(|p| p.referent.clone()));
+        if uo == Uo::Uo2_1 && referent.is_none() {
+            return Err(ApiError::precondition(
+                rules::REFERENT_REQUIRED,
+                "a UO2.1 names its single referent at its engagement (CCTP 2.1.3): send referent",
+            ));
+        }
+        // CCTP 1.2.4: a journey under way goes on whatever the status became since
+        let status = match &follows {
+            Some(prior) => prior.status_at_engagement.clone(),
+            None => person.employment_status.clone(),
+        };
+        let facts = eligibility::EligibilityFacts {
+            employment_status: status
+                .as_deref()
+                .and_then(|s| self.tables.employment_status(s)),
+            other_cep_operator: person.other_cep_operator.as_deref(),
+            lot: person.lot,
+            home_lot: person.home_lot,
+            work_lot: person.work_lot,
+            lot_exception_justification: person.lot_exception.then_some("recorded"),
+        };
+        if let Some(first) = eligibility::check(uo, &facts).first() {
+            return Err(ApiError::precondition(first.rule, first.message.clone()));
+        }
+        let (line, dossier, reference) = self.number(&mut tx, person.lot, uo, on).await?;
+        let now = self.now();
+        let unit = Unit {
+            id: Uuid::now_v7(),
+            beneficiary_id: beneficiary,
+            uo,
+            lot: person.lot,
+            structure_id: person.structure_id.clone(),
+            dossier_number: dossier.to_string(),
+            line_id: line,
+            purchase_order_reference: reference.to_string(),
+            engagement_date: on,
+            deadline: journey::deadline(uo, on, follows.as_ref().map(|p| p.engagement_date)),
+            follows: follows.as_ref().map(|p| p.id),
+            closure: None,
+            referent,
+            status_at_engagement: status,
+            origin,
+            request_reason,
+            detailed_reason,
+            outcome: None,
+            signed_at: None,
+            last_requested_interaction: Some(on),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_unit(&mut tx, &unit).await?;
+        cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
+        tx.commit().await?;
+        tracing::info!(uo_id = %unit.id, uo = %uo, lot = unit.lot.number(), "unit engaged");
+        Ok(unit)
+    }
+
+    // ---- during the unit -----------------------------------------------------------
+
+    pub async fn record_interaction(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        i: NewInteraction,
+    ) -> Result<Interaction, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let t = &self.tables;
+        let contact_mode = reference(
+            &mut v,
+            t,
+            "contact_mode",
+            names::CONTACT_MODE,
+            &i.contact_mode,
+            true,
+        );
+        let counsellor = required_text(&mut v, "counsellor", &i.counsellor, NAME_MAX);
+        if !(0..=1440).contains(&i.duration_minutes) {
+            v.add("duration_minutes", "must be from 0 to 1440");
+        }
+        let mut service_types = Vec::new();
+        for (n, code) in i.service_types.iter().enumerate() {
+            if let Some(code) = reference(
+                &mut v,
+                t,
+                &format!("service_types[{n}]"),
+                names::SERVICE_TYPE,
+                code,
+                true,
+            ) {
+                service_types.push(code);
+            }
+        }
+        date(&mut v, "date", &i.date);
+        v.into_result()?;
+        let mut tx = self.pool.begin().await?;
+        let current = self.unit(&mut tx, caller, uo_id, true).await?;
+        if !current.is_open() {
+            return Err(ApiError::precondition(
+                rules::UO_NOT_OPEN,
+                format!("unit {} is closed", current.dossier_number),
+            ));
+        }
+        let today = current.lot.today(self.now());
+        let mut v = Violations::default();
+        let on = past_date(
+            &mut v,
+            "date",
+            &i.date,
+            today,
+            Some(current.engagement_date),
+        );
+        v.into_result()?;
+        let (Some(on), Some(contact_mode), Some(counsellor)) = (on, contact_mode, counsellor)
+        else {
+            return Err(ApiError::invalid("date", "is required"));
+        };
+        let interaction = Interaction {
+            id: Uuid::now_v7(),
+            uo_id,
+            date: on,
+            contact_mode,
+            duration_minutes: i.duration_minutes,
+            counsellor,
+            service_types,
+            requested_by_beneficiary: i.requested_by_beneficiary,
+        };
+        let now = self.now();
+        let mut next = current.clone();
+        if i.requested_by_beneficiary && next.last_requested_interaction.is_none_or(|d| d < on) {
+            next.last_requested_interaction = Some(on);
+        }
+        next.version += 1;
+        next.updated_at = now;
+        if !store::update_unit(&mut tx, &next, current.version).await? {
+            return Err(conflict(uo_id, current.version, current.version + 1));
+        }
+        store::insert_interaction(&mut tx, &interaction, now).await?;
+        cep_bus::enqueue(&mut tx, events::interaction(&next, &interaction, now)).await?;
+        tx.commit().await?;
+        Ok(interaction)
+    }
+
+    pub async fn assign_referent(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        referent: &str,
+        reason: &str,
+        version: i64,
+    ) -> Result<Shown, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let referent = required_text(&mut v, "referent", referent, NAME_MAX);
+        let reason = required_text(&mut v, "reason", reason, TEXT_MAX);
+        v.into_result()?;
+        let (Some(referent), Some(reason)) = (referent, reason) else {
+            return Err(ApiError::invalid("referent", "is required"));
+        };
+        let mut tx = self.pool.begin().await?;
+        let current = self.unit(&mut tx, caller, uo_id, true).await?;
+        if !current.is_open() || current.uo == Uo::Uo0 {
+            return Err(ApiError::precondition(
+                rules::UO_NOT_OPEN,
+                format!("unit {} is not open", current.dossier_number),
+            ));
+        }
+        if version != current.version {
+            return Err(conflict(uo_id, version, current.version));
+        }
+        let now = self.now();
+        let mut next = current.clone();
+        next.referent = Some(referent.clone());
+        next.version += 1;
+        next.updated_at = now;
+        if !store::update_unit(&mut tx, &next, current.version).await? {
+            return Err(conflict(uo_id, version, current.version + 1));
+        }
+        store::insert_referent_change(&mut tx, uo_id, &referent, &reason, &caller.subject, now)
+            .await?;
+        let interactions = store::interactions_of(&mut tx, &[uo_id]).await?;
+        tx.commit().await?;
+        Ok(self.shown(next, interactions))
+    }
+
+    /// Closes an open unit at the person's wish; a UO2.2 with the person's written
+    /// trace, the project state and a description (and so billable).
+    pub async fn close_voluntarily(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        c: VoluntaryClosure,
+    ) -> Result<Shown, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let t = &self.tables;
+        let reason = reference(&mut v, t, "reason", names::CLOSURE_REASON, &c.reason, true);
+        if let Some(code) = &reason {
+            let voluntary = t
+                .table(names::CLOSURE_REASON)
+                .and_then(|table| table.get(code))
+                .and_then(|e| e.flag("voluntary"))
+                .unwrap_or(false);
+            if !voluntary {
+                v.add(
+                    "reason",
+                    format!("{code} is not a voluntary closure reason (VOLONTAIRE_…)"),
+                );
+            }
+        }
+        let trace = text(
+            &mut v,
+            "written_trace_reference",
+            &c.written_trace_reference,
+            128,
+        );
+        let state = reference(
+            &mut v,
+            t,
+            "project_state",
+            names::PROJECT_STATE,
+            &c.project_state,
+            false,
+        );
+        let description = text(&mut v, "description", &c.description, TEXT_MAX);
+        date(&mut v, "closure_date", &c.closure_date);
+        v.into_result()?;
+        let mut tx = self.pool.begin().await?;
+        let current = self.unit(&mut tx, caller, uo_id, true).await?;
+        if !current.is_open() {
+            return Err(ApiError::precondition(
+                rules::UO_NOT_OPEN,
+                format!("unit {} is already closed", current.dossier_number),
+            ));
+        }
+        if c.version != current.version {
+            return Err(conflict(uo_id, c.version, current.version));
+        }
+        let today = current.lot.today(self.now());
+        let mut v = Violations::default();
+        let on = past_date(
+            &mut v,
+            "closure_date",
+            &c.closure_date,
+            today,
+            Some(current.engagement_date),
+        );
+        if current.uo == Uo::Uo2_2 {
+            for (field, value) in [
+                ("written_trace_reference", trace.is_some()),
+                ("project_state", state.is_some()),
+                ("description", description.is_some()),
+            ] {
+                if !value {
+                    v.add(field, "is required to close a UO2.2");
+                }
+            }
+        }
+        v.into_result()?;
+        let (Some(on), Some(reason)) = (on, reason) else {
+            return Err(ApiError::invalid("closure_date", "is required"));
+        };
+        let now = self.now();
+        let mut next = current.clone();
+        next.closure = Some(Closure {
+            date: on,
+            reason,
+            // UO1 and UO2.1 are billable when closed by their signed deliverable
+            billable: current.uo == Uo::Uo2_2,
+            written_trace_reference: trace,
+            project_state: state,
+            description,
+        });
+        next.version += 1;
+        next.updated_at = now;
+        if !store::update_unit(&mut tx, &next, current.version).await? {
+            return Err(conflict(uo_id, c.version, current.version + 1));
+        }
+        if let Some(closed) = events::closed(&next, now) {
+            cep_bus::enqueue(&mut tx, closed).await?;
+        }
+        let interactions = store::interactions_of(&mut tx, &[uo_id]).await?;
+        tx.commit().await?;
+        Ok(self.shown(next, interactions))
+    }
+
+    /// The rules that would stop a closure by signature of `uo_id` now.
+    pub async fn check_closure(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+    ) -> Result<Vec<Obstacle>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let mut conn = self.pool.acquire().await?;
+        let u = self.unit(&mut conn, caller, uo_id, false).await?;
+        let mut obstacles = Vec::new();
+        if !u.is_open() {
+            obstacles.push(Obstacle {
+                rule: rules::UO_NOT_OPEN,
+                message: format!("unit {} is closed", u.dossier_number),
+            });
+        }
+        if !matches!(u.uo, Uo::Uo1 | Uo::Uo2_1) {
+            obstacles.push(Obstacle {
+                rule: rules::NOT_CLOSED_BY_SIGNATURE,
+                message: format!("a {} does not close by a signed deliverable", u.uo),
+            });
+        }
+        match store::get_person(&mut conn, u.beneficiary_id).await? {
+            Some(p) if p.erased => obstacles.push(Obstacle {
+                rule: rules::BENEFICIARY_ERASED,
+                message: "the person was erased".into(),
+            }),
+            Some(p) if !p.has_nir && self.nir_policy == NirPolicy::Required => {
+                obstacles.push(Obstacle {
+                    rule: rules::NIR_MISSING,
+                    message: "the person's NIR is not on file (setting nir.policy = required)"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
+        Ok(obstacles)
+    }
+
+    // ---- reading -------------------------------------------------------------------
+
+    pub async fn journey(
+        &self,
+        caller: &Caller,
+        beneficiary: BeneficiaryId,
+    ) -> Result<Vec<Shown>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let mut conn = self.pool.acquire().await?;
+        let not_found = || ApiError::NotFound(format!("beneficiary {beneficiary}"));
+        let person = store::get_person(&mut conn, beneficiary)
+            .await?
+            .ok_or_else(not_found)?;
+        caller
+            .check_scope(person.lot, &person.structure_id)
+            .map_err(|_| not_found())?;
+        let units = store::units_of(&mut conn, beneficiary).await?;
+        let ids: Vec<Uuid> = units.iter().map(|u| u.id).collect();
+        let interactions = store::interactions_of(&mut conn, &ids).await?;
+        Ok(units
+            .into_iter()
+            .map(|u| {
+                let mine = interactions
+                    .iter()
+                    .filter(|i| i.uo_id == u.id)
+                    .cloned()
+                    .collect();
+                self.shown(u, mine)
+            })
+            .collect())
+    }
+
+    pub async fn list_due(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        structure_id: &str,
+        within_days: i32,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Shown>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let mut v = Violations::default();
+        let limit = page_limit(&mut v, page_size);
+        let lots = self.lots(&mut v, caller, lot)?;
+        let within = if within_days == 0 { 7 } else { within_days };
+        if !(1..=366).contains(&within) {
+            v.add("within_days", "must be from 1 to 366");
+        }
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            let parsed = page_token.split_once('|').and_then(|(d, id)| {
+                Some((
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?,
+                    Uuid::try_parse(id).ok()?,
+                ))
+            });
+            if parsed.is_none() {
+                v.add("page_token", "is not a token this service gave");
+            }
+            parsed
+        };
+        let structures: Vec<String> = if structure_id.is_empty() {
+            caller.structures.iter().cloned().collect()
+        } else if !caller.structures.is_empty() && !caller.structures.contains(structure_id) {
+            return Err(cep_kit::auth::Forbidden::Structure.into());
+        } else {
+            vec![structure_id.to_owned()]
+        };
+        v.into_result()?;
+        // the latest "today" among the lots (overseas lots are behind Paris)
+        let until = Lot::all()
+            .filter(|l| lots.contains(&i16::from(l.number())))
+            .map(|l| l.today(self.now()))
+            .max()
+            .unwrap_or_else(|| self.now().date_naive())
+            + chrono::Days::new(u64::try_from(within).unwrap_or(7));
+        let mut conn = self.pool.acquire().await?;
+        let rows = store::list_due(&mut conn, &lots, &structures, until, after, limit + 1).await?;
+        let shown: Vec<Shown> = rows
+            .into_iter()
+            .map(|u| self.shown(u, Vec::new()))
+            .collect();
+        Ok(Page::of(shown, limit, |last| {
+            format!(
+                "{}|{}",
+                last.unit
+                    .deadline
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                last.unit.id
+            )
+        }))
+    }
+}

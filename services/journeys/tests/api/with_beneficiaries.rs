@@ -1,0 +1,98 @@
+//! End to end with the beneficiaries service on the same NATS: a person registered
+//! there becomes known here, is engaged in a UO1, and the deadline passing on the
+//! clock closes the UO as an abandonment, once.
+
+use std::time::Duration;
+
+use cep_kit::auth::Role;
+use cep_proto::beneficiaries as bpb;
+use cep_proto::beneficiaries::beneficiary_service_client::BeneficiaryServiceClient;
+use cep_proto::common::Uo;
+use cep_proto::journeys as pb;
+use cep_testkit::service::{self, Options};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn registered_engaged_then_abandoned_once_when_the_deadline_passes() {
+    let mut options = Options::default();
+    options
+        .settings
+        .push(("ABANDONMENT__SWEEP_INTERVAL_SECONDS".into(), "1".into()));
+    let app = service::spawn::<journeys::Journeys>(options).await;
+    let beneficiaries = service::spawn_beside::<beneficiaries::Beneficiaries>(
+        &app,
+        Options {
+            settings: beneficiaries::settings::harness_secrets(),
+            ..Options::default()
+        },
+    )
+    .await;
+    order(&app, &[("UO1", 10)]).await;
+    let registered = BeneficiaryServiceClient::new(beneficiaries.channel().await)
+        .register(authed(
+            bpb::RegisterRequest {
+                lot: 8,
+                structure_id: "nantes-centre".into(),
+                last_name: "Durand".into(),
+                first_name: "Lina".into(),
+                birth_date: "1988-04-02".into(),
+                employment_status: "SALARIE_PRIVE".into(),
+                home_postal_code: Some("44000".into()),
+                ..Default::default()
+            },
+            &beneficiaries.token(Role::Counsellor, &[8], &[]),
+        ))
+        .await
+        .expect("registered")
+        .into_inner();
+    let id: cep_domain::BeneficiaryId = registered.beneficiary_id.parse().expect("id");
+
+    // the fact reaches journeys through NATS
+    let mut j = app.journeys().await;
+    let c = counsellor(&app);
+    let uo = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match j
+                .engage(authed(engagement(id, Uo::Uo1, "2026-11-29", ""), &c))
+                .await
+            {
+                Ok(uo) => break uo.into_inner(),
+                Err(e) if e.code() == tonic::Code::NotFound => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("engage: {e:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the person becomes known");
+    assert_eq!(uo.employment_status_at_engagement, "SALARIE_PRIVE");
+
+    app.clock.set(at("2027-03-10"));
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if facts(&app, "cep.journeys.uo.closed").await > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the sweep closes the expired UO");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(facts(&app, "cep.journeys.uo.closed").await, 1, "once");
+    let journey = j
+        .get_journey(authed(
+            pb::GetJourneyRequest {
+                beneficiary_id: id.to_string(),
+            },
+            &c,
+        ))
+        .await
+        .expect("journey")
+        .into_inner();
+    assert_eq!(journey.units[0].closure_reason, "ABANDON");
+    beneficiaries.stop().await;
+    app.stop().await;
+}
