@@ -90,7 +90,7 @@ pub fn check_subject(subject: &str) -> Result<(), SubjectError> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Counsellor,
     Manager,
@@ -99,10 +99,13 @@ pub enum Role {
     Si,
     Sre,
     Auditor,
+    /// Chargé d'information (CCTP 3.1): registers a person and records an
+    /// aiguillage (UO0), nothing else.
+    InformationOfficer,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Counsellor,
         Role::Manager,
         Role::Director,
@@ -110,6 +113,7 @@ impl Role {
         Role::Si,
         Role::Sre,
         Role::Auditor,
+        Role::InformationOfficer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +125,7 @@ impl Role {
             Role::Si => "si",
             Role::Sre => "sre",
             Role::Auditor => "auditor",
+            Role::InformationOfficer => "information_officer",
         }
     }
 }
@@ -133,7 +138,8 @@ impl std::str::FromStr for Role {
             .find(|r| r.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 format!(
-                    "unknown role {s:?}: expected one of counsellor, manager, director, mediation, si, sre, auditor"
+                    "unknown role {}: expected one of counsellor, manager, director, mediation, si, sre, auditor, information_officer",
+                    cep_domain::text::excerpt(s)
                 )
             })
     }

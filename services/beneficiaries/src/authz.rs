@@ -3,9 +3,11 @@
 
 use cep_kit::auth::Role;
 
-use Role::{Auditor, Counsellor, Director, Manager, Mediation, Si};
+use Role::{Auditor, Counsellor, Director, InformationOfficer, Manager, Mediation, Si};
 
-pub const REGISTER: &[Role] = &[Counsellor, Manager, Director];
+/// A chargé d'information registers people (and records aiguillages in journeys),
+/// nothing else (CCTP 3.1).
+pub const REGISTER: &[Role] = &[Counsellor, Manager, Director, InformationOfficer];
 pub const READ: &[Role] = &[Counsellor, Manager, Director, Mediation, Si, Auditor];
 pub const UPDATE: &[Role] = &[Counsellor, Manager, Director];
 pub const SET_NIR: &[Role] = &[Counsellor, Manager];

@@ -454,7 +454,7 @@ impl Cases {
         beneficiary: BeneficiaryId,
         a: Aiguillage,
     ) -> Result<Unit, ApiError> {
-        caller.require_any_role(authz::WORK)?;
+        caller.require_any_role(authz::AIGUILLAGE)?;
         let mut v = Violations::default();
         let (origin, request_reason, detailed_reason) = self.request(&mut v, &a.request);
         let t = &self.tables;

@@ -301,3 +301,24 @@ async fn an_auditor_reads_who_accessed_a_person_page_by_page_and_a_counsellor_ca
     assert!(err.message().contains("page_token"), "{}", err.message());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_information_officer_registers_and_does_nothing_else() {
+    let app = spawn_app().await;
+    let mut client = app.client().await;
+    let officer = token(Role::InformationOfficer, &[8], &[]);
+    let id = client
+        .register(authed(registration(&unique_name("Accueil"), "Rose"), &officer))
+        .await
+        .expect("registers")
+        .into_inner()
+        .beneficiary_id;
+    for (rpc, _) in RPCS.iter().filter(|(rpc, _)| *rpc != "Register") {
+        assert_eq!(
+            call(&mut client, rpc, &id, Some(&officer)).await,
+            Code::PermissionDenied,
+            "{rpc} as an information officer"
+        );
+    }
+    app.stop().await;
+}

@@ -222,3 +222,21 @@ async fn an_unknown_or_out_of_scope_person_is_not_found() {
     assert!(err.message().contains("engagement_date"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_information_officer_records_an_aiguillage_and_nothing_else() {
+    let app = spawn_app().await;
+    order(&app, &[("UO0", 10), ("UO1", 10)]).await;
+    let id = person(&app).await;
+    let officer = app.token(cep_kit::auth::Role::InformationOfficer, &[8], &[]);
+    let mut j = app.journeys().await;
+    j.record_aiguillage(authed(aiguillage(id, "2026-11-29"), &officer))
+        .await
+        .expect("an aiguillage");
+    let err = j
+        .engage(authed(engagement(id, Uo::Uo1, "2026-11-29", ""), &officer))
+        .await
+        .expect_err("no UO1");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    app.stop().await;
+}
