@@ -6,7 +6,7 @@
 //! - [`model`]: units, interactions, purchase orders, people as known here;
 //! - [`usecases`] and [`authz`]: what each call does and who may call it;
 //! - [`sweep`]: the abandonment at the deadline; [`people`]: the beneficiaries
-//!   service's facts, applied;
+//!   service's facts, applied; [`signatures`]: the closure by a signed deliverable;
 //! - [`store`]: the SQL; [`events`]: the facts published through the outbox;
 //! - [`grpc`]: the contract's adapter;
 //! - [`Journeys`]: the service as the platform's runtime (`cep-runtime`) runs it.
@@ -17,6 +17,7 @@ pub mod grpc;
 pub mod model;
 pub mod people;
 pub mod settings;
+pub mod signatures;
 pub mod store;
 pub mod sweep;
 pub mod usecases;
@@ -81,6 +82,7 @@ impl cep_runtime::Service for Journeys {
 
     fn consumers(&self, consumers: &mut Consumers) {
         consumers.add(people::spec(), people::PeopleFacts);
+        consumers.add(signatures::spec(), signatures::Signatures);
     }
 
     fn tasks(&self, tasks: &mut Tasks) {

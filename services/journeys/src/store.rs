@@ -681,3 +681,24 @@ pub async fn lock_abandoned(
     .await?;
     units(rows)
 }
+
+/// Records a signed deliverable once; false when it was already recorded.
+pub async fn record_signature(
+    conn: &mut PgConnection,
+    deliverable: Uuid,
+    uo: Uuid,
+    signed_at: DateTime<Utc>,
+    late: bool,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO signatures (deliverable_id, uo_id, signed_at, late) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (deliverable_id) DO NOTHING",
+    )
+    .bind(deliverable)
+    .bind(uo)
+    .bind(signed_at)
+    .bind(late)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -308,7 +308,10 @@ async fn an_information_officer_registers_and_does_nothing_else() {
     let mut client = app.client().await;
     let officer = token(Role::InformationOfficer, &[8], &[]);
     let id = client
-        .register(authed(registration(&unique_name("Accueil"), "Rose"), &officer))
+        .register(authed(
+            registration(&unique_name("Accueil"), "Rose"),
+            &officer,
+        ))
         .await
         .expect("registers")
         .into_inner()

@@ -5,5 +5,6 @@ mod engage;
 mod helpers;
 mod numbering;
 mod purchase_orders;
+mod signatures;
 mod sweep;
 mod with_beneficiaries;

@@ -1,0 +1,181 @@
+//! Closure by signature, from the deliverables service's facts: once, late signatures
+//! kept without a second closure; a signed UO2.1 opens the UO2.2.
+
+use std::time::Duration;
+
+use cep_bus::connection::{ConnectSettings, NatsAuth};
+use cep_proto::common::Uo;
+use cep_proto::events;
+use cep_proto::journeys as pb;
+use prost::Message;
+
+use crate::helpers::*;
+
+/// Publishes a signature as the deliverables service would (its user, its stream).
+async fn sign(app: &TestApp, deliverable: uuid::Uuid, uo: &pb::UnitOfWork, kind: &str) {
+    let (user, password) = app.nats.credentials("deliverables");
+    let client = cep_bus::connect(
+        &ConnectSettings {
+            auth: NatsAuth::UserPassword { user, password },
+            ..ConnectSettings::new(app.nats.url(), "deliverables")
+        },
+        |_| {},
+    )
+    .await
+    .expect("connect as deliverables");
+    let js = async_nats::jetstream::new(client);
+    cep_bus::ensure_stream(
+        &js,
+        &cep_bus::StreamSpec::new("DELIVERABLES", ["cep.deliverables.>"], 1),
+    )
+    .await
+    .expect("stream");
+    let event = events::DeliverableSigned {
+        deliverable_id: deliverable.to_string(),
+        uo_id: uo.uo_id.clone(),
+        beneficiary_id: uo.beneficiary_id.clone(),
+        kind: kind.into(),
+        signed_at: "2026-12-10T14:00:00Z".into(),
+        document_sha256: "0".repeat(64),
+        mode: "ELECTRONIC".into(),
+    };
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        cep_bus::headers::MSG_ID,
+        uuid::Uuid::now_v7().to_string().as_str(),
+    );
+    headers.insert(cep_bus::headers::CE_TYPE, "cep.events.v1.DeliverableSigned");
+    js.publish_with_headers(
+        "cep.deliverables.signed",
+        headers,
+        event.encode_to_vec().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("stored");
+}
+
+async fn unit_of(app: &TestApp, id: cep_domain::BeneficiaryId, n: usize) -> pb::UnitOfWork {
+    app.journeys()
+        .await
+        .get_journey(authed(
+            pb::GetJourneyRequest {
+                beneficiary_id: id.to_string(),
+            },
+            &counsellor(app),
+        ))
+        .await
+        .expect("journey")
+        .into_inner()
+        .units
+        .remove(n)
+}
+
+async fn until_closed(app: &TestApp, id: cep_domain::BeneficiaryId, n: usize) -> pb::UnitOfWork {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let u = unit_of(app, id, n).await;
+            if u.status == pb::UoStatus::Closed as i32 {
+                break u;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("closed by the signature")
+}
+
+#[tokio::test]
+async fn a_signed_deliverable_closes_its_unit_once_and_opens_the_uo2_2() {
+    let app = spawn_app().await;
+    app.clock.set(at("2026-12-10"));
+    order(&app, &[("UO1", 10), ("UO2.1", 10), ("UO2.2", 10)]).await;
+    let id = person(&app).await;
+    let mut j = app.journeys().await;
+    let c = counsellor(&app);
+    let uo1 = j
+        .engage(authed(engagement(id, Uo::Uo1, "2026-11-29", ""), &c))
+        .await
+        .expect("UO1")
+        .into_inner();
+    let deliverable = uuid::Uuid::now_v7();
+    sign(&app, deliverable, &uo1, "ETAT_DES_LIEUX_PARTAGE").await;
+    sign(&app, deliverable, &uo1, "ETAT_DES_LIEUX_PARTAGE").await;
+    let closed = until_closed(&app, id, 0).await;
+    assert_eq!(closed.closure_reason, "LIVRABLE_SIGNE");
+    assert_eq!(closed.closure_date, "2026-12-10");
+    assert!(closed.billable);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        facts(&app, "cep.journeys.uo.closed").await,
+        1,
+        "closed once"
+    );
+
+    let uo21 = j
+        .engage(authed(
+            engagement(id, Uo::Uo21, "2026-12-10", "Mme Roux"),
+            &c,
+        ))
+        .await
+        .expect("UO2.1")
+        .into_inner();
+    sign(&app, uuid::Uuid::now_v7(), &uo21, "PROJET_PROFESSIONNEL").await;
+    until_closed(&app, id, 1).await;
+    let uo22 = j
+        .engage(authed(engagement(id, Uo::Uo22, "2026-12-10", ""), &c))
+        .await
+        .expect("UO2.2 after the signed UO2.1")
+        .into_inner();
+    assert_eq!(uo22.referent, "Mme Roux", "the UO2.1's referent stays");
+    assert_eq!(
+        uo22.deadline, "2028-06-10",
+        "18 months from the UO2.1's engagement"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signature_on_a_closed_unit_is_a_late_signature() {
+    let app = spawn_app().await;
+    order(&app, &[("UO1", 10)]).await;
+    let id = person(&app).await;
+    let uo1 = app
+        .journeys()
+        .await
+        .engage(authed(
+            engagement(id, Uo::Uo1, "2026-11-29", ""),
+            &counsellor(&app),
+        ))
+        .await
+        .expect("UO1")
+        .into_inner();
+    app.clock.set(at("2027-03-10"));
+    assert_eq!(
+        journeys::sweep::sweep(&replica(&app).await)
+            .await
+            .expect("sweep"),
+        1
+    );
+    sign(&app, uuid::Uuid::now_v7(), &uo1, "ETAT_DES_LIEUX_PARTAGE").await;
+    let late = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let late: Option<bool> = sqlx::query_scalar("SELECT late FROM signatures")
+                .fetch_optional(&app.db.pool)
+                .await
+                .expect("signatures");
+            if let Some(late) = late {
+                break late;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("recorded");
+    assert!(late);
+    let unit = unit_of(&app, id, 0).await;
+    assert_eq!(unit.closure_reason, "ABANDON", "not a second closure");
+    assert_eq!(facts(&app, "cep.journeys.uo.closed").await, 1);
+    app.stop().await;
+}
