@@ -257,10 +257,12 @@ impl BeneficiaryService for BeneficiaryGrpc {
     ) -> Result<Response<pb::CheckEligibilityResponse>, Status> {
         handle(request, |caller, r| async move {
             let (id, uo) = (id_of(&r.beneficiary_id)?, parse_uo(r.uo)?);
-            let failed = self.cases.check_eligibility(&caller, id, uo).await?;
+            let eligibility = self.cases.check_eligibility(&caller, id, uo).await?;
             Ok(pb::CheckEligibilityResponse {
-                eligible: failed.is_empty(),
-                failed_rules: failed
+                eligible: eligibility.failed.is_empty(),
+                continued_by: eligibility.continued_by.unwrap_or_default().to_owned(),
+                failed_rules: eligibility
+                    .failed
                     .into_iter()
                     .map(|f| pb::FailedRule {
                         rule: f.rule.to_owned(),

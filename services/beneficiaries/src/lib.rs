@@ -9,6 +9,7 @@
 //! - [`record`]: the record at rest (personal fields sealed, blind indexes);
 //!   [`upgrade`]: records of earlier releases sealed;
 //! - [`store`]: the SQL; [`events`]: the facts published through the outbox;
+//! - [`journeys`]: the journeys service's facts (NIR timing, journeys under way);
 //! - [`grpc`]: the contract's adapter;
 //! - [`Beneficiaries`]: the service as the platform's runtime (`cep-runtime`) runs it.
 
@@ -17,6 +18,7 @@ pub mod authz;
 pub mod edit;
 pub mod events;
 pub mod grpc;
+pub mod journeys;
 pub mod model;
 pub mod record;
 pub mod rotation;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 
 use cep_kit::settings::NatsSettings;
 use cep_proto::beneficiaries::beneficiary_service_server::BeneficiaryServiceServer;
-use cep_runtime::{Context, Grpc};
+use cep_runtime::{Consumers, Context, Grpc};
 use sqlx::migrate::Migrator;
 
 use crate::settings::BeneficiarySettings;
@@ -107,6 +109,10 @@ impl cep_runtime::Service for Beneficiaries {
         let vault = vault::Vault::new(ctx.settings.own.vault_keys()?);
         upgrade::seal_legacy_records(&ctx.pool, &vault).await?;
         Ok(())
+    }
+
+    fn consumers(&self, consumers: &mut Consumers) {
+        consumers.add(journeys::spec(), journeys::JourneyFacts);
     }
 
     fn grpc(&self, grpc: &mut Grpc) {

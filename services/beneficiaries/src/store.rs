@@ -496,6 +496,67 @@ pub async fn seal_legacy(conn: &mut PgConnection, s: &Stored) -> Result<(), Stor
     Ok(())
 }
 
+/// A unit the journeys service engaged (kept open until its closure arrives). A
+/// person this service no longer holds (erased long ago, or unknown) is skipped.
+pub async fn put_journey_unit(
+    conn: &mut PgConnection,
+    uo: Uuid,
+    person: BeneficiaryId,
+    kind: &str,
+    engaged_on: chrono::NaiveDate,
+    status: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO journey_units (uo_id, beneficiary_id, uo, open, engaged_on, status_at_engagement) \
+         SELECT $1, $2, $3, true, $4, $5 WHERE EXISTS (SELECT 1 FROM beneficiaries WHERE id = $2) \
+         ON CONFLICT (uo_id) DO NOTHING",
+    )
+    .bind(uo)
+    .bind(person.as_uuid())
+    .bind(kind)
+    .bind(engaged_on)
+    .bind(status)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn close_journey_unit(conn: &mut PgConnection, uo: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE journey_units SET open = false WHERE uo_id = $1")
+        .bind(uo)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What the journeys service told of a person: whether a UO1 or UO2.1 was ever
+/// engaged, and the status at engagement of the unit open now, if one is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JourneyState {
+    pub engaged_uo1_or_uo2_1: bool,
+    pub open_since_status: Option<Option<String>>,
+}
+
+pub async fn journey_state(
+    conn: &mut PgConnection,
+    person: BeneficiaryId,
+) -> Result<JourneyState, StoreError> {
+    let rows: Vec<(String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT uo, open, status_at_engagement FROM journey_units WHERE beneficiary_id = $1 \
+         ORDER BY engaged_on, uo_id",
+    )
+    .bind(person.as_uuid())
+    .fetch_all(conn)
+    .await?;
+    Ok(JourneyState {
+        engaged_uo1_or_uo2_1: rows.iter().any(|(uo, _, _)| uo == "UO1" || uo == "UO2.1"),
+        open_since_status: rows
+            .into_iter()
+            .find(|(uo, open, _)| *open && uo != "UO0")
+            .map(|(_, _, status)| status),
+    })
+}
+
 impl From<StoreError> for cep_runtime::ApiError {
     fn from(e: StoreError) -> Self {
         cep_runtime::ApiError::internal(e)

@@ -85,8 +85,18 @@ pub struct NirRecorded {
     pub warnings: Vec<String>,
 }
 
-/// The rules of eligibility that failed, none when eligible.
-pub type FailedRules = Vec<eligibility::FailedRule>;
+/// The rules of eligibility that failed (none when eligible), and the rule that lets
+/// a person go on whose status changed during a journey under way.
+#[derive(Debug, Default)]
+pub struct Eligibility {
+    pub failed: Vec<eligibility::FailedRule>,
+    pub continued_by: Option<&'static str>,
+}
+
+/// The rule of [`Eligibility::continued_by`].
+pub const JOURNEY_UNDER_WAY: &str = "JOURNEY_UNDER_WAY";
+/// The NIR is asked once a UO1 or UO2.1 is engaged (annex 2, note 37).
+pub const NIR_BEFORE_ENGAGEMENT: &str = "NIR_BEFORE_ENGAGEMENT";
 
 /// The service's state shared by every call.
 #[derive(Debug, Clone)]
@@ -448,6 +458,16 @@ impl Cases {
         store::lock_nir(&mut tx, &index).await?;
         let current = self.load(&mut tx, caller, id, "set_nir", true).await?;
         ensure_live(&current)?;
+        if !store::journey_state(&mut tx, id)
+            .await?
+            .engaged_uo1_or_uo2_1
+        {
+            return Err(ApiError::precondition(
+                NIR_BEFORE_ENGAGEMENT,
+                "the NIR is asked once a UO1 or UO2.1 is engaged, not at the first contact \
+                 (annex 2, note 37)",
+            ));
+        }
         let unchanged = current.nir_index.as_deref() == Some(index.as_slice());
         if let (false, Some(holder)) = (
             unchanged,
@@ -615,26 +635,42 @@ impl Cases {
         Ok(b)
     }
 
+    /// The rules of eligibility to `uo` that fail, and, when the person is eligible
+    /// only because a journey is under way (judged on the status at its engagement,
+    /// CCTP 1.2.4), the rule that lets them continue.
     pub async fn check_eligibility(
         &self,
         caller: &Caller,
         id: BeneficiaryId,
         uo: Uo,
-    ) -> Result<FailedRules, ApiError> {
+    ) -> Result<Eligibility, ApiError> {
         let b = self.load_for_check(caller, id, "check_eligibility").await?;
         let lot_of = |code: &Option<PostalCode>| code.as_ref().and_then(|p| p.lot().ok());
-        let facts = eligibility::EligibilityFacts {
-            employment_status: b
-                .employment_status
-                .as_deref()
-                .and_then(|s| self.tables.employment_status(s)),
+        let facts = |status: Option<&str>| eligibility::EligibilityFacts {
+            employment_status: status.and_then(|s| self.tables.employment_status(s)),
             other_cep_operator: b.other_cep_operator.as_deref(),
             lot: b.lot,
             home_lot: lot_of(&b.home_postal_code),
             work_lot: lot_of(&b.work_postal_code),
             lot_exception_justification: b.lot_exception_justification.as_deref(),
         };
-        Ok(eligibility::check(uo, &facts))
+        let failed = eligibility::check(uo, &facts(b.employment_status.as_deref()));
+        if failed.is_empty() {
+            return Ok(Eligibility::default());
+        }
+        let mut conn = self.pool.acquire().await?;
+        if let Some(status) = store::journey_state(&mut conn, id).await?.open_since_status
+            && eligibility::check(uo, &facts(status.as_deref())).is_empty()
+        {
+            return Ok(Eligibility {
+                failed: Vec::new(),
+                continued_by: Some(JOURNEY_UNDER_WAY),
+            });
+        }
+        Ok(Eligibility {
+            failed,
+            continued_by: None,
+        })
     }
 
     /// The annex-2 fields still missing for `uo`.

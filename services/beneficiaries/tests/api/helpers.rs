@@ -88,13 +88,33 @@ pub fn registration(last_name: &str, first_name: &str) -> pb::RegisterRequest {
 }
 
 pub async fn register(app: &TestApp, last_name: &str, first_name: &str) -> String {
-    app.client()
+    let id = app
+        .client()
         .await
         .register(authed(registration(last_name, first_name), &counsellor()))
         .await
         .expect("register")
         .into_inner()
-        .beneficiary_id
+        .beneficiary_id;
+    journey_fact(app, &id, "UO1", false, "SALARIE_PRIVE").await;
+    id
+}
+
+/// What the journeys service would have told of the person: a unit `uo` engaged on
+/// 2026-11-02 (open or closed since), with the status at its engagement.
+pub async fn journey_fact(app: &TestApp, id: &str, uo: &str, open: bool, status: &str) {
+    sqlx::query(
+        "INSERT INTO journey_units (uo_id, beneficiary_id, uo, open, engaged_on, status_at_engagement) \
+         VALUES ($1, $2::uuid, $3, $4, '2026-11-02', $5)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(id)
+    .bind(uo)
+    .bind(open)
+    .bind(status)
+    .execute(&app.db.pool)
+    .await
+    .expect("a journey fact");
 }
 
 /// A plain SetNir request (no duplicate override).

@@ -6,6 +6,7 @@ mod canonical;
 mod erasure;
 mod events;
 mod helpers;
+mod journey_facts;
 mod metrics;
 mod nir;
 mod privacy;

@@ -18,6 +18,7 @@ async fn names_emails_and_nirs_never_reach_the_logs() {
         .expect("register")
         .into_inner()
         .beneficiary_id;
+    journey_fact(&app, &id, "UO1", true, "SALARIE_PRIVE").await;
     // Error paths too: a duplicate, a bad NIR, a bad search.
     let _ = client.register(authed(r, &counsellor())).await;
     let nir = nir_for_1984_12(123);

@@ -27,13 +27,16 @@ async fn register_in_lot_13(app: &TestApp, token: &str, first_name: &str) -> Str
     let mut elsewhere = registration(&unique_name("Ailleurs"), first_name);
     elsewhere.lot = 13;
     elsewhere.home_postal_code = Some("13001".into());
-    app.client()
+    let id = app
+        .client()
         .await
         .register(authed(elsewhere, token))
         .await
         .expect("register in lot 13")
         .into_inner()
-        .beneficiary_id
+        .beneficiary_id;
+    journey_fact(app, &id, "UO1", false, "SALARIE_PRIVE").await;
+    id
 }
 
 #[tokio::test]

@@ -69,6 +69,33 @@ async fn registered_engaged_then_abandoned_once_when_the_deadline_passes() {
     .expect("the person becomes known");
     assert_eq!(uo.employment_status_at_engagement, "SALARIE_PRIVE");
 
+    // the engagement reaches beneficiaries: the NIR may be recorded now
+    let mut people = BeneficiaryServiceClient::new(beneficiaries.channel().await);
+    let counsellor_there = beneficiaries.token(Role::Counsellor, &[8], &[]);
+    let body = "18804440001";
+    let nir = format!(
+        "{body}23{:02}",
+        97 - (format!("{body}23").parse::<u64>().expect("digits") % 97)
+    );
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let request = bpb::SetNirRequest {
+                beneficiary_id: id.to_string(),
+                nir: nir.clone(),
+                ..Default::default()
+            };
+            match people.set_nir(authed(request, &counsellor_there)).await {
+                Ok(_) => break,
+                Err(e) if e.code() == tonic::Code::FailedPrecondition => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("set nir: {e:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the NIR is accepted once the UO1 is engaged");
+
     app.clock.set(at("2027-03-10"));
     let closed = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
