@@ -63,6 +63,17 @@ impl OrderedUo {
         }
     }
 
+    /// The UO as purchase-order references write it: `00`, `01`, `2.1`, `2.2`, `3`,
+    /// `4`, `5`.
+    pub fn reference_label(self) -> &'static str {
+        match self {
+            OrderedUo::Person(uo) => uo.purchase_order_label(),
+            OrderedUo::Uo3 => "3",
+            OrderedUo::Uo4 => "4",
+            OrderedUo::Uo5 => "5",
+        }
+    }
+
     /// Whether engagements of people consume it (else operator-level deliveries do).
     pub fn person(self) -> Option<Uo> {
         match self {
@@ -177,6 +188,22 @@ impl PurchaseOrderReference {
         line_rank: u32,
         consumed: u32,
     ) -> Result<Self, NumberError> {
+        Self::of_line(year, lot, OrderedUo::Person(uo), line_rank, consumed)
+    }
+
+    /// The reference of any consumption of a line, an operator-level delivery (UO3–UO5,
+    /// written 3, 4, 5) included.
+    ///
+    /// # Errors
+    ///
+    /// As [`PurchaseOrderReference::new`].
+    pub fn of_line(
+        year: i32,
+        lot: Lot,
+        uo: OrderedUo,
+        line_rank: u32,
+        consumed: u32,
+    ) -> Result<Self, NumberError> {
         if lot.is_reprise() {
             return Err(NumberError::Lot);
         }
@@ -189,7 +216,7 @@ impl PurchaseOrderReference {
         Ok(Self(format!(
             "{year:04}-Lot{}-UO{}-{line_rank:02}-{consumed:05}",
             lot.two_digits(),
-            uo.purchase_order_label()
+            uo.reference_label()
         )))
     }
 
@@ -267,6 +294,9 @@ mod tests {
         assert_eq!(r.as_str(), "2020-Lot08-UO2.1-02-00256");
         let r = PurchaseOrderReference::new(2026, lot, Uo::Uo0, 1, 1).expect("reference");
         assert_eq!(r.as_str(), "2026-Lot08-UO00-01-00001");
+        let r =
+            PurchaseOrderReference::of_line(2026, lot, OrderedUo::Uo4, 1, 2).expect("reference");
+        assert_eq!(r.as_str(), "2026-Lot08-UO4-01-00002");
         assert_eq!(
             PurchaseOrderReference::new(2026, Lot::new(19).expect("lot"), Uo::Uo1, 1, 1),
             Err(NumberError::Lot)

@@ -9,7 +9,10 @@ use cep_runtime::handle;
 use cep_runtime::request::{parse_id, parse_typed_id};
 use tonic::{Request, Response, Status};
 
-use crate::model::{Interaction, PurchaseOrder, Unit};
+use crate::model::{
+    Appointment, ComplementaryService, Interaction, OperatorDelivery, PurchaseOrder, Unit,
+    WorkDiscovery,
+};
 use crate::usecases::{
     Aiguillage, Cases, Engagement, NewInteraction, NewOrder, Request as Facts, Shown,
     VoluntaryClosure,
@@ -39,6 +42,55 @@ fn interaction(i: &Interaction) -> pb::Interaction {
         counsellor: i.counsellor.clone(),
         service_types: i.service_types.clone(),
         requested_by_beneficiary: i.requested_by_beneficiary,
+    }
+}
+
+fn complementary(c: &ComplementaryService) -> pb::ComplementaryService {
+    pb::ComplementaryService {
+        complementary_service_id: c.id.to_string(),
+        uo_id: c.uo_id.to_string(),
+        kind: c.kind.clone(),
+        provider: c.provider.clone(),
+        auto_prescription: c.auto_prescription,
+        funding: opt(&c.funding),
+    }
+}
+
+fn discovery(w: &WorkDiscovery) -> pb::WorkDiscovery {
+    pb::WorkDiscovery {
+        work_discovery_id: w.id.to_string(),
+        uo_id: w.uo_id.to_string(),
+        kind: w.kind.clone(),
+        from: w.from.to_string(),
+        to: w.to.to_string(),
+    }
+}
+
+fn appointment(a: &Appointment, today: chrono::NaiveDate) -> pb::AppointmentRequest {
+    pb::AppointmentRequest {
+        appointment_id: a.id.to_string(),
+        beneficiary_id: a.beneficiary_id.to_string(),
+        lot: i32::from(a.lot.number()),
+        requested_on: a.requested_on.to_string(),
+        channel: a.channel.clone(),
+        first_exchange_due: a.due.to_string(),
+        first_exchange_on: a
+            .first_exchange_on
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        late: a.first_exchange_on.map_or(a.due < today, |d| d > a.due),
+    }
+}
+
+fn delivery(d: &OperatorDelivery) -> pb::OperatorDelivery {
+    pb::OperatorDelivery {
+        delivery_id: d.id.to_string(),
+        line_id: d.line_id.to_string(),
+        uo: d.uo.as_str().to_owned(),
+        lot: i32::from(d.lot.number()),
+        delivered_on: d.delivered_on.to_string(),
+        document_reference: d.document_reference.clone(),
+        purchase_order_reference: d.purchase_order_reference.clone(),
     }
 }
 
@@ -75,11 +127,18 @@ fn unit(u: &Unit, overdue: bool, interactions: &[Interaction]) -> pb::UnitOfWork
         outcome: opt(&u.outcome),
         version: u.version,
         interactions: interactions.iter().map(interaction).collect(),
+        cpir_project: u.cpir_project,
+        complementary_services: Vec::new(),
+        work_discoveries: Vec::new(),
     }
 }
 
 fn shown(s: &Shown) -> pb::UnitOfWork {
-    unit(&s.unit, s.overdue, &s.interactions)
+    pb::UnitOfWork {
+        complementary_services: s.complementary_services.iter().map(complementary).collect(),
+        work_discoveries: s.work_discoveries.iter().map(discovery).collect(),
+        ..unit(&s.unit, s.overdue, &s.interactions)
+    }
 }
 
 fn fresh(u: &Unit) -> pb::UnitOfWork {
@@ -167,6 +226,60 @@ impl PurchaseOrderService for JourneyGrpc {
         handle(request, |caller, r| async move {
             let id = parse_id("purchase_order_id", &r.purchase_order_id)?;
             Ok(purchase_order(&self.cases.consumption(&caller, id).await?))
+        })
+        .await
+    }
+
+    async fn consumption_statement(
+        &self,
+        request: Request<pb::ConsumptionStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
+        handle(request, |caller, r| async move {
+            let (number, from, to, lines) = self
+                .cases
+                .consumption_statement(&caller, i64::from(r.lot), r.year, r.quarter)
+                .await?;
+            Ok(pb::Statement {
+                number,
+                lot: r.lot,
+                year: r.year,
+                quarter: r.quarter,
+                from: from.to_string(),
+                to: to.to_string(),
+                lines: lines
+                    .into_iter()
+                    .map(|l| pb::StatementLine {
+                        purchase_order_id: l.purchase_order_id.to_string(),
+                        line_id: l.line_id.to_string(),
+                        uo: l.uo.as_str().to_owned(),
+                        rank: l.rank,
+                        closed: l.closed,
+                        billable: l.billable,
+                        consumed: l.consumed,
+                        remaining: l.remaining,
+                    })
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    async fn record_operator_delivery(
+        &self,
+        request: Request<pb::RecordOperatorDeliveryRequest>,
+    ) -> Result<Response<pb::OperatorDelivery>, Status> {
+        handle(request, |caller, r| async move {
+            let d = self
+                .cases
+                .record_operator_delivery(
+                    &caller,
+                    i64::from(r.lot),
+                    &r.uo,
+                    &r.delivered_on,
+                    &r.document_reference,
+                )
+                .await?;
+            Ok(delivery(&d))
         })
         .await
     }
@@ -318,6 +431,118 @@ impl JourneyService for JourneyGrpc {
                 units: page.rows.iter().map(shown).collect(),
                 next_page_token: page.next_page_token,
             })
+        })
+        .await
+    }
+
+    async fn list_missing_nir(
+        &self,
+        request: Request<pb::ListMissingNirRequest>,
+    ) -> Result<Response<pb::ListMissingNirResponse>, Status> {
+        handle(request, |caller, r| async move {
+            let page = self
+                .cases
+                .missing_nir(&caller, i64::from(r.lot), r.page_size, &r.page_token)
+                .await?;
+            Ok(pb::ListMissingNirResponse {
+                units: page.rows.iter().map(shown).collect(),
+                next_page_token: page.next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn record_appointment_request(
+        &self,
+        request: Request<pb::RecordAppointmentRequestRequest>,
+    ) -> Result<Response<pb::AppointmentRequest>, Status> {
+        handle(request, |caller, r| async move {
+            let id = beneficiary(&r.beneficiary_id)?;
+            let a = self
+                .cases
+                .record_appointment_request(&caller, id, &r.requested_on, &r.channel)
+                .await?;
+            Ok(appointment(&a, a.lot.today(self.cases.clock.now())))
+        })
+        .await
+    }
+
+    async fn list_appointments_at_risk(
+        &self,
+        request: Request<pb::ListAppointmentsAtRiskRequest>,
+    ) -> Result<Response<pb::ListAppointmentsAtRiskResponse>, Status> {
+        handle(request, |caller, r| async move {
+            let page = self
+                .cases
+                .appointments_at_risk(
+                    &caller,
+                    i64::from(r.lot),
+                    r.within_working_days,
+                    r.page_size,
+                    &r.page_token,
+                )
+                .await?;
+            let now = self.cases.clock.now();
+            Ok(pb::ListAppointmentsAtRiskResponse {
+                appointments: page
+                    .rows
+                    .iter()
+                    .map(|a| appointment(a, a.lot.today(now)))
+                    .collect(),
+                next_page_token: page.next_page_token,
+            })
+        })
+        .await
+    }
+
+    async fn record_complementary_service(
+        &self,
+        request: Request<pb::RecordComplementaryServiceRequest>,
+    ) -> Result<Response<pb::ComplementaryService>, Status> {
+        handle(request, |caller, r| async move {
+            let id = parse_id("uo_id", &r.uo_id)?;
+            let c = self
+                .cases
+                .record_complementary_service(
+                    &caller,
+                    id,
+                    &r.kind,
+                    &r.provider,
+                    r.auto_prescription,
+                    &r.funding,
+                )
+                .await?;
+            Ok(complementary(&c))
+        })
+        .await
+    }
+
+    async fn record_work_discovery(
+        &self,
+        request: Request<pb::RecordWorkDiscoveryRequest>,
+    ) -> Result<Response<pb::WorkDiscovery>, Status> {
+        handle(request, |caller, r| async move {
+            let id = parse_id("uo_id", &r.uo_id)?;
+            let w = self
+                .cases
+                .record_work_discovery(&caller, id, &r.kind, &r.from, &r.to)
+                .await?;
+            Ok(discovery(&w))
+        })
+        .await
+    }
+
+    async fn set_cpir_project(
+        &self,
+        request: Request<pb::SetCpirProjectRequest>,
+    ) -> Result<Response<pb::UnitOfWork>, Status> {
+        handle(request, |caller, r| async move {
+            let id = parse_id("uo_id", &r.uo_id)?;
+            let s = self
+                .cases
+                .set_cpir_project(&caller, id, r.filed, r.version)
+                .await?;
+            Ok(shown(&s))
         })
         .await
     }

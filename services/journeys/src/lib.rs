@@ -68,6 +68,7 @@ impl cep_runtime::Service for Journeys {
                 operator: ctx.settings.common.operator.clone(),
                 abandonment: own.abandonment,
                 nir_policy: own.nir.policy,
+                statements: own.statements.clone(),
             },
         })
     }

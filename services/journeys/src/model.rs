@@ -44,6 +44,8 @@ pub struct Unit {
     pub outcome: Option<String>,
     pub signed_at: Option<DateTime<Utc>>,
     pub last_requested_interaction: Option<NaiveDate>,
+    /// A reconversion project filed with the CPIR (UO2).
+    pub cpir_project: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -111,4 +113,65 @@ impl Line {
     pub fn remaining(&self) -> i64 {
         self.quantity - self.engaged
     }
+}
+
+/// A complementary service in a UO2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplementaryService {
+    pub id: Uuid,
+    pub uo_id: Uuid,
+    pub kind: String,
+    pub provider: String,
+    /// Delivered by the operator or a member of its consortium (indicator 8.6).
+    pub auto_prescription: bool,
+    pub funding: Option<String>,
+}
+
+/// A work discovery in a UO2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkDiscovery {
+    pub id: Uuid,
+    pub uo_id: Uuid,
+    pub kind: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A first appointment asked for, and when the first exchange took place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub beneficiary_id: BeneficiaryId,
+    pub lot: Lot,
+    pub structure_id: String,
+    pub requested_on: NaiveDate,
+    pub channel: String,
+    /// `requested_on` + 30 working days in the lot's calendar.
+    pub due: NaiveDate,
+    pub first_exchange_on: Option<NaiveDate>,
+}
+
+/// An operator-level delivery, consuming a UO3–UO5 line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorDelivery {
+    pub id: Uuid,
+    pub line_id: Uuid,
+    pub uo: OrderedUo,
+    pub lot: Lot,
+    pub delivered_on: NaiveDate,
+    pub document_reference: String,
+    pub purchase_order_reference: String,
+}
+
+/// One line of a consumption statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub purchase_order_id: Uuid,
+    pub line_id: Uuid,
+    pub uo: OrderedUo,
+    pub rank: i32,
+    pub closed: i64,
+    pub billable: i64,
+    pub consumed: i64,
+    pub remaining: i64,
 }

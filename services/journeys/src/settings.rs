@@ -15,6 +15,25 @@ pub struct JourneySettings {
     pub reference: ReferenceSettings,
     pub abandonment: AbandonmentSettings,
     pub nir: NirPolicySettings,
+    pub statements: StatementSettings,
+}
+
+/// The consumption statements (décomptes), due every quarter (CCTP 1.2.5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementSettings {
+    /// The statement's number, from `{year}`, `{lot}` (two digits) and `{quarter}`
+    /// (1–4): by default `DEC-{year}-Lot{lot}-T{quarter}`, e.g. DEC-2026-Lot08-T4.
+    pub number_format: String,
+}
+
+impl StatementSettings {
+    pub fn number(&self, year: i32, lot: cep_domain::Lot, quarter: u32) -> String {
+        self.number_format
+            .replace("{year}", &year.to_string())
+            .replace("{lot}", &lot.two_digits())
+            .replace("{quarter}", &quarter.to_string())
+    }
 }
 
 /// When an open UO past its deadline is closed as an abandonment: the CCTP (1.2.6)
@@ -53,6 +72,18 @@ impl Section for JourneySettings {
             return Err(SettingsError::invalid(
                 "abandonment.inactivity_days",
                 "must be from 1 to 365",
+            ));
+        }
+        let format = &self.statements.number_format;
+        if ["{year}", "{lot}", "{quarter}"]
+            .iter()
+            .any(|p| !format.contains(p))
+            || format.chars().any(char::is_control)
+            || format.len() > 64
+        {
+            return Err(SettingsError::invalid(
+                "statements.number_format",
+                "must hold {year}, {lot} and {quarter}, at most 64 characters",
             ));
         }
         if !(1..=86_400).contains(&self.abandonment.sweep_interval_seconds) {

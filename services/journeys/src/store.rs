@@ -6,7 +6,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::model::{Closure, Interaction, Line, Person, PurchaseOrder, Unit};
+use crate::model::{
+    Appointment, Closure, ComplementaryService, Interaction, Line, OperatorDelivery, Person,
+    PurchaseOrder, StatementLine, Unit, WorkDiscovery,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -357,6 +360,7 @@ struct UnitRow {
     description: Option<String>,
     signed_at: Option<DateTime<Utc>>,
     last_requested_interaction: Option<NaiveDate>,
+    cpir_project: bool,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -406,6 +410,7 @@ impl TryFrom<UnitRow> for Unit {
             outcome: r.outcome,
             signed_at: r.signed_at,
             last_requested_interaction: r.last_requested_interaction,
+            cpir_project: r.cpir_project,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -419,7 +424,8 @@ macro_rules! unit_columns {
          purchase_order_reference, engagement_date, deadline, follows, closure_date, \
          closure_reason, billable, referent, status_at_engagement, origin, request_reason, \
          detailed_reason, outcome, written_trace_reference, project_state, description, \
-         signed_at, last_requested_interaction, version, created_at, updated_at FROM units "
+         signed_at, last_requested_interaction, cpir_project, version, created_at, updated_at \
+         FROM units "
     };
 }
 
@@ -481,8 +487,8 @@ pub async fn update_unit(
     let done = sqlx::query(
         "UPDATE units SET open = $3, closure_date = $4, closure_reason = $5, billable = $6, \
          referent = $7, written_trace_reference = $8, project_state = $9, description = $10, \
-         signed_at = $11, last_requested_interaction = $12, version = $13, updated_at = $14 \
-         WHERE id = $1 AND version = $2",
+         signed_at = $11, last_requested_interaction = $12, version = $13, updated_at = $14, \
+         cpir_project = $15 WHERE id = $1 AND version = $2",
     )
     .bind(u.id)
     .bind(expected_version)
@@ -498,6 +504,7 @@ pub async fn update_unit(
     .bind(u.last_requested_interaction)
     .bind(u.version)
     .bind(u.updated_at)
+    .bind(u.cpir_project)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -701,4 +708,289 @@ pub async fn record_signature(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+// ---- details of a UO2 --------------------------------------------------------------
+
+pub async fn insert_complementary_service(
+    conn: &mut PgConnection,
+    c: &ComplementaryService,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO complementary_services (id, uo_id, kind, provider, auto_prescription, funding, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.id)
+    .bind(c.uo_id)
+    .bind(&c.kind)
+    .bind(&c.provider)
+    .bind(c.auto_prescription)
+    .bind(&c.funding)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn complementary_services_of(
+    conn: &mut PgConnection,
+    units: &[Uuid],
+) -> Result<Vec<ComplementaryService>, StoreError> {
+    let rows: Vec<(Uuid, Uuid, String, String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT id, uo_id, kind, provider, auto_prescription, funding FROM complementary_services \
+         WHERE uo_id = ANY($1) ORDER BY created_at, id",
+    )
+    .bind(units)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, uo_id, kind, provider, auto_prescription, funding)| ComplementaryService {
+                id,
+                uo_id,
+                kind,
+                provider,
+                auto_prescription,
+                funding,
+            },
+        )
+        .collect())
+}
+
+pub async fn insert_work_discovery(
+    conn: &mut PgConnection,
+    w: &WorkDiscovery,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO work_discoveries (id, uo_id, kind, date_from, date_to, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(w.id)
+    .bind(w.uo_id)
+    .bind(&w.kind)
+    .bind(w.from)
+    .bind(w.to)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn work_discoveries_of(
+    conn: &mut PgConnection,
+    units: &[Uuid],
+) -> Result<Vec<WorkDiscovery>, StoreError> {
+    let rows: Vec<(Uuid, Uuid, String, NaiveDate, NaiveDate)> = sqlx::query_as(
+        "SELECT id, uo_id, kind, date_from, date_to FROM work_discoveries WHERE uo_id = ANY($1) \
+         ORDER BY date_from, id",
+    )
+    .bind(units)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, uo_id, kind, from, to)| WorkDiscovery {
+            id,
+            uo_id,
+            kind,
+            from,
+            to,
+        })
+        .collect())
+}
+
+// ---- first appointments ------------------------------------------------------------
+
+pub async fn insert_appointment(
+    conn: &mut PgConnection,
+    a: &Appointment,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO appointments (id, beneficiary_id, lot, structure_id, requested_on, channel, due, \
+         first_exchange_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(a.id)
+    .bind(a.beneficiary_id.as_uuid())
+    .bind(i16::from(a.lot.number()))
+    .bind(&a.structure_id)
+    .bind(a.requested_on)
+    .bind(&a.channel)
+    .bind(a.due)
+    .bind(a.first_exchange_on)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an exchange with the person on `on`: it is the first exchange of every
+/// request of theirs made on or before that day and still waiting.
+pub async fn first_exchange(
+    conn: &mut PgConnection,
+    beneficiary: BeneficiaryId,
+    on: NaiveDate,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE appointments SET first_exchange_on = $2 WHERE beneficiary_id = $1 \
+         AND first_exchange_on IS NULL AND requested_on <= $2",
+    )
+    .bind(beneficiary.as_uuid())
+    .bind(on)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Requests of `lots` still waiting for their first exchange, due on or before
+/// `until`, by due date, after the cursor.
+pub async fn appointments_at_risk(
+    conn: &mut PgConnection,
+    lots: &[i16],
+    until: NaiveDate,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Appointment>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        beneficiary_id: Uuid,
+        lot: i16,
+        structure_id: String,
+        requested_on: NaiveDate,
+        channel: String,
+        due: NaiveDate,
+        first_exchange_on: Option<NaiveDate>,
+    }
+    let rows: Vec<Row> =
+        sqlx::query_as(
+            "SELECT id, beneficiary_id, lot, structure_id, requested_on, channel, due, first_exchange_on \
+             FROM appointments WHERE first_exchange_on IS NULL AND lot = ANY($1) AND due <= $2 \
+             AND ($3::date IS NULL OR (due, id) > ($3, $4)) ORDER BY due, id LIMIT $5",
+        )
+        .bind(lots)
+        .bind(until)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Appointment {
+                id: r.id,
+                beneficiary_id: BeneficiaryId::from(r.beneficiary_id),
+                lot: lot(r.id, r.lot)?,
+                structure_id: r.structure_id,
+                requested_on: r.requested_on,
+                channel: r.channel,
+                due: r.due,
+                first_exchange_on: r.first_exchange_on,
+            })
+        })
+        .collect()
+}
+
+// ---- operator-level deliveries and statements ---------------------------------------
+
+pub async fn insert_operator_delivery(
+    conn: &mut PgConnection,
+    d: &OperatorDelivery,
+    created_by: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO operator_deliveries (id, line_id, lot, uo, delivered_on, document_reference, \
+         purchase_order_reference, created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+    )
+    .bind(d.id)
+    .bind(d.line_id)
+    .bind(i16::from(d.lot.number()))
+    .bind(d.uo.as_str())
+    .bind(d.delivered_on)
+    .bind(&d.document_reference)
+    .bind(&d.purchase_order_reference)
+    .bind(created_by)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Per line of the lot's purchase orders of `year`: units closed (and billable) with a
+/// closure date in `[from, to]`, operator deliveries in it, consumed and remaining.
+pub async fn statement(
+    conn: &mut PgConnection,
+    lot: Lot,
+    year: i32,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<StatementLine>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        purchase_order_id: Uuid,
+        id: Uuid,
+        uo: String,
+        rank: i32,
+        closed: i64,
+        billable: i64,
+        consumed: i64,
+        remaining: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT l.purchase_order_id, l.id, l.uo, l.rank, \
+         (SELECT count(*) FROM units u WHERE u.line_id = l.id AND u.closure_date BETWEEN $3 AND $4) \
+           + (SELECT count(*) FROM operator_deliveries d WHERE d.line_id = l.id AND d.delivered_on BETWEEN $3 AND $4) AS closed, \
+         (SELECT count(*) FROM units u WHERE u.line_id = l.id AND u.billable AND u.closure_date BETWEEN $3 AND $4) \
+           + (SELECT count(*) FROM operator_deliveries d WHERE d.line_id = l.id AND d.delivered_on BETWEEN $3 AND $4) AS billable, \
+         l.consumed, l.quantity - l.consumed AS remaining \
+         FROM purchase_order_lines l WHERE l.lot = $1 AND l.year = $2 ORDER BY l.uo, l.rank",
+    )
+    .bind(i16::from(lot.number()))
+    .bind(year)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(StatementLine {
+                purchase_order_id: r.purchase_order_id,
+                line_id: r.id,
+                uo: OrderedUo::parse(&r.uo)
+                    .ok_or_else(|| StoreError::Corrupt(r.id, "unknown UO".into()))?,
+                rank: r.rank,
+                closed: r.closed,
+                billable: r.billable,
+                consumed: r.consumed,
+                remaining: r.remaining,
+            })
+        })
+        .collect()
+}
+
+/// Closed UO1 and UO2.1 of `lots` whose person's NIR is not on file, after the cursor.
+pub async fn missing_nir(
+    conn: &mut PgConnection,
+    lots: &[i16],
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Unit>, StoreError> {
+    let rows: Vec<UnitRow> = sqlx::query_as(concat!(
+        unit_columns!(),
+        "WHERE NOT open AND uo IN ('UO1', 'UO2.1') AND lot = ANY($1) \
+         AND ($2::uuid IS NULL OR id > $2) \
+         AND EXISTS (SELECT 1 FROM people p WHERE p.beneficiary_id = units.beneficiary_id \
+                     AND NOT p.has_nir AND NOT p.erased) \
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(lots)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    units(rows)
 }

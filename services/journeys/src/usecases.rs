@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use cep_domain::journey::{self, DossierNumber, PurchaseOrderReference};
 use cep_domain::reference::{codes, names};
-use cep_domain::{BeneficiaryId, Lot, OrderedUo, ReferenceTables, SharedClock, Uo, eligibility};
+use cep_domain::{
+    BeneficiaryId, Lot, OrderedUo, ReferenceTables, SharedClock, Uo, WorkingDayCalendar,
+    eligibility,
+};
 use cep_kit::auth::Caller;
 use cep_kit::settings::OperatorSettings;
 use cep_runtime::request::{Page, date, page_cursor, page_limit, reference};
@@ -16,8 +19,11 @@ use chrono::{Datelike, NaiveDate};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::model::{Closure, Interaction, Line, Person, PurchaseOrder, Unit};
-use crate::settings::{AbandonmentSettings, NirPolicy};
+use crate::model::{
+    Appointment, Closure, ComplementaryService, Interaction, Line, OperatorDelivery, Person,
+    PurchaseOrder, StatementLine, Unit, WorkDiscovery,
+};
+use crate::settings::{AbandonmentSettings, NirPolicy, StatementSettings};
 use crate::{authz, events, store};
 
 /// The rule codes of the refusals.
@@ -33,6 +39,27 @@ pub mod rules {
     pub const NOT_CLOSED_BY_SIGNATURE: &str = "NOT_CLOSED_BY_SIGNATURE";
     pub const NIR_MISSING: &str = "NIR_MISSING";
     pub const COUNTER_EXHAUSTED: &str = "COUNTER_EXHAUSTED";
+    pub const NOT_A_UO2: &str = "NOT_A_UO2";
+}
+
+/// The first exchange follows the request within 30 working days (CCTP).
+pub const FIRST_EXCHANGE_WORKING_DAYS: u32 = 30;
+
+/// A `date|uuid` page cursor.
+fn cursor(v: &mut Violations, token: &str) -> Option<(NaiveDate, Uuid)> {
+    if token.is_empty() {
+        return None;
+    }
+    let parsed = token.split_once('|').and_then(|(d, id)| {
+        Some((
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?,
+            Uuid::try_parse(id).ok()?,
+        ))
+    });
+    if parsed.is_none() {
+        v.add("page_token", "is not a token this service gave");
+    }
+    parsed
 }
 
 const TEXT_MAX: usize = 500;
@@ -91,11 +118,13 @@ pub struct VoluntaryClosure {
     pub version: i64,
 }
 
-/// A unit and its interactions, as shown.
+/// A unit and what was recorded in it, as shown.
 #[derive(Debug, Clone)]
 pub struct Shown {
     pub unit: Unit,
     pub interactions: Vec<Interaction>,
+    pub complementary_services: Vec<ComplementaryService>,
+    pub work_discoveries: Vec<WorkDiscovery>,
     /// Open and past its deadline in its lot today.
     pub overdue: bool,
 }
@@ -116,6 +145,7 @@ pub struct Cases {
     pub operator: OperatorSettings,
     pub abandonment: AbandonmentSettings,
     pub nir_policy: NirPolicy,
+    pub statements: StatementSettings,
 }
 
 /// Free text: NFC, no control or invisible character; "" means none.
@@ -218,8 +248,44 @@ impl Cases {
         Shown {
             unit,
             interactions,
+            complementary_services: Vec::new(),
+            work_discoveries: Vec::new(),
             overdue,
         }
+    }
+
+    /// Units with everything recorded in them.
+    async fn shown_all(
+        &self,
+        conn: &mut PgConnection,
+        units: Vec<Unit>,
+    ) -> Result<Vec<Shown>, ApiError> {
+        let ids: Vec<Uuid> = units.iter().map(|u| u.id).collect();
+        let interactions = store::interactions_of(conn, &ids).await?;
+        let services = store::complementary_services_of(conn, &ids).await?;
+        let discoveries = store::work_discoveries_of(conn, &ids).await?;
+        Ok(units
+            .into_iter()
+            .map(|u| {
+                let id = u.id;
+                let mut shown = self.shown(
+                    u,
+                    interactions
+                        .iter()
+                        .filter(|i| i.uo_id == id)
+                        .cloned()
+                        .collect(),
+                );
+                shown.complementary_services =
+                    services.iter().filter(|c| c.uo_id == id).cloned().collect();
+                shown.work_discoveries = discoveries
+                    .iter()
+                    .filter(|w| w.uo_id == id)
+                    .cloned()
+                    .collect();
+                shown
+            })
+            .collect())
     }
 
     // ---- purchase orders ---------------------------------------------------------
@@ -516,11 +582,13 @@ impl Cases {
             outcome,
             signed_at: None,
             last_requested_interaction: Some(on),
+            cpir_project: false,
             version: 1,
             created_at: now,
             updated_at: now,
         };
         store::insert_unit(&mut tx, &unit).await?;
+        store::first_exchange(&mut tx, beneficiary, on).await?;
         cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
         if let Some(closed) = events::closed(&unit, now) {
             cep_bus::enqueue(&mut tx, closed).await?;
@@ -661,11 +729,13 @@ impl Cases {
             outcome: None,
             signed_at: None,
             last_requested_interaction: Some(on),
+            cpir_project: false,
             version: 1,
             created_at: now,
             updated_at: now,
         };
         store::insert_unit(&mut tx, &unit).await?;
+        store::first_exchange(&mut tx, beneficiary, on).await?;
         cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
         tx.commit().await?;
         tracing::info!(uo_id = %unit.id, uo = %uo, lot = unit.lot.number(), "unit engaged");
@@ -753,6 +823,7 @@ impl Cases {
             return Err(conflict(uo_id, current.version, current.version + 1));
         }
         store::insert_interaction(&mut tx, &interaction, now).await?;
+        store::first_exchange(&mut tx, current.beneficiary_id, on).await?;
         cep_bus::enqueue(&mut tx, events::interaction(&next, &interaction, now)).await?;
         tx.commit().await?;
         Ok(interaction)
@@ -957,19 +1028,7 @@ impl Cases {
             .check_scope(person.lot, &person.structure_id)
             .map_err(|_| not_found())?;
         let units = store::units_of(&mut conn, beneficiary).await?;
-        let ids: Vec<Uuid> = units.iter().map(|u| u.id).collect();
-        let interactions = store::interactions_of(&mut conn, &ids).await?;
-        Ok(units
-            .into_iter()
-            .map(|u| {
-                let mine = interactions
-                    .iter()
-                    .filter(|i| i.uo_id == u.id)
-                    .cloned()
-                    .collect();
-                self.shown(u, mine)
-            })
-            .collect())
+        self.shown_all(&mut conn, units).await
     }
 
     pub async fn list_due(
@@ -989,20 +1048,7 @@ impl Cases {
         if !(1..=366).contains(&within) {
             v.add("within_days", "must be from 1 to 366");
         }
-        let after = if page_token.is_empty() {
-            None
-        } else {
-            let parsed = page_token.split_once('|').and_then(|(d, id)| {
-                Some((
-                    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?,
-                    Uuid::try_parse(id).ok()?,
-                ))
-            });
-            if parsed.is_none() {
-                v.add("page_token", "is not a token this service gave");
-            }
-            parsed
-        };
+        let after = cursor(&mut v, page_token);
         let structures: Vec<String> = if structure_id.is_empty() {
             caller.structures.iter().cloned().collect()
         } else if !caller.structures.is_empty() && !caller.structures.contains(structure_id) {
@@ -1033,6 +1079,384 @@ impl Cases {
                     .unwrap_or_default(),
                 last.unit.id
             )
+        }))
+    }
+
+    // ---- details of a UO2 ------------------------------------------------------------
+
+    /// An open UO2 the caller may touch, locked.
+    async fn open_uo2(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        uo_id: Uuid,
+    ) -> Result<Unit, ApiError> {
+        let u = self.unit(conn, caller, uo_id, true).await?;
+        if !u.is_open() {
+            return Err(ApiError::precondition(
+                rules::UO_NOT_OPEN,
+                format!("unit {} is closed", u.dossier_number),
+            ));
+        }
+        if !u.uo.is_uo2() {
+            return Err(ApiError::precondition(
+                rules::NOT_A_UO2,
+                format!(
+                    "a {} records no complementary service, work discovery or CPIR project",
+                    u.uo
+                ),
+            ));
+        }
+        Ok(u)
+    }
+
+    pub async fn record_complementary_service(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        kind: &str,
+        provider: &str,
+        auto_prescription: bool,
+        funding: &str,
+    ) -> Result<ComplementaryService, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let t = &self.tables;
+        let kind = reference(&mut v, t, "kind", names::COMPLEMENTARY_SERVICE, kind, true);
+        let provider = required_text(&mut v, "provider", provider, NAME_MAX);
+        let funding = reference(&mut v, t, "funding", names::FUNDING, funding, false);
+        v.into_result()?;
+        let (Some(kind), Some(provider)) = (kind, provider) else {
+            return Err(ApiError::invalid("kind", "is required"));
+        };
+        let mut tx = self.pool.begin().await?;
+        self.open_uo2(&mut tx, caller, uo_id).await?;
+        let c = ComplementaryService {
+            id: Uuid::now_v7(),
+            uo_id,
+            kind,
+            provider,
+            auto_prescription,
+            funding,
+        };
+        store::insert_complementary_service(&mut tx, &c, self.now()).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn record_work_discovery(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        kind: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<WorkDiscovery, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut v = Violations::default();
+        let kind = reference(
+            &mut v,
+            &self.tables,
+            "kind",
+            names::WORK_DISCOVERY,
+            kind,
+            true,
+        );
+        let from_date = date(&mut v, "from", from);
+        let to_date = date(&mut v, "to", to);
+        if let (Some(f), Some(t)) = (from_date, to_date)
+            && t < f
+        {
+            v.add("to", "must not be before from");
+        }
+        v.into_result()?;
+        let (Some(kind), Some(from), Some(to)) = (kind, from_date, to_date) else {
+            return Err(ApiError::invalid("kind", "is required"));
+        };
+        let mut tx = self.pool.begin().await?;
+        let u = self.open_uo2(&mut tx, caller, uo_id).await?;
+        if from < u.engagement_date {
+            return Err(ApiError::invalid(
+                "from",
+                format!("must not be before the engagement ({})", u.engagement_date),
+            ));
+        }
+        let w = WorkDiscovery {
+            id: Uuid::now_v7(),
+            uo_id,
+            kind,
+            from,
+            to,
+        };
+        store::insert_work_discovery(&mut tx, &w, self.now()).await?;
+        tx.commit().await?;
+        Ok(w)
+    }
+
+    pub async fn set_cpir_project(
+        &self,
+        caller: &Caller,
+        uo_id: Uuid,
+        filed: bool,
+        version: i64,
+    ) -> Result<Shown, ApiError> {
+        caller.require_any_role(authz::WORK)?;
+        let mut tx = self.pool.begin().await?;
+        let current = self.open_uo2(&mut tx, caller, uo_id).await?;
+        if version != current.version {
+            return Err(conflict(uo_id, version, current.version));
+        }
+        let mut next = current.clone();
+        if next.cpir_project != filed {
+            next.cpir_project = filed;
+            next.version += 1;
+            next.updated_at = self.now();
+            if !store::update_unit(&mut tx, &next, current.version).await? {
+                return Err(conflict(uo_id, version, current.version + 1));
+            }
+        }
+        let shown = self.shown_all(&mut tx, vec![next]).await?;
+        tx.commit().await?;
+        shown
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("a unit vanished"))
+    }
+
+    // ---- first appointments ----------------------------------------------------------
+
+    pub async fn record_appointment_request(
+        &self,
+        caller: &Caller,
+        beneficiary: BeneficiaryId,
+        requested_on: &str,
+        channel: &str,
+    ) -> Result<Appointment, ApiError> {
+        caller.require_any_role(authz::AIGUILLAGE)?;
+        let mut v = Violations::default();
+        let channel = match channel {
+            "ONLINE" | "UO0_CONTACT" | "PHONE" => Some(channel.to_owned()),
+            _ => {
+                v.add("channel", "must be ONLINE, UO0_CONTACT or PHONE");
+                None
+            }
+        };
+        date(&mut v, "requested_on", requested_on);
+        v.into_result()?;
+        let mut tx = self.pool.begin().await?;
+        let person = self.person(&mut tx, caller, beneficiary).await?;
+        let today = person.lot.today(self.now());
+        let mut v = Violations::default();
+        let on = past_date(&mut v, "requested_on", requested_on, today, None);
+        v.into_result()?;
+        let (Some(on), Some(channel)) = (on, channel) else {
+            return Err(ApiError::invalid("requested_on", "is required"));
+        };
+        let a = Appointment {
+            id: Uuid::now_v7(),
+            beneficiary_id: beneficiary,
+            lot: person.lot,
+            structure_id: person.structure_id.clone(),
+            requested_on: on,
+            channel,
+            due: WorkingDayCalendar::for_lot(person.lot)
+                .add_working_days(on, FIRST_EXCHANGE_WORKING_DAYS),
+            first_exchange_on: None,
+        };
+        store::insert_appointment(&mut tx, &a, self.now()).await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    pub async fn appointments_at_risk(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        within_working_days: i32,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Appointment>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let mut v = Violations::default();
+        let limit = page_limit(&mut v, page_size);
+        let lots = self.lots(&mut v, caller, lot)?;
+        let within = if within_working_days == 0 {
+            5
+        } else {
+            within_working_days
+        };
+        if !(1..=30).contains(&within) {
+            v.add("within_working_days", "must be from 1 to 30");
+        }
+        let after = cursor(&mut v, page_token);
+        v.into_result()?;
+        // the latest limit among the lots' calendars
+        let until = Lot::all()
+            .filter(|l| lots.contains(&i16::from(l.number())))
+            .map(|l| {
+                WorkingDayCalendar::for_lot(l)
+                    .add_working_days(l.today(self.now()), u32::try_from(within).unwrap_or(5))
+            })
+            .max()
+            .unwrap_or_else(|| self.now().date_naive());
+        let mut conn = self.pool.acquire().await?;
+        let rows = store::appointments_at_risk(&mut conn, &lots, until, after, limit + 1).await?;
+        let rows = rows
+            .into_iter()
+            .filter(|a| caller.check_scope(a.lot, &a.structure_id).is_ok())
+            .collect();
+        Ok(Page::of(rows, limit, |last: &Appointment| {
+            format!("{}|{}", last.due, last.id)
+        }))
+    }
+
+    // ---- operator-level deliveries and statements --------------------------------------
+
+    pub async fn record_operator_delivery(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        uo: &str,
+        delivered_on: &str,
+        document_reference: &str,
+    ) -> Result<OperatorDelivery, ApiError> {
+        caller.require_any_role(authz::ORDER)?;
+        let mut v = Violations::default();
+        let lot = match Lot::new(lot) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                v.add("lot", e.to_string());
+                None
+            }
+        };
+        let uo = match OrderedUo::parse(uo) {
+            Some(u @ (OrderedUo::Uo3 | OrderedUo::Uo4 | OrderedUo::Uo5)) => Some(u),
+            _ => {
+                v.add(
+                    "uo",
+                    "must be UO3, UO4 or UO5 (the person's UOs are consumed by engagements)",
+                );
+                None
+            }
+        };
+        let document = required_text(&mut v, "document_reference", document_reference, 128);
+        date(&mut v, "delivered_on", delivered_on);
+        v.into_result()?;
+        let (Some(lot), Some(uo), Some(document)) = (lot, uo, document) else {
+            return Err(ApiError::invalid("uo", "is required"));
+        };
+        caller.check_lot(lot)?;
+        let mut v = Violations::default();
+        let on = past_date(
+            &mut v,
+            "delivered_on",
+            delivered_on,
+            lot.today(self.now()),
+            None,
+        );
+        v.into_result()?;
+        let Some(on) = on else {
+            return Err(ApiError::invalid("delivered_on", "is required"));
+        };
+        let mut tx = self.pool.begin().await?;
+        let Some((line, rank, consumed)) = store::consume_line(&mut tx, lot, on.year(), uo).await?
+        else {
+            return Err(ApiError::exhausted(
+                rules::NO_PURCHASE_ORDER_CAPACITY,
+                format!(
+                    "no purchase order of lot {} for {} has a {uo} line with capacity left",
+                    lot.number(),
+                    on.year()
+                ),
+            ));
+        };
+        let reference = PurchaseOrderReference::of_line(
+            on.year(),
+            lot,
+            uo,
+            u32::try_from(rank).unwrap_or(0),
+            u32::try_from(consumed).unwrap_or(0),
+        )
+        .map_err(|e| ApiError::precondition(rules::LOT_TAKEN_OVER_REQUIRED, e.to_string()))?;
+        let d = OperatorDelivery {
+            id: Uuid::now_v7(),
+            line_id: line,
+            uo,
+            lot,
+            delivered_on: on,
+            document_reference: document,
+            purchase_order_reference: reference.to_string(),
+        };
+        store::insert_operator_delivery(&mut tx, &d, &caller.subject, self.now()).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// The statement of `lot` for a quarter of `year`: its number, its bounds, its lines.
+    pub async fn consumption_statement(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        year: i32,
+        quarter: i32,
+    ) -> Result<(String, NaiveDate, NaiveDate, Vec<StatementLine>), ApiError> {
+        caller.require_any_role(authz::READ_ORDERS)?;
+        let mut v = Violations::default();
+        let lot = match Lot::new(lot) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                v.add("lot", e.to_string());
+                None
+            }
+        };
+        if !(2000..=2100).contains(&year) {
+            v.add("year", "must be a year from 2000 to 2100");
+        }
+        let bounds = u32::try_from(quarter)
+            .ok()
+            .filter(|q| (1..=4).contains(q))
+            .and_then(|q| {
+                let from = NaiveDate::from_ymd_opt(year, 3 * q - 2, 1)?;
+                let to = from
+                    .checked_add_months(chrono::Months::new(3))?
+                    .pred_opt()?;
+                Some((q, from, to))
+            });
+        if bounds.is_none() {
+            v.add("quarter", "must be from 1 to 4");
+        }
+        v.into_result()?;
+        let (Some(lot), Some((q, from, to))) = (lot, bounds) else {
+            return Err(ApiError::invalid("quarter", "is required"));
+        };
+        caller.check_lot(lot)?;
+        let mut conn = self.pool.acquire().await?;
+        let lines = store::statement(&mut conn, lot, year, from, to).await?;
+        Ok((self.statements.number(year, lot, q), from, to, lines))
+    }
+
+    pub async fn missing_nir(
+        &self,
+        caller: &Caller,
+        lot: i64,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<Page<Shown>, ApiError> {
+        caller.require_any_role(authz::READ)?;
+        let mut v = Violations::default();
+        let limit = page_limit(&mut v, page_size);
+        let lots = self.lots(&mut v, caller, lot)?;
+        let after = page_cursor::<Uuid>(&mut v, page_token);
+        v.into_result()?;
+        let mut conn = self.pool.acquire().await?;
+        let rows = store::missing_nir(&mut conn, &lots, after, limit + 1).await?;
+        let shown = rows
+            .into_iter()
+            .filter(|u| caller.check_scope(u.lot, &u.structure_id).is_ok())
+            .map(|u| self.shown(u, Vec::new()))
+            .collect();
+        Ok(Page::of(shown, limit, |last: &Shown| {
+            last.unit.id.to_string()
         }))
     }
 }

@@ -152,6 +152,9 @@ pub async fn replica(app: &TestApp) -> journeys::usecases::Cases {
             sweep_interval_seconds: 60,
         },
         nir_policy: journeys::settings::NirPolicy::Requested,
+        statements: journeys::settings::StatementSettings {
+            number_format: "DEC-{year}-Lot{lot}-T{quarter}".into(),
+        },
     }
 }
 
