@@ -101,6 +101,7 @@ fn unit(u: &Unit, overdue: bool, interactions: &[Interaction]) -> pb::UnitOfWork
         beneficiary_id: u.beneficiary_id.to_string(),
         uo: u.uo.to_proto(),
         lot: i32::from(u.lot.number()),
+        lot_taken_over: u.lot_taken_over.map_or(0, |l| i32::from(l.number())),
         structure_id: u.structure_id.clone(),
         dossier_number: u.dossier_number.clone(),
         purchase_order_reference: u.purchase_order_reference.clone(),
@@ -298,6 +299,7 @@ impl JourneyService for JourneyGrpc {
                 contact_mode: r.contact_mode,
                 interaction_date: r.interaction_date,
                 outcome: r.outcome,
+                lot_taken_over: i64::from(r.lot_taken_over),
             };
             Ok(fresh(&self.cases.record_aiguillage(&caller, id, a).await?))
         })
@@ -312,6 +314,7 @@ impl JourneyService for JourneyGrpc {
             let id = beneficiary(&r.beneficiary_id)?;
             let e = Engagement {
                 uo: Uo::from_proto(r.uo),
+                lot_taken_over: i64::from(r.lot_taken_over),
                 engagement_date: r.engagement_date,
                 request: facts(r.origin, r.request_reason, r.detailed_reason),
                 referent: r.referent,

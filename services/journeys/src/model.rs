@@ -27,6 +27,8 @@ pub struct Unit {
     pub beneficiary_id: BeneficiaryId,
     pub uo: Uo,
     pub lot: Lot,
+    /// A lot-19 unit: the lot taken over, whose territory, zone and calendar apply.
+    pub lot_taken_over: Option<Lot>,
     pub structure_id: String,
     pub dossier_number: String,
     pub line_id: Uuid,
@@ -63,6 +65,12 @@ pub struct Closure {
 }
 
 impl Unit {
+    /// The lot whose territory, time zone and calendar apply: the one taken over for
+    /// a lot-19 unit, else its own.
+    pub fn territory(&self) -> Lot {
+        self.lot_taken_over.unwrap_or(self.lot)
+    }
+
     pub fn is_open(&self) -> bool {
         self.closure.is_none()
     }

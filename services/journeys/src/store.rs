@@ -339,6 +339,7 @@ struct UnitRow {
     beneficiary_id: Uuid,
     uo: String,
     lot: i16,
+    lot_taken_over: Option<i16>,
     structure_id: String,
     dossier_number: String,
     line_id: Uuid,
@@ -394,6 +395,7 @@ impl TryFrom<UnitRow> for Unit {
             beneficiary_id: BeneficiaryId::from(r.beneficiary_id),
             uo,
             lot: lot(r.id, r.lot)?,
+            lot_taken_over: optional_lot(r.id, r.lot_taken_over)?,
             structure_id: r.structure_id,
             dossier_number: r.dossier_number,
             line_id: r.line_id,
@@ -420,7 +422,7 @@ impl TryFrom<UnitRow> for Unit {
 
 macro_rules! unit_columns {
     () => {
-        "SELECT id, beneficiary_id, uo, lot, structure_id, dossier_number, line_id, \
+        "SELECT id, beneficiary_id, uo, lot, lot_taken_over, structure_id, dossier_number, line_id, \
          purchase_order_reference, engagement_date, deadline, follows, closure_date, \
          closure_reason, billable, referent, status_at_engagement, origin, request_reason, \
          detailed_reason, outcome, written_trace_reference, project_state, description, \
@@ -438,8 +440,8 @@ pub async fn insert_unit(conn: &mut PgConnection, u: &Unit) -> Result<(), StoreE
         "INSERT INTO units (id, beneficiary_id, uo, lot, structure_id, dossier_number, line_id, \
          purchase_order_reference, engagement_date, deadline, follows, open, closure_date, \
          closure_reason, billable, referent, status_at_engagement, origin, request_reason, \
-         detailed_reason, outcome, version, created_at, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)",
+         detailed_reason, outcome, version, created_at, updated_at, lot_taken_over) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)",
     )
     .bind(u.id)
     .bind(u.beneficiary_id.as_uuid())
@@ -465,6 +467,7 @@ pub async fn insert_unit(conn: &mut PgConnection, u: &Unit) -> Result<(), StoreE
     .bind(u.version)
     .bind(u.created_at)
     .bind(u.updated_at)
+    .bind(u.lot_taken_over.map(|l| i16::from(l.number())))
     .execute(conn)
     .await
     .map_err(|e| match &e {

@@ -45,6 +45,47 @@ pub mod rules {
 /// The first exchange follows the request within 30 working days (CCTP).
 pub const FIRST_EXCHANGE_WORKING_DAYS: u32 = 30;
 
+/// Whose orders a unit consumes and whose territory applies: the person's lot for
+/// both, except for a lot-19 person (the backup operator), whose orders are lot 19's
+/// and territory the lot taken over.
+#[derive(Debug, Clone, Copy)]
+struct Served {
+    orders: Lot,
+    territory: Lot,
+    taken_over: Option<Lot>,
+}
+
+fn served(v: &mut Violations, person: &Person, taken_over: i64) -> Option<Served> {
+    match (person.lot.is_reprise(), taken_over) {
+        (false, 0) => Some(Served {
+            orders: person.lot,
+            territory: person.lot,
+            taken_over: None,
+        }),
+        (false, _) => {
+            v.add(
+                "lot_taken_over",
+                "is only for a person of lot 19 (the backup operator)",
+            );
+            None
+        }
+        (true, n) => match Lot::new(n).ok().filter(|l| !l.is_reprise()) {
+            Some(taken) => Some(Served {
+                orders: person.lot,
+                territory: taken,
+                taken_over: Some(taken),
+            }),
+            None => {
+                v.add(
+                    "lot_taken_over",
+                    "is required for a person of lot 19: the lot taken over, 1 to 18",
+                );
+                None
+            }
+        },
+    }
+}
+
 /// A `date|uuid` page cursor.
 fn cursor(v: &mut Violations, token: &str) -> Option<(NaiveDate, Uuid)> {
     if token.is_empty() {
@@ -85,6 +126,8 @@ pub struct Request {
 #[derive(Debug, Clone, Default)]
 pub struct Aiguillage {
     pub request: Request,
+    /// For a lot-19 person: the lot taken over (0 otherwise).
+    pub lot_taken_over: i64,
     pub contact_mode: String,
     pub interaction_date: String,
     pub outcome: String,
@@ -93,6 +136,8 @@ pub struct Aiguillage {
 #[derive(Debug, Clone)]
 pub struct Engagement {
     pub uo: Option<Uo>,
+    /// For a lot-19 person: the lot taken over (0 otherwise).
+    pub lot_taken_over: i64,
     pub engagement_date: String,
     pub request: Request,
     pub referent: String,
@@ -244,7 +289,7 @@ impl Cases {
     }
 
     fn shown(&self, unit: Unit, interactions: Vec<Interaction>) -> Shown {
-        let overdue = unit.is_overdue(unit.lot.today(self.now()));
+        let overdue = unit.is_overdue(unit.territory().today(self.now()));
         Shown {
             unit,
             interactions,
@@ -439,16 +484,11 @@ impl Cases {
     async fn number(
         &self,
         conn: &mut PgConnection,
-        lot: Lot,
+        served: Served,
         uo: Uo,
         engagement: NaiveDate,
     ) -> Result<(Uuid, DossierNumber, PurchaseOrderReference), ApiError> {
-        if lot.is_reprise() {
-            return Err(ApiError::precondition(
-                rules::LOT_TAKEN_OVER_REQUIRED,
-                "a lot-19 engagement must name the lot taken over, which this version does not record yet",
-            ));
-        }
+        let lot = served.orders;
         let year = engagement.year();
         let Some((line, rank, consumed)) =
             store::consume_line(conn, lot, year, OrderedUo::Person(uo)).await?
@@ -477,7 +517,7 @@ impl Cases {
         .map_err(exhausted)?;
         let reference = PurchaseOrderReference::new(
             year,
-            lot,
+            served.territory,
             uo,
             u32::try_from(rank).unwrap_or(0),
             u32::try_from(consumed).unwrap_or(0),
@@ -545,20 +585,22 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         store::lock_person(&mut tx, beneficiary).await?;
         let person = self.person(&mut tx, caller, beneficiary).await?;
-        let today = person.lot.today(self.now());
         let mut v = Violations::default();
+        let served = served(&mut v, &person, a.lot_taken_over);
+        let today = served.map_or(person.lot, |s| s.territory).today(self.now());
         let on = past_date(&mut v, "interaction_date", &a.interaction_date, today, None);
         v.into_result()?;
-        let (Some(on), Some(_)) = (on, shaped) else {
+        let (Some(on), Some(_), Some(served)) = (on, shaped, served) else {
             return Err(ApiError::invalid("interaction_date", "is required"));
         };
-        let (line, dossier, reference) = self.number(&mut tx, person.lot, Uo::Uo0, on).await?;
+        let (line, dossier, reference) = self.number(&mut tx, served, Uo::Uo0, on).await?;
         let now = self.now();
         let unit = Unit {
             id: Uuid::now_v7(),
             beneficiary_id: beneficiary,
             uo: Uo::Uo0,
             lot: person.lot,
+            lot_taken_over: served.taken_over,
             structure_id: person.structure_id.clone(),
             dossier_number: dossier.to_string(),
             line_id: line,
@@ -628,11 +670,12 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         store::lock_person(&mut tx, beneficiary).await?;
         let person = self.person(&mut tx, caller, beneficiary).await?;
-        let today = person.lot.today(self.now());
         let mut v = Violations::default();
+        let served = served(&mut v, &person, e.lot_taken_over);
+        let today = served.map_or(person.lot, |s| s.territory).today(self.now());
         let on = past_date(&mut v, "engagement_date", &e.engagement_date, today, None);
         v.into_result()?;
-        let Some(on) = on else {
+        let (Some(on), Some(served)) = (on, served) else {
             return Err(ApiError::invalid("engagement_date", "is required"));
         };
         let journey = store::units_of(&mut tx, beneficiary).await?;
@@ -698,7 +741,8 @@ impl Cases {
                 .as_deref()
                 .and_then(|s| self.tables.employment_status(s)),
             other_cep_operator: person.other_cep_operator.as_deref(),
-            lot: person.lot,
+            // a lot-19 person's competence is the lot taken over's
+            lot: served.territory,
             home_lot: person.home_lot,
             work_lot: person.work_lot,
             lot_exception_justification: person.lot_exception.then_some("recorded"),
@@ -706,13 +750,14 @@ impl Cases {
         if let Some(first) = eligibility::check(uo, &facts).first() {
             return Err(ApiError::precondition(first.rule, first.message.clone()));
         }
-        let (line, dossier, reference) = self.number(&mut tx, person.lot, uo, on).await?;
+        let (line, dossier, reference) = self.number(&mut tx, served, uo, on).await?;
         let now = self.now();
         let unit = Unit {
             id: Uuid::now_v7(),
             beneficiary_id: beneficiary,
             uo,
             lot: person.lot,
+            lot_taken_over: served.taken_over,
             structure_id: person.structure_id.clone(),
             dossier_number: dossier.to_string(),
             line_id: line,
@@ -788,7 +833,7 @@ impl Cases {
                 format!("unit {} is closed", current.dossier_number),
             ));
         }
-        let today = current.lot.today(self.now());
+        let today = current.territory().today(self.now());
         let mut v = Violations::default();
         let on = past_date(
             &mut v,
@@ -924,7 +969,7 @@ impl Cases {
         if c.version != current.version {
             return Err(conflict(uo_id, c.version, current.version));
         }
-        let today = current.lot.today(self.now());
+        let today = current.territory().today(self.now());
         let mut v = Violations::default();
         let on = past_date(
             &mut v,

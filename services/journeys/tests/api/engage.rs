@@ -240,3 +240,80 @@ async fn an_information_officer_records_an_aiguillage_and_nothing_else() {
     assert_eq!(err.code(), Code::PermissionDenied);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_lot_19_engagement_names_the_lot_taken_over_and_writes_its_number() {
+    let app = cep_testkit::service::spawn::<journeys::Journeys>(
+        cep_testkit::service::Options::default().setting("OPERATOR__LOTS", "8,19"),
+    )
+    .await;
+    let backup = app.token(cep_kit::auth::Role::Manager, &[19], &[]);
+    app.orders()
+        .await
+        .create_purchase_order(authed(
+            pb::CreatePurchaseOrderRequest {
+                lot: 19,
+                year: 2026,
+                reference: String::new(),
+                lines: vec![pb::NewLine {
+                    uo: "UO1".into(),
+                    quantity: 5,
+                }],
+            },
+            &backup,
+        ))
+        .await
+        .expect("lot 19's order");
+    let id = cep_domain::BeneficiaryId::generate();
+    let taken = cep_domain::Lot::new(8).expect("lot");
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    journeys::store::put_person(
+        &mut conn,
+        &journeys::model::Person {
+            id,
+            lot: cep_domain::Lot::new(19).expect("lot 19"),
+            structure_id: "reprise-nantes".into(),
+            employment_status: Some("SALARIE_PRIVE".into()),
+            other_cep_operator: None,
+            home_lot: Some(taken),
+            work_lot: Some(taken),
+            lot_exception: false,
+            has_nir: false,
+            erased: false,
+            version: 1,
+        },
+    )
+    .await
+    .expect("person");
+    let c = app.token(cep_kit::auth::Role::Counsellor, &[19], &[]);
+    let mut j = app.journeys().await;
+    let err = j
+        .engage(authed(engagement(id, Uo::Uo1, "2026-11-29", ""), &c))
+        .await
+        .expect_err("which lot?");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("lot_taken_over"),
+        "{}",
+        err.message()
+    );
+    let uo = j
+        .engage(authed(
+            pb::EngageRequest {
+                lot_taken_over: 8,
+                ..engagement(id, Uo::Uo1, "2026-11-29", "")
+            },
+            &c,
+        ))
+        .await
+        .expect("engaged for lot 8")
+        .into_inner();
+    assert_eq!(uo.lot, 19);
+    assert_eq!(uo.lot_taken_over, 8);
+    assert_eq!(uo.purchase_order_reference, "2026-Lot08-UO01-01-00001");
+    assert_eq!(
+        uo.dossier_number, "AB261101000001",
+        "the operator id of who engaged"
+    );
+    app.stop().await;
+}

@@ -107,6 +107,7 @@ pub fn engagement(id: BeneficiaryId, uo: Uo, date: &str, referent: &str) -> pb::
         request_reason: "FAIRE_LE_POINT".into(),
         detailed_reason: String::new(),
         referent: referent.into(),
+        lot_taken_over: 0,
     }
 }
 
@@ -119,6 +120,7 @@ pub fn aiguillage(id: BeneficiaryId, date: &str) -> pb::RecordAiguillageRequest 
         contact_mode: "PRESENTIEL".into(),
         interaction_date: date.into(),
         outcome: "RDV_CEP_INTERNE".into(),
+        lot_taken_over: 0,
     }
 }
 

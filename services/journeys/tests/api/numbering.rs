@@ -42,6 +42,7 @@ async fn sixteen_concurrent_engagers_on_two_replicas_get_sixteen_numbers_without
             tasks.push(tokio::spawn(async move {
                 let e = journeys::usecases::Engagement {
                     uo: Some(cep_domain::Uo::Uo1),
+                    lot_taken_over: 0,
                     engagement_date: "2026-11-29".into(),
                     request: journeys::usecases::Request {
                         origin: "ENTREPRISE".into(),
