@@ -69,6 +69,7 @@ impl cep_runtime::Service for Journeys {
                 abandonment: own.abandonment,
                 nir_policy: own.nir.policy,
                 statements: own.statements.clone(),
+                billing: own.billing,
             },
         })
     }

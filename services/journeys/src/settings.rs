@@ -16,6 +16,20 @@ pub struct JourneySettings {
     pub abandonment: AbandonmentSettings,
     pub nir: NirPolicySettings,
     pub statements: StatementSettings,
+    pub billing: BillingSettings,
+}
+
+/// Which closures are billable. Always: an aiguillage (closed at once), a UO1 or
+/// UO2.1 closed by its signed deliverable, a UO2.2 closed by the person's written
+/// trace. These say whether the other closures are too (by default they are not: the
+/// CCTP pays a unit "at closure" by its deliverable or trace).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    /// A UO1 or UO2.1 closed at the person's wish, without a signed deliverable.
+    pub voluntary_closures: bool,
+    /// A unit closed as an abandonment at its deadline.
+    pub abandonments: bool,
 }
 
 /// The consumption statements (décomptes), due every quarter (CCTP 1.2.5).

@@ -56,7 +56,7 @@ pub async fn sweep(cases: &Cases) -> Result<u64, store::StoreError> {
                 next.closure = Some(Closure {
                     date,
                     reason: codes::ABANDON.to_owned(),
-                    billable: false,
+                    billable: cases.billing.abandonments,
                     written_trace_reference: None,
                     project_state: None,
                     description: None,

@@ -23,7 +23,7 @@ use crate::model::{
     Appointment, Closure, ComplementaryService, Interaction, Line, OperatorDelivery, Person,
     PurchaseOrder, StatementLine, Unit, WorkDiscovery,
 };
-use crate::settings::{AbandonmentSettings, NirPolicy, StatementSettings};
+use crate::settings::{AbandonmentSettings, BillingSettings, NirPolicy, StatementSettings};
 use crate::{authz, events, store};
 
 /// The rule codes of the refusals.
@@ -191,6 +191,7 @@ pub struct Cases {
     pub abandonment: AbandonmentSettings,
     pub nir_policy: NirPolicy,
     pub statements: StatementSettings,
+    pub billing: BillingSettings,
 }
 
 /// Free text: NFC, no control or invisible character; "" means none.
@@ -998,8 +999,9 @@ impl Cases {
         next.closure = Some(Closure {
             date: on,
             reason,
-            // UO1 and UO2.1 are billable when closed by their signed deliverable
-            billable: current.uo == Uo::Uo2_2,
+            // a UO2.2 closes by the person's written trace; a UO1 or UO2.1 is billable
+            // by its signed deliverable, unless the settings pay voluntary closures
+            billable: current.uo == Uo::Uo2_2 || self.billing.voluntary_closures,
             written_trace_reference: trace,
             project_state: state,
             description,

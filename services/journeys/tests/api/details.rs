@@ -254,3 +254,36 @@ async fn operator_deliveries_and_closures_make_the_quarterly_statement() {
     assert_eq!(missing.units[0].beneficiary_id, id.to_string());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_settings_may_pay_voluntary_closures() {
+    let app = cep_testkit::service::spawn::<journeys::Journeys>(
+        cep_testkit::service::Options::default().setting("BILLING__VOLUNTARY_CLOSURES", "true"),
+    )
+    .await;
+    order(&app, &[("UO1", 5)]).await;
+    let mut j = app.journeys().await;
+    let c = counsellor(&app);
+    let id = person(&app).await;
+    let uo1 = j
+        .engage(authed(engagement(id, Uo::Uo1, "2026-11-29", ""), &c))
+        .await
+        .expect("UO1")
+        .into_inner();
+    let closed = j
+        .close_voluntarily(authed(
+            pb::CloseVoluntarilyRequest {
+                uo_id: uo1.uo_id,
+                reason: "VOLONTAIRE_AUTRE".into(),
+                closure_date: "2026-11-29".into(),
+                version: uo1.version,
+                ..Default::default()
+            },
+            &c,
+        ))
+        .await
+        .expect("closed")
+        .into_inner();
+    assert!(closed.billable);
+    app.stop().await;
+}

@@ -157,6 +157,10 @@ pub async fn replica(app: &TestApp) -> journeys::usecases::Cases {
         statements: journeys::settings::StatementSettings {
             number_format: "DEC-{year}-Lot{lot}-T{quarter}".into(),
         },
+        billing: journeys::settings::BillingSettings {
+            voluntary_closures: false,
+            abandonments: false,
+        },
     }
 }
 
