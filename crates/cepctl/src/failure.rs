@@ -1,6 +1,8 @@
 //! Errors in words a counsellor reads: one plain sentence for what happened, then one
 //! line per bad field (the service's `BadRequest` field violations, or cepctl's own
 //! checks); with `--output json`, the same as one JSON object on standard error.
+//! A refusal by a business rule (FAILED_PRECONDITION, RESOURCE_EXHAUSTED) also names
+//! the rule's stable code, the reason of the status' `ErrorInfo`.
 //! Nothing is added to what the service answered or the caller typed.
 
 use tonic::Code;
@@ -15,6 +17,8 @@ pub struct Failure {
     sentence: String,
     /// (field, reason), in the order given.
     fields: Vec<(String, String)>,
+    /// The stable code of the business rule that refused, e.g. `REFERENT_REQUIRED`.
+    rule: Option<String>,
 }
 
 impl Failure {
@@ -23,6 +27,7 @@ impl Failure {
             code,
             sentence: sentence.into(),
             fields: Vec::new(),
+            rule: None,
         }
     }
 
@@ -32,6 +37,7 @@ impl Failure {
             code: Code::InvalidArgument,
             sentence: "Some fields are not valid:".to_owned(),
             fields: vec![(field.to_owned(), reason.into())],
+            rule: None,
         }
     }
 
@@ -59,7 +65,19 @@ impl Failure {
                     .collect()
             })
             .unwrap_or_default();
+        let rule = match status.code() {
+            Code::FailedPrecondition | Code::ResourceExhausted => status
+                .get_details_error_info()
+                .map(|i| i.reason)
+                .filter(|r| !r.trim().is_empty()),
+            _ => None,
+        };
         let message = status.message().trim();
+        // the services end such a message with "(rule CODE)": said once, after the sentence
+        let message = rule
+            .as_deref()
+            .and_then(|r| message.strip_suffix(&format!("(rule {r})")))
+            .map_or(message, str::trim_end);
         let with = |head: &str| {
             // "beneficiary X not found" reads "Not found: beneficiary X"
             let message = match status.code() {
@@ -84,6 +102,7 @@ impl Failure {
             Code::AlreadyExists => with("Already recorded"),
             Code::Aborted => "Someone changed this record meanwhile: read it again.".to_owned(),
             Code::FailedPrecondition => with("Refused"),
+            Code::ResourceExhausted => with("Used up"),
             Code::Unavailable => with(&format!(
                 "The {service} service cannot answer now, try again later"
             )),
@@ -100,13 +119,19 @@ impl Failure {
             code: status.code(),
             sentence,
             fields,
+            rule,
         }
     }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.sentence)?;
+        match (&self.rule, self.sentence.strip_suffix('.')) {
+            (None, _) => f.write_str(&self.sentence)?,
+            // "Refused (rule X)."
+            (Some(rule), Some(head)) => write!(f, "{head} (rule {rule}).")?,
+            (Some(rule), None) => write!(f, "{} (rule {rule})", self.sentence)?,
+        }
         for (field, reason) in &self.fields {
             write!(f, "\n  - {field}: {reason}")?;
         }
@@ -128,22 +153,28 @@ pub fn code_name(code: Code) -> String {
     name
 }
 
-/// The JSON form of `error`: `{"error": {"code", "message", "fields": [{"field", "reason"}]}}`.
+/// The JSON form of `error`: `{"error": {"code", "message", "fields": [{"field",
+/// "reason"}]}}`, and `"rule"` when a business rule refused.
 pub fn to_json(error: &anyhow::Error) -> serde_json::Value {
-    let (code, message, fields) = match error.downcast_ref::<Failure>() {
+    let (code, message, fields, rule) = match error.downcast_ref::<Failure>() {
         Some(f) => (
             code_name(f.code),
             f.sentence.trim_end_matches(':').to_owned(),
             f.fields.as_slice(),
+            f.rule.as_deref(),
         ),
         // cepctl's own failures (a file it cannot read, …)
-        None => ("UNKNOWN".to_owned(), format!("{error:#}"), &[][..]),
+        None => ("UNKNOWN".to_owned(), format!("{error:#}"), &[][..], None),
     };
     let fields: Vec<serde_json::Value> = fields
         .iter()
         .map(|(field, reason)| serde_json::json!({"field": field, "reason": reason}))
         .collect();
-    serde_json::json!({"error": {"code": code, "message": message, "fields": fields}})
+    let mut json = serde_json::json!({"code": code, "message": message, "fields": fields});
+    if let Some(rule) = rule {
+        json["rule"] = rule.into();
+    }
+    serde_json::json!({ "error": json })
 }
 
 /// Prints `error` on standard error, in `format`.
@@ -186,6 +217,65 @@ mod tests {
         assert_eq!(json["error"]["code"], "INVALID_ARGUMENT");
         assert_eq!(json["error"]["fields"][1]["field"], "birth_date");
         assert_eq!(json["error"]["fields"][1]["reason"], "must be YYYY-MM-DD");
+    }
+
+    fn refusal(code: Code, message: &str, rule: &str) -> tonic::Status {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(rule, "cep", std::collections::HashMap::new());
+        tonic::Status::with_error_details(code, message, details)
+    }
+
+    #[test]
+    fn a_refusal_by_a_rule_names_its_code_once() {
+        let status = refusal(
+            Code::FailedPrecondition,
+            "a UO2.1 names its referent (rule REFERENT_REQUIRED)",
+            "REFERENT_REQUIRED",
+        );
+        let failure = Failure::from_status(&status, "journeys", "u");
+        assert_eq!(
+            failure.to_string(),
+            "Refused: a UO2.1 names its referent (rule REFERENT_REQUIRED)"
+        );
+        let json = to_json(&failure.into());
+        assert_eq!(json["error"]["code"], "FAILED_PRECONDITION");
+        assert_eq!(json["error"]["rule"], "REFERENT_REQUIRED");
+        assert_eq!(
+            json["error"]["message"],
+            "Refused: a UO2.1 names its referent"
+        );
+
+        // a message that does not name its rule, and one without words
+        let said =
+            |status: tonic::Status| Failure::from_status(&status, "beneficiaries", "u").to_string();
+        assert_eq!(
+            said(refusal(
+                Code::FailedPrecondition,
+                "was erased",
+                "beneficiary_erased"
+            )),
+            "Refused: was erased (rule beneficiary_erased)"
+        );
+        assert_eq!(
+            said(refusal(
+                Code::ResourceExhausted,
+                "no line has capacity left",
+                "NO_PURCHASE_ORDER_CAPACITY"
+            )),
+            "Used up: no line has capacity left (rule NO_PURCHASE_ORDER_CAPACITY)"
+        );
+        assert_eq!(
+            said(refusal(Code::FailedPrecondition, "", "UO_NOT_OPEN")),
+            "Refused (rule UO_NOT_OPEN)."
+        );
+        // no ErrorInfo: nothing added
+        let plain = Failure::from_status(
+            &tonic::Status::new(Code::FailedPrecondition, "was erased"),
+            "beneficiaries",
+            "u",
+        );
+        assert_eq!(plain.to_string(), "Refused: was erased");
+        assert!(to_json(&plain.into())["error"].get("rule").is_none());
     }
 
     #[test]

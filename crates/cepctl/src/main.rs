@@ -1,7 +1,7 @@
 //! `cepctl`: the operator's command line for the CEP services.
 //!
 //! Addresses come from the environment the local stack writes to `.local/stack.env`
-//! (`CEP_BENEFICIARIES_ADDR`, …) or from flags; the bearer token from `--token` or
+//! (`CEP_BENEFICIARIES_ADDR`, `CEP_JOURNEYS_ADDR`) or from flags; the bearer token from `--token` or
 //! `CEP_TOKEN`. `cepctl dev-token` mints a token the local stack accepts. Errors are
 //! plain sentences, one line per bad field ([`failure`]), JSON with `--output json`.
 
@@ -9,7 +9,9 @@ mod beneficiary;
 mod call;
 mod dev_token;
 mod failure;
+mod journey;
 mod output;
+mod purchase_order;
 mod reference;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,14 @@ struct Cli {
         default_value = "127.0.0.1:50051"
     )]
     beneficiaries_addr: String,
+    /// The journeys service: HOST:PORT or a URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CEP_JOURNEYS_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    journeys_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +56,12 @@ enum Command {
     /// holds them.
     #[command(subcommand)]
     Reference(reference::Command),
+    /// Purchase orders and their consumption (journeys service).
+    #[command(subcommand)]
+    Po(purchase_order::Command),
+    /// Units of work from the aiguillage to their closure (journeys service).
+    #[command(subcommand)]
+    Journey(journey::Command),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -59,6 +75,10 @@ async fn main() -> std::process::ExitCode {
         Command::Reference(cmd) => {
             reference::run(cmd, cli.token, &cli.beneficiaries_addr, cli.output).await
         }
+        Command::Po(cmd) => {
+            purchase_order::run(cmd, cli.token, &cli.journeys_addr, cli.output).await
+        }
+        Command::Journey(cmd) => journey::run(cmd, cli.token, &cli.journeys_addr, cli.output).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -76,7 +76,27 @@ pub fn print<T: Serialize>(
     Ok(())
 }
 
-fn rows_table(items: &[Value], whole: &Value, list_field: &str) -> String {
+/// Prints `json` with `--output json`, else the text `table` makes (for replies that
+/// read as more than one table).
+pub fn print_either(
+    format: Format,
+    json: &Value,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(json)?,
+        Format::Table => table(),
+    };
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// `items` (objects with the same fields) as a table: a header of their field names,
+/// then one row each; nothing when there is none.
+pub fn table(items: &[Value]) -> String {
     let columns: Vec<String> = items
         .first()
         .and_then(Value::as_object)
@@ -112,12 +132,19 @@ fn rows_table(items: &[Value], whole: &Value, list_field: &str) -> String {
             .trim_end()
             .to_owned()
     };
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut rows = vec![line(&columns)];
+    rows.extend(cells.iter().map(|r| line(r)));
+    rows.join("\n")
+}
+
+fn rows_table(items: &[Value], whole: &Value, list_field: &str) -> String {
     let mut out = if items.is_empty() {
         vec![format!("{list_field}: none")]
     } else {
-        let mut rows = vec![line(&columns)];
-        rows.extend(cells.iter().map(|r| line(r)));
-        rows
+        vec![table(items)]
     };
     if let Some(Value::Object(rest)) = Some(whole) {
         for (k, v) in rest {
