@@ -36,6 +36,9 @@ pub enum Command {
         /// aiguillage_outcome code.
         #[arg(long)]
         outcome: String,
+        /// For a person of lot 19 (the backup operator): the lot taken over, 1 to 18.
+        #[arg(long, default_value_t = 0)]
+        lot_taken_over: i32,
     },
     /// Engage a UO1, UO2.1 (naming its referent) or UO2.2.
     Engage {
@@ -58,6 +61,9 @@ pub enum Command {
         /// The referent counsellor: required for a UO2.1, inherited by its UO2.2.
         #[arg(long, default_value = "")]
         referent: String,
+        /// For a person of lot 19 (the backup operator): the lot taken over, 1 to 18.
+        #[arg(long, default_value_t = 0)]
+        lot_taken_over: i32,
     },
     /// Record an exchange with the person in an open UO.
     Interaction {
@@ -164,6 +170,7 @@ pub async fn run(
             contact_mode,
             date,
             outcome,
+            lot_taken_over,
         } => {
             let reply = client
                 .record_aiguillage(request(
@@ -175,6 +182,7 @@ pub async fn run(
                         contact_mode,
                         interaction_date: date,
                         outcome,
+                        lot_taken_over,
                     },
                     &token,
                 )?)
@@ -190,6 +198,7 @@ pub async fn run(
             reason,
             detail,
             referent,
+            lot_taken_over,
         } => {
             let reply = client
                 .engage(request(
@@ -201,6 +210,7 @@ pub async fn run(
                         request_reason: reason,
                         detailed_reason: detail,
                         referent,
+                        lot_taken_over,
                     },
                     &token,
                 )?)
