@@ -84,7 +84,12 @@ impl cep_runtime::Service for Journeys {
 
     fn consumers(&self, consumers: &mut Consumers) {
         consumers.add(people::spec(), people::PeopleFacts);
-        consumers.add(signatures::spec(), signatures::Signatures);
+        consumers.add(
+            signatures::spec(),
+            signatures::Signatures {
+                clock: self.cases.clock.clone(),
+            },
+        );
     }
 
     fn tasks(&self, tasks: &mut Tasks) {

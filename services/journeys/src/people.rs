@@ -124,6 +124,9 @@ impl Handler for PeopleFacts {
                     version: e.version,
                 })
             };
+            store::forget_texts(conn, id)
+                .await
+                .map_err(HandlerError::transient)?;
             apply(conn, p).await
         } else {
             // a fact this service does not use

@@ -2,7 +2,9 @@
 //! the UO1 or UO2.1 of the deliverable (billable, reason `LIVRABLE_SIGNE`, dated the
 //! day of the signature in the lot). Idempotent: a signature is recorded once by its
 //! deliverable id; a signature on a unit already closed is kept as a late signature,
-//! not a second closure.
+//! not a second closure — unless that closure is an abandonment dated on or after the
+//! signature (the signature arrived late, after the sweep): then the unit was signed
+//! in time and closes by its deliverable instead.
 
 use cep_bus::{ConsumerSpec, Delivery, Handler, HandlerError};
 use cep_domain::Uo;
@@ -24,8 +26,10 @@ pub fn spec() -> ConsumerSpec {
 }
 
 /// Applies signed deliverables.
-#[derive(Debug, Clone, Copy)]
-pub struct Signatures;
+#[derive(Debug, Clone)]
+pub struct Signatures {
+    pub clock: cep_domain::SharedClock,
+}
 
 /// The deliverable each UO closes by.
 fn kind_of(uo: Uo) -> Option<&'static str> {
@@ -67,7 +71,15 @@ impl Handler for Signatures {
                 "a signature of a deliverable of another kind than the unit's",
             ));
         }
-        let late = !current.is_open();
+        if current.beneficiary_id.to_string() != e.beneficiary_id {
+            return Err(permanent("a signature of a unit of another person"));
+        }
+        let signed_on = current.territory().today(signed_at);
+        let abandoned_after_signing = current
+            .closure
+            .as_ref()
+            .is_some_and(|c| c.reason == codes::ABANDON && signed_on <= c.date);
+        let late = !current.is_open() && !abandoned_after_signing;
         let first = store::record_signature(conn, deliverable, uo_id, signed_at, late)
             .await
             .map_err(HandlerError::transient)?;
@@ -77,11 +89,11 @@ impl Handler for Signatures {
             }
             return Ok(());
         }
-        let now = signed_at;
+        let now = self.clock.now();
         let mut next = current.clone();
         next.signed_at = Some(signed_at);
         next.closure = Some(Closure {
-            date: current.lot.today(signed_at).max(current.engagement_date),
+            date: signed_on.max(current.engagement_date),
             reason: codes::LIVRABLE_SIGNE.to_owned(),
             billable: true,
             written_trace_reference: None,

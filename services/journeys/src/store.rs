@@ -19,12 +19,23 @@ pub enum StoreError {
     Corrupt(Uuid, String),
     #[error("outbox: {0}")]
     Outbox(#[from] cep_bus::BusError),
+    #[error("another unit of this person is open: close it first")]
+    OneOpen,
+    #[error("this UO2.1 already opened a UO2.2")]
+    AlreadyFollowed,
 }
 
 impl From<StoreError> for cep_runtime::ApiError {
     fn from(e: StoreError) -> Self {
+        use crate::usecases::rules;
         match e {
             StoreError::Database(e) => e.into(),
+            StoreError::OneOpen => {
+                cep_runtime::ApiError::precondition(rules::ONE_OPEN_UO, e.to_string())
+            }
+            StoreError::AlreadyFollowed => {
+                cep_runtime::ApiError::precondition(rules::UO2_1_ALREADY_FOLLOWED, e.to_string())
+            }
             e => cep_runtime::ApiError::internal(e),
         }
     }
@@ -201,10 +212,12 @@ async fn with_lines(
     let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
     let lines: Vec<LineRow> = sqlx::query_as(
         "SELECT l.id, l.purchase_order_id, l.uo, l.quantity, l.rank, l.consumed, \
-         count(u.id) FILTER (WHERE NOT u.open) AS closed, \
-         count(u.id) FILTER (WHERE u.billable) AS billable \
-         FROM purchase_order_lines l LEFT JOIN units u ON u.line_id = l.id \
-         WHERE l.purchase_order_id = ANY($1) GROUP BY l.id ORDER BY l.uo, l.rank",
+         (SELECT count(*) FROM units u WHERE u.line_id = l.id AND NOT u.open) \
+           + (SELECT count(*) FROM operator_deliveries d WHERE d.line_id = l.id) AS closed, \
+         (SELECT count(*) FROM units u WHERE u.line_id = l.id AND u.billable) \
+           + (SELECT count(*) FROM operator_deliveries d WHERE d.line_id = l.id) AS billable \
+         FROM purchase_order_lines l \
+         WHERE l.purchase_order_id = ANY($1) ORDER BY l.uo, l.rank",
     )
     .bind(&ids)
     .fetch_all(conn)
@@ -440,8 +453,9 @@ pub async fn insert_unit(conn: &mut PgConnection, u: &Unit) -> Result<(), StoreE
         "INSERT INTO units (id, beneficiary_id, uo, lot, structure_id, dossier_number, line_id, \
          purchase_order_reference, engagement_date, deadline, follows, open, closure_date, \
          closure_reason, billable, referent, status_at_engagement, origin, request_reason, \
-         detailed_reason, outcome, version, created_at, updated_at, lot_taken_over) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)",
+         detailed_reason, outcome, version, created_at, updated_at, lot_taken_over, \
+         last_requested_interaction, signed_at, cpir_project) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)",
     )
     .bind(u.id)
     .bind(u.beneficiary_id.as_uuid())
@@ -468,11 +482,15 @@ pub async fn insert_unit(conn: &mut PgConnection, u: &Unit) -> Result<(), StoreE
     .bind(u.created_at)
     .bind(u.updated_at)
     .bind(u.lot_taken_over.map(|l| i16::from(l.number())))
+    .bind(u.last_requested_interaction)
+    .bind(u.signed_at)
+    .bind(u.cpir_project)
     .execute(conn)
     .await
     .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.constraint() == Some("units_one_open") => {
-            StoreError::Corrupt(u.id, "another unit of the person is open".into())
+        sqlx::Error::Database(d) if d.constraint() == Some("units_one_open") => StoreError::OneOpen,
+        sqlx::Error::Database(d) if d.constraint() == Some("units_one_uo2_2_per_uo2_1") => {
+            StoreError::AlreadyFollowed
         }
         _ => StoreError::Database(e),
     })?;
@@ -853,6 +871,7 @@ pub async fn first_exchange(
 pub async fn appointments_at_risk(
     conn: &mut PgConnection,
     lots: &[i16],
+    structures: &[String],
     until: NaiveDate,
     after: Option<(NaiveDate, Uuid)>,
     limit: i64,
@@ -872,13 +891,15 @@ pub async fn appointments_at_risk(
         sqlx::query_as(
             "SELECT id, beneficiary_id, lot, structure_id, requested_on, channel, due, first_exchange_on \
              FROM appointments WHERE first_exchange_on IS NULL AND lot = ANY($1) AND due <= $2 \
-             AND ($3::date IS NULL OR (due, id) > ($3, $4)) ORDER BY due, id LIMIT $5",
+             AND ($3::date IS NULL OR (due, id) > ($3, $4)) \
+             AND (cardinality($6::text[]) = 0 OR structure_id = ANY($6)) ORDER BY due, id LIMIT $5",
         )
         .bind(lots)
         .bind(until)
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit)
+        .bind(structures)
         .fetch_all(conn)
         .await?;
     rows.into_iter()
@@ -950,7 +971,10 @@ pub async fn statement(
          (SELECT count(*) FROM units u WHERE u.line_id = l.id AND u.billable AND u.closure_date BETWEEN $3 AND $4) \
            + (SELECT count(*) FROM operator_deliveries d WHERE d.line_id = l.id AND d.delivered_on BETWEEN $3 AND $4) AS billable, \
          l.consumed, l.quantity - l.consumed AS remaining \
-         FROM purchase_order_lines l WHERE l.lot = $1 AND l.year = $2 ORDER BY l.uo, l.rank",
+         FROM purchase_order_lines l WHERE l.lot = $1 AND (l.year = $2 \
+           OR EXISTS (SELECT 1 FROM units u WHERE u.line_id = l.id AND u.closure_date BETWEEN $3 AND $4) \
+           OR EXISTS (SELECT 1 FROM operator_deliveries d WHERE d.line_id = l.id AND d.delivered_on BETWEEN $3 AND $4)) \
+         ORDER BY l.year, l.uo, l.rank",
     )
     .bind(i16::from(lot.number()))
     .bind(year)
@@ -979,6 +1003,7 @@ pub async fn statement(
 pub async fn missing_nir(
     conn: &mut PgConnection,
     lots: &[i16],
+    structures: &[String],
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Unit>, StoreError> {
@@ -988,12 +1013,37 @@ pub async fn missing_nir(
          AND ($2::uuid IS NULL OR id > $2) \
          AND EXISTS (SELECT 1 FROM people p WHERE p.beneficiary_id = units.beneficiary_id \
                      AND NOT p.has_nir AND NOT p.erased) \
+         AND (cardinality($4::text[]) = 0 OR structure_id = ANY($4)) \
          ORDER BY id LIMIT $3"
     ))
     .bind(lots)
     .bind(after)
     .bind(limit)
+    .bind(structures)
     .fetch_all(conn)
     .await?;
     units(rows)
+}
+
+/// Forgets the free texts journeys holds about a person (a UO2.2's description and
+/// written trace reference, the reasons of referent changes), once they are erased.
+pub async fn forget_texts(
+    conn: &mut PgConnection,
+    person: BeneficiaryId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE units SET description = NULL, written_trace_reference = NULL \
+         WHERE beneficiary_id = $1 AND (description IS NOT NULL OR written_trace_reference IS NOT NULL)",
+    )
+    .bind(person.as_uuid())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE referent_changes SET reason = '(erased)' WHERE uo_id IN \
+         (SELECT id FROM units WHERE beneficiary_id = $1)",
+    )
+    .bind(person.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -29,55 +29,72 @@ const BATCH: i64 = 500;
 ///
 /// The database or the outbox failing (the units of the failed batch stay open).
 pub async fn sweep(cases: &Cases) -> Result<u64, store::StoreError> {
-    let inactivity = Days::new(u64::from(cases.abandonment.inactivity_days));
     let mut closed = 0u64;
+    let mut failure = None;
+    // one lot failing (a row that does not read back, say) does not stop the others
     for lot in cases.operator.lots.iter().filter_map(|n| Lot::new(*n).ok()) {
-        let now = cases.clock.now();
-        let today = lot.today(now);
-        let Some(inactive_since) = today.checked_sub_days(inactivity) else {
-            continue;
-        };
-        loop {
-            let mut tx = cases.pool.begin().await?;
-            let units = store::lock_abandoned(&mut tx, lot, today, inactive_since, BATCH).await?;
-            if units.is_empty() {
-                tx.commit().await?;
-                break;
-            }
-            for current in &units {
-                let Some(deadline) = current.deadline else {
-                    continue;
-                };
-                let quiet_from = current
-                    .last_requested_interaction
-                    .and_then(|d| d.checked_add_days(inactivity));
-                let date = quiet_from.map_or(deadline, |q| q.max(deadline)).min(today);
-                let mut next = current.clone();
-                next.closure = Some(Closure {
-                    date,
-                    reason: codes::ABANDON.to_owned(),
-                    billable: cases.billing.abandonments,
-                    written_trace_reference: None,
-                    project_state: None,
-                    description: None,
-                });
-                next.version += 1;
-                next.updated_at = now;
-                if store::update_unit(&mut tx, &next, current.version).await? {
-                    if let Some(event) = events::closed(&next, now) {
-                        cep_bus::enqueue(&mut tx, event).await?;
-                    }
-                    closed += 1;
-                }
-            }
-            tx.commit().await?;
-            if units.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
-                break;
+        match sweep_lot(cases, lot).await {
+            Ok(n) => closed += n,
+            Err(e) => {
+                tracing::warn!(lot = lot.number(), error = %e, "abandonment sweep of a lot failed");
+                failure = Some(e);
             }
         }
     }
     if closed > 0 {
         tracing::info!(closed, "units closed as abandoned");
+    }
+    match failure {
+        Some(e) if closed == 0 => Err(e),
+        _ => Ok(closed),
+    }
+}
+
+async fn sweep_lot(cases: &Cases, lot: Lot) -> Result<u64, store::StoreError> {
+    let inactivity = Days::new(u64::from(cases.abandonment.inactivity_days));
+    let mut closed = 0u64;
+    let now = cases.clock.now();
+    let today = lot.today(now);
+    let Some(inactive_since) = today.checked_sub_days(inactivity) else {
+        return Ok(0);
+    };
+    loop {
+        let mut tx = cases.pool.begin().await?;
+        let units = store::lock_abandoned(&mut tx, lot, today, inactive_since, BATCH).await?;
+        if units.is_empty() {
+            tx.commit().await?;
+            break;
+        }
+        for current in &units {
+            let Some(deadline) = current.deadline else {
+                continue;
+            };
+            let quiet_from = current
+                .last_requested_interaction
+                .and_then(|d| d.checked_add_days(inactivity));
+            let date = quiet_from.map_or(deadline, |q| q.max(deadline)).min(today);
+            let mut next = current.clone();
+            next.closure = Some(Closure {
+                date,
+                reason: codes::ABANDON.to_owned(),
+                billable: cases.billing.abandonments,
+                written_trace_reference: None,
+                project_state: None,
+                description: None,
+            });
+            next.version += 1;
+            next.updated_at = now;
+            if store::update_unit(&mut tx, &next, current.version).await? {
+                if let Some(event) = events::closed(&next, now) {
+                    cep_bus::enqueue(&mut tx, event).await?;
+                }
+                closed += 1;
+            }
+        }
+        tx.commit().await?;
+        if units.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
     }
     Ok(closed)
 }

@@ -40,6 +40,8 @@ pub mod rules {
     pub const NIR_MISSING: &str = "NIR_MISSING";
     pub const COUNTER_EXHAUSTED: &str = "COUNTER_EXHAUSTED";
     pub const NOT_A_UO2: &str = "NOT_A_UO2";
+    pub const UO2_1_ALREADY_FOLLOWED: &str = "UO2_1_ALREADY_FOLLOWED";
+    pub const REFERENT_IS_THE_UO2_1S: &str = "REFERENT_IS_THE_UO2_1S";
 }
 
 /// The first exchange follows the request within 30 working days (CCTP).
@@ -234,6 +236,15 @@ fn past_date(
     Some(d)
 }
 
+/// A unit as a refusal may name it: its dossier number when the caller may see it.
+fn named(caller: &Caller, u: &Unit) -> String {
+    if caller.check_scope(u.lot, &u.structure_id).is_ok() {
+        format!("{} {}", u.uo, u.dossier_number)
+    } else {
+        format!("a {} of this person held elsewhere", u.uo)
+    }
+}
+
 fn conflict(id: Uuid, sent: i64, current: i64) -> ApiError {
     ApiError::Conflict(format!(
         "version {sent} is not the current version {current} of unit {id}: read it again"
@@ -376,8 +387,9 @@ impl Cases {
                     "must be UO0, UO1, UO2.1, UO2.2, UO3, UO4 or UO5",
                 ),
             }
-            if !(1..=1_000_000).contains(quantity) {
-                v.add(&format!("lines[{i}].quantity"), "must be from 1 to 1000000");
+            // zzzzz, the rank of a consumption in its line, has five digits
+            if !(1..=99_999).contains(quantity) {
+                v.add(&format!("lines[{i}].quantity"), "must be from 1 to 99999");
             }
         }
         v.into_result()?;
@@ -385,6 +397,8 @@ impl Cases {
             return Err(ApiError::invalid("lot", "is required"));
         };
         caller.check_lot(lot)?;
+        // the ranks are locked in one order, so two orders never wait for each other
+        lines.sort_by_key(|(uo, _)| *uo);
         let mut tx = self.pool.begin().await?;
         let mut po = PurchaseOrder {
             id: Uuid::now_v7(),
@@ -631,7 +645,10 @@ impl Cases {
             updated_at: now,
         };
         store::insert_unit(&mut tx, &unit).await?;
-        store::first_exchange(&mut tx, beneficiary, on).await?;
+        // the first exchange is with a counsellor, not the chargé d'information's
+        if caller.has_any_role(authz::WORK) {
+            store::first_exchange(&mut tx, beneficiary, on).await?;
+        }
         cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
         if let Some(closed) = events::closed(&unit, now) {
             cep_bus::enqueue(&mut tx, closed).await?;
@@ -680,12 +697,23 @@ impl Cases {
             return Err(ApiError::invalid("engagement_date", "is required"));
         };
         let journey = store::units_of(&mut tx, beneficiary).await?;
+        let last_closure = journey
+            .iter()
+            .filter(|u| u.uo != Uo::Uo0)
+            .filter_map(|u| u.closure.as_ref().map(|c| c.date))
+            .max();
+        if let Some(closed) = last_closure.filter(|d| on < *d) {
+            return Err(ApiError::invalid(
+                "engagement_date",
+                format!("must not be before the closure of the person's last unit ({closed})"),
+            ));
+        }
         if let Some(open) = journey.iter().find(|u| u.is_open() && u.uo != Uo::Uo0) {
             return Err(ApiError::precondition(
                 rules::ONE_OPEN_UO,
                 format!(
-                    "{} {} of this person is still open: close it first",
-                    open.uo, open.dossier_number
+                    "{} of this person is still open: close it first",
+                    named(caller, open)
                 ),
             ));
         }
@@ -706,9 +734,23 @@ impl Cases {
                 return Err(ApiError::precondition(
                     rules::UO2_1_NOT_SIGNED,
                     format!(
-                        "the UO2.1 {} is not closed by its signed Projet professionnel",
-                        prior.dossier_number
+                        "{} is not closed by its signed Projet professionnel",
+                        named(caller, prior)
                     ),
+                ));
+            }
+            if journey.iter().any(|u| u.follows == Some(prior.id)) {
+                return Err(ApiError::precondition(
+                    rules::UO2_1_ALREADY_FOLLOWED,
+                    format!("{} already opened its UO2.2", named(caller, prior)),
+                ));
+            }
+            if let Some(sent) = &referent
+                && prior.referent.as_ref() != Some(sent)
+            {
+                return Err(ApiError::precondition(
+                    rules::REFERENT_IS_THE_UO2_1S,
+                    "a UO2.2 keeps its UO2.1's single referent: change it with AssignReferent and a reason",
                 ));
             }
             let window = journey::deadline(Uo::Uo2_2, on, Some(prior.engagement_date));
@@ -1347,11 +1389,10 @@ impl Cases {
             .max()
             .unwrap_or_else(|| self.now().date_naive());
         let mut conn = self.pool.acquire().await?;
-        let rows = store::appointments_at_risk(&mut conn, &lots, until, after, limit + 1).await?;
-        let rows = rows
-            .into_iter()
-            .filter(|a| caller.check_scope(a.lot, &a.structure_id).is_ok())
-            .collect();
+        let structures: Vec<String> = caller.structures.iter().cloned().collect();
+        let rows =
+            store::appointments_at_risk(&mut conn, &lots, &structures, until, after, limit + 1)
+                .await?;
         Ok(Page::of(rows, limit, |last: &Appointment| {
             format!("{}|{}", last.due, last.id)
         }))
@@ -1496,10 +1537,10 @@ impl Cases {
         let after = page_cursor::<Uuid>(&mut v, page_token);
         v.into_result()?;
         let mut conn = self.pool.acquire().await?;
-        let rows = store::missing_nir(&mut conn, &lots, after, limit + 1).await?;
+        let structures: Vec<String> = caller.structures.iter().cloned().collect();
+        let rows = store::missing_nir(&mut conn, &lots, &structures, after, limit + 1).await?;
         let shown = rows
             .into_iter()
-            .filter(|u| caller.check_scope(u.lot, &u.structure_id).is_ok())
             .map(|u| self.shown(u, Vec::new()))
             .collect();
         Ok(Page::of(shown, limit, |last: &Shown| {

@@ -131,5 +131,11 @@ async fn a_record_of_the_earlier_release_is_sealed_and_reads_the_same() {
             .expect("again"),
         0
     );
+    // a replica of the earlier release writing a name in clear now fails loudly
+    let refused = sqlx::query("UPDATE beneficiaries SET last_name = 'Ancienne' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db.pool)
+        .await;
+    assert!(refused.is_err(), "a clear field written over a sealed record");
     app.stop().await;
 }

@@ -105,6 +105,27 @@ async fn engagements_follow_the_journey_rules_with_their_codes() {
     assert_eq!(uo21.deadline, "2027-05-29", "UO2.1: 6 months");
     assert_eq!(uo21.referent, "Mme Roux");
     assert_eq!(uo21.purchase_order_reference, "2026-Lot08-UO2.1-01-00001");
+    let stored = j
+        .get_journey(authed(
+            pb::GetJourneyRequest {
+                beneficiary_id: id.to_string(),
+            },
+            &c,
+        ))
+        .await
+        .expect("journey")
+        .into_inner();
+    assert_eq!(
+        stored.units[1].last_requested_interaction, "2026-11-29",
+        "the engagement is the person's request, kept"
+    );
+    let err = j
+        .engage(authed(
+            engagement(person(&app).await, Uo::Uo1, "2026-11-29", ""),
+            &c,
+        ))
+        .await;
+    assert!(err.is_ok(), "another person");
 
     j.close_voluntarily(authed(
         pb::CloseVoluntarilyRequest {

@@ -13,6 +13,16 @@ use crate::helpers::*;
 
 /// Publishes a signature as the deliverables service would (its user, its stream).
 async fn sign(app: &TestApp, deliverable: uuid::Uuid, uo: &pb::UnitOfWork, kind: &str) {
+    sign_at(app, deliverable, uo, kind, "2026-12-10T14:00:00Z").await;
+}
+
+async fn sign_at(
+    app: &TestApp,
+    deliverable: uuid::Uuid,
+    uo: &pb::UnitOfWork,
+    kind: &str,
+    signed_at: &str,
+) {
     let (user, password) = app.nats.credentials("deliverables");
     let client = cep_bus::connect(
         &ConnectSettings {
@@ -35,7 +45,7 @@ async fn sign(app: &TestApp, deliverable: uuid::Uuid, uo: &pb::UnitOfWork, kind:
         uo_id: uo.uo_id.clone(),
         beneficiary_id: uo.beneficiary_id.clone(),
         kind: kind.into(),
-        signed_at: "2026-12-10T14:00:00Z".into(),
+        signed_at: signed_at.into(),
         document_sha256: "0".repeat(64),
         mode: "ELECTRONIC".into(),
     };
@@ -137,45 +147,78 @@ async fn a_signed_deliverable_closes_its_unit_once_and_opens_the_uo2_2() {
 }
 
 #[tokio::test]
-async fn a_signature_on_a_closed_unit_is_a_late_signature() {
+async fn a_signature_after_the_abandonment_is_late_and_one_before_it_wins() {
     let app = spawn_app().await;
     order(&app, &[("UO1", 10)]).await;
-    let id = person(&app).await;
-    let uo1 = app
-        .journeys()
-        .await
-        .engage(authed(
-            engagement(id, Uo::Uo1, "2026-11-29", ""),
-            &counsellor(&app),
-        ))
-        .await
-        .expect("UO1")
-        .into_inner();
+    let mut engaged = Vec::new();
+    for _ in 0..2 {
+        let id = person(&app).await;
+        let uo = app
+            .journeys()
+            .await
+            .engage(authed(
+                engagement(id, Uo::Uo1, "2026-11-29", ""),
+                &counsellor(&app),
+            ))
+            .await
+            .expect("UO1")
+            .into_inner();
+        engaged.push((id, uo));
+    }
+    // both abandoned on their deadline, 2027-01-29
     app.clock.set(at("2027-03-10"));
     assert_eq!(
         journeys::sweep::sweep(&replica(&app).await)
             .await
             .expect("sweep"),
-        1
+        2
     );
-    sign(&app, uuid::Uuid::now_v7(), &uo1, "ETAT_DES_LIEUX_PARTAGE").await;
-    let late = tokio::time::timeout(Duration::from_secs(20), async {
+    // signed after the abandonment: a late signature
+    sign_at(
+        &app,
+        uuid::Uuid::now_v7(),
+        &engaged[0].1,
+        "ETAT_DES_LIEUX_PARTAGE",
+        "2027-03-01T10:00:00Z",
+    )
+    .await;
+    // signed before the deadline, received after the sweep: the signature wins
+    sign_at(
+        &app,
+        uuid::Uuid::now_v7(),
+        &engaged[1].1,
+        "ETAT_DES_LIEUX_PARTAGE",
+        "2027-01-20T10:00:00Z",
+    )
+    .await;
+    let recorded = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let late: Option<bool> = sqlx::query_scalar("SELECT late FROM signatures")
-                .fetch_optional(&app.db.pool)
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signatures")
+                .fetch_one(&app.db.pool)
                 .await
                 .expect("signatures");
-            if let Some(late) = late {
-                break late;
+            if n == 2 {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
-    .await
-    .expect("recorded");
+    .await;
+    assert!(recorded.is_ok(), "both recorded");
+    let late: bool = sqlx::query_scalar("SELECT late FROM signatures WHERE uo_id = $1::uuid")
+        .bind(&engaged[0].1.uo_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("late");
     assert!(late);
-    let unit = unit_of(&app, id, 0).await;
-    assert_eq!(unit.closure_reason, "ABANDON", "not a second closure");
-    assert_eq!(facts(&app, "cep.journeys.uo.closed").await, 1);
+    assert_eq!(
+        unit_of(&app, engaged[0].0, 0).await.closure_reason,
+        "ABANDON",
+        "not a second closure"
+    );
+    let won = unit_of(&app, engaged[1].0, 0).await;
+    assert_eq!(won.closure_reason, "LIVRABLE_SIGNE");
+    assert_eq!(won.closure_date, "2027-01-20");
+    assert!(won.billable);
     app.stop().await;
 }
