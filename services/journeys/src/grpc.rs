@@ -129,6 +129,11 @@ fn unit(u: &Unit, overdue: bool, interactions: &[Interaction]) -> pb::UnitOfWork
         version: u.version,
         interactions: interactions.iter().map(interaction).collect(),
         cpir_project: u.cpir_project,
+        written_trace_reference: c
+            .and_then(|c| c.written_trace_reference.clone())
+            .unwrap_or_default(),
+        project_state: c.and_then(|c| c.project_state.clone()).unwrap_or_default(),
+        description: c.and_then(|c| c.description.clone()).unwrap_or_default(),
         complementary_services: Vec::new(),
         work_discoveries: Vec::new(),
     }

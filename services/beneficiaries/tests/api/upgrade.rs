@@ -136,6 +136,9 @@ async fn a_record_of_the_earlier_release_is_sealed_and_reads_the_same() {
         .bind(id)
         .execute(&app.db.pool)
         .await;
-    assert!(refused.is_err(), "a clear field written over a sealed record");
+    assert!(
+        refused.is_err(),
+        "a clear field written over a sealed record"
+    );
     app.stop().await;
 }
