@@ -236,6 +236,17 @@ fn past_date(
     Some(d)
 }
 
+/// The `lot` of a request, its violation collected.
+fn lot_field(v: &mut Violations, lot: i64) -> Option<Lot> {
+    match Lot::new(lot) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            v.add("lot", e.to_string());
+            None
+        }
+    }
+}
+
 /// A unit as a refusal may name it: its dossier number when the caller may see it.
 fn named(caller: &Caller, u: &Unit) -> String {
     if caller.check_scope(u.lot, &u.structure_id).is_ok() {
@@ -1410,13 +1421,7 @@ impl Cases {
     ) -> Result<OperatorDelivery, ApiError> {
         caller.require_any_role(authz::ORDER)?;
         let mut v = Violations::default();
-        let lot = match Lot::new(lot) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                v.add("lot", e.to_string());
-                None
-            }
-        };
+        let lot = lot_field(&mut v, lot);
         let uo = match OrderedUo::parse(uo) {
             Some(u @ (OrderedUo::Uo3 | OrderedUo::Uo4 | OrderedUo::Uo5)) => Some(u),
             _ => {
@@ -1490,13 +1495,7 @@ impl Cases {
     ) -> Result<(String, NaiveDate, NaiveDate, Vec<StatementLine>), ApiError> {
         caller.require_any_role(authz::READ_ORDERS)?;
         let mut v = Violations::default();
-        let lot = match Lot::new(lot) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                v.add("lot", e.to_string());
-                None
-            }
-        };
+        let lot = lot_field(&mut v, lot);
         if !(2000..=2100).contains(&year) {
             v.add("year", "must be a year from 2000 to 2100");
         }

@@ -33,18 +33,7 @@ async fn a_uo2_records_complementary_services_work_discoveries_and_a_cpir_projec
         .await
         .expect_err("a UO1");
     assert_eq!(rule(&err), "NOT_A_UO2");
-    j.close_voluntarily(authed(
-        pb::CloseVoluntarilyRequest {
-            uo_id: uo1.uo_id,
-            reason: "VOLONTAIRE_AUTRE".into(),
-            closure_date: "2026-11-29".into(),
-            version: uo1.version,
-            ..Default::default()
-        },
-        &c,
-    ))
-    .await
-    .expect("closed");
+    close(&app, &uo1, "2026-11-29").await;
     let uo21 = j
         .engage(authed(
             engagement(id, Uo::Uo21, "2026-11-29", "Mme Roux"),
@@ -197,18 +186,7 @@ async fn operator_deliveries_and_closures_make_the_quarterly_statement() {
         .await
         .expect("UO1")
         .into_inner();
-    j.close_voluntarily(authed(
-        pb::CloseVoluntarilyRequest {
-            uo_id: uo1.uo_id,
-            reason: "VOLONTAIRE_AUTRE".into(),
-            closure_date: "2026-11-27".into(),
-            version: uo1.version,
-            ..Default::default()
-        },
-        &c,
-    ))
-    .await
-    .expect("closed");
+    close(&app, &uo1, "2026-11-27").await;
     let statement = orders
         .consumption_statement(authed(
             pb::ConsumptionStatementRequest {

@@ -76,18 +76,7 @@ async fn engagements_follow_the_journey_rules_with_their_codes() {
         (Code::FailedPrecondition, "ONE_OPEN_UO")
     );
 
-    j.close_voluntarily(authed(
-        pb::CloseVoluntarilyRequest {
-            uo_id: uo1.uo_id.clone(),
-            reason: "VOLONTAIRE_AUTRE".into(),
-            closure_date: "2026-11-29".into(),
-            version: uo1.version,
-            ..Default::default()
-        },
-        &c,
-    ))
-    .await
-    .expect("closed");
+    close(&app, &uo1, "2026-11-29").await;
 
     let err = j
         .engage(authed(engagement(id, Uo::Uo21, "2026-11-29", ""), &c))
@@ -127,18 +116,7 @@ async fn engagements_follow_the_journey_rules_with_their_codes() {
         .await;
     assert!(err.is_ok(), "another person");
 
-    j.close_voluntarily(authed(
-        pb::CloseVoluntarilyRequest {
-            uo_id: uo21.uo_id.clone(),
-            reason: "VOLONTAIRE_AUTRE".into(),
-            closure_date: "2026-11-29".into(),
-            version: uo21.version,
-            ..Default::default()
-        },
-        &c,
-    ))
-    .await
-    .expect("closed without signature");
+    close(&app, &uo21, "2026-11-29").await;
     let err = j
         .engage(authed(engagement(id, Uo::Uo22, "2026-11-29", ""), &c))
         .await

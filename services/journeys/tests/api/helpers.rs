@@ -178,3 +178,22 @@ pub async fn facts(app: &TestApp, subject: &str) -> i64 {
         .await
         .expect("count")
 }
+
+/// Closes `uo` at the person's wish on `date` (a UO1 or UO2.1: no trace needed).
+pub async fn close(app: &TestApp, uo: &pb::UnitOfWork, date: &str) -> pb::UnitOfWork {
+    app.journeys()
+        .await
+        .close_voluntarily(authed(
+            pb::CloseVoluntarilyRequest {
+                uo_id: uo.uo_id.clone(),
+                reason: "VOLONTAIRE_AUTRE".into(),
+                closure_date: date.into(),
+                version: uo.version,
+                ..Default::default()
+            },
+            &counsellor(app),
+        ))
+        .await
+        .expect("closed")
+        .into_inner()
+}
