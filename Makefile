@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test up down demo status build lint charts bench
+.PHONY: run test up down stop demo status build lint charts bench
 
 ## run: the whole system on this machine with demo data, until Ctrl-C
 run: up demo
@@ -17,9 +17,11 @@ test:
 up: build
 	@bash scripts/stack.sh up
 
-## down: stop everything `make up` started
+## down (or stop): stop everything `make up` started
 down:
 	@bash scripts/stack.sh down
+
+stop: down
 
 ## demo: load demo data into the running stack through the public APIs
 demo:

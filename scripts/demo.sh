@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Loads demo data into the running local stack through the public APIs (cepctl):
-# people in several lots and structures, at every stage the services built so far
-# allow. Safe to run twice: a second run reports the probable duplicates and goes on.
+# Loads demo data into the running local stack through the public APIs: people in
+# several lots and structures (cepctl), then their purchase orders and journeys
+# (scripts/demo_journeys.py, a generic gRPC client through server reflection). Safe to
+# run twice: a second run finds the probable duplicates and the journeys already there.
 source "$(dirname "$0")/lib.sh"
 # shellcheck disable=SC1091
 source "$ROOT/.local/stack.env"
@@ -10,19 +11,38 @@ token_for() { cepctl dev-token --role "$1" --lot "$2" --subject "demo-$1-lot$2";
 
 id_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["beneficiary_id"])'; }
 
-# register LOT STRUCTURE LAST FIRST BIRTH STATUS HOME_POSTAL_CODE [EMAIL]
+# duplicate_of FILE: the id of the existing person an `--output json` refusal of
+# cepctl (in FILE, standard error) names as a probable duplicate; fails otherwise.
+duplicate_of() {
+    python3 - "$1" <<'PY'
+import json, re, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        error = json.loads(line)["error"]
+    except (ValueError, KeyError, TypeError):
+        continue
+    m = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", error.get("message", ""))
+    if error.get("code") == "ALREADY_EXISTS" and m:
+        print(m.group(0))
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# register LOT STRUCTURE LAST FIRST BIRTH STATUS HOME_POSTAL_CODE [EMAIL]: the new
+# person's id, or the id of the same person registered by an earlier run
 register() {
-    local out
-    if out=$(CEP_TOKEN="$(token_for counsellor "$1")" cepctl beneficiary register --output json \
+    local out err rc=0
+    err="$(mktemp)"
+    out=$(CEP_TOKEN="$(token_for counsellor "$1")" cepctl beneficiary register --output json \
         --lot "$1" --structure "$2" --last-name "$3" --first-name "$4" --birth-date "$5" \
-        --status "$6" --home-postal-code "$7" ${8:+--email "$8"} 2>&1); then
+        --status "$6" --home-postal-code "$7" ${8:+--email "$8"} 2>"$err") || rc=$?
+    if [ "$rc" = 0 ]; then
         echo "$out" | id_of
-    else
-        case "$out" in
-            *AlreadyExists*) echo "$out" | sed -n 's/.*beneficiary \([0-9a-f-]\{36\}\).*/\1/p' ;;
-            *) log "register failed: $out"; return 1 ;;
-        esac
+    elif ! duplicate_of "$err"; then
+        log "register $4 $3 failed: $(cat "$err")"; rm -f "$err"; return 1
     fi
+    rm -f "$err"
 }
 
 log "loading demo data"
@@ -53,5 +73,9 @@ echo "2 84 12 44 109 123 $(python3 -c 'n=2841244109123; print(f"{97 - n % 97:02d
 cepctl beneficiary eligibility "$a" --uo UO1
 cepctl beneficiary eligibility "$c" --uo UO1 || true
 cepctl beneficiary validate "$a" --uo UO1 || true
+
+log "journeys: purchase orders, aiguillages, UO1 and UO2.1 (through server reflection)"
+"$(grpc_python)" "$ROOT/scripts/demo_journeys.py" anne="$a" paul="$b" claire="$c" lucas="$d" \
+    sofia="$e" hugo="$f" maeva="$g" petru="$h"
 
 log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

@@ -89,3 +89,15 @@ test_environment() {
     CEP_TEST_DATABASE_URL="$(bash "$ROOT/scripts/test-postgres.sh" start)"
     export CEP_TEST_DATABASE_URL
 }
+
+# grpc_python: the Python of .local/tools/grpc-venv, with grpcio and its reflection and
+# health clients (installed from PyPI once), for the generic gRPC clients of
+# tests/e2e/ and scripts/demo_journeys.py.
+grpc_python() {
+    local venv="$ROOT/.local/tools/grpc-venv"
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc_reflection, grpc_health' 2>/dev/null; then
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q grpcio grpcio-reflection grpcio-health-checking protobuf >&2
+    fi
+    echo "$venv/bin/python"
+}

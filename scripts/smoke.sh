@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # Brings the local stack up (as `make up` does, binaries already built), checks that
 # its NATS server admits only the services' users (tests/e2e/nats_accounts_smoke.py),
-# drives it with a generic gRPC client through server reflection only, and takes it down.
+# drives beneficiaries and journeys with a generic gRPC client through server
+# reflection only (tests/e2e/*_smoke.py), and takes it down.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-venv="$ROOT/.local/tools/grpc-venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc_reflection, grpc_health' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q grpcio grpcio-reflection grpcio-health-checking protobuf
-fi
+python="$(grpc_python)"
 if (echo >/dev/tcp/127.0.0.1/50051) 2>/dev/null; then
     log "the local stack is already up: testing it as it is, leaving it up"
 else
@@ -20,4 +17,7 @@ source .local/stack.env
 python3 tests/e2e/nats_accounts_smoke.py
 CEP_TOKEN="$(cepctl dev-token --role counsellor --lot 8 --subject smoke-test)"
 export CEP_TOKEN
-"$venv/bin/python" tests/e2e/reflection_smoke.py
+"$python" tests/e2e/reflection_smoke.py
+CEP_MANAGER_TOKEN="$(cepctl dev-token --role manager --lot 8 --subject smoke-test)"
+export CEP_MANAGER_TOKEN
+"$python" tests/e2e/journeys_smoke.py

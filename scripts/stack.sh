@@ -3,7 +3,8 @@
 # database per service), nats-server with JetStream (127.0.0.1:4222) admitting only
 # the services' users (k8s/base/nats/accounts.conf, generated from
 # deploy/nats/permissions.toml; a random password each under .local/secrets/) and
-# every service built so far, state under .local/. Usage: stack.sh up|down|status|usage|wait
+# every service built so far (beneficiaries, journeys), each health-checked through
+# grpc.health.v1, state under .local/. Usage: stack.sh up|down|status|usage|wait
 source "$(dirname "$0")/lib.sh"
 
 LOCAL="$ROOT/.local"
@@ -13,7 +14,7 @@ NATS_PORT=4222
 NATS_MONITOR_PORT=8222
 DATABASES=(beneficiaries journeys deliverables claims exchange pra)
 # service name, gRPC port, metrics port: the services that exist so far
-SERVICES=("beneficiaries 50051 9651")
+SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652")
 OPERATOR_LOTS="1,8,13,16"
 # The NATS users of the services, one per service (deploy/nats/permissions.toml).
 NATS_ACCOUNTS="$ROOT/k8s/base/nats/accounts.conf"
@@ -42,6 +43,42 @@ wait_port() { # wait_port PORT WHAT
         sleep 0.1
     done
     log "$2 did not open port $1 (see $LOCAL/logs)"; return 1
+}
+
+# grpc_serving PORT [SERVICE]: grpc.health.v1.Health/Check answers SERVING (curl over
+# HTTP/2 cleartext). The request is one gRPC frame holding HealthCheckRequest{service}
+# (field 1, a name shorter than 128 bytes); SERVING is the frame of {status: 1}.
+grpc_serving() {
+    local port="$1" name="${2:-}" body=0
+    [ -z "$name" ] || body=$((${#name} + 2))
+    {
+        printf "\\x00\\x00\\x00\\x00\\x$(printf %02x "$body")"
+        [ -z "$name" ] || printf "\\x0a\\x$(printf %02x "${#name}")%s" "$name"
+    } | curl -s --max-time 2 --http2-prior-knowledge -X POST --data-binary @- \
+        -H 'content-type: application/grpc' -H 'te: trailers' \
+        "http://127.0.0.1:$port/grpc.health.v1.Health/Check" 2>/dev/null \
+        | od -An -tx1 | tr -d ' \n' | grep -qx '00000000020801'
+}
+
+wait_serving() { # wait_serving PORT WHAT SERVICE: its port open, then SERVING
+    wait_port "$1" "$2" || return 1
+    command -v curl >/dev/null || return 0 # no curl: the open port is all we can tell
+    local i
+    for i in $(seq 1 100); do
+        grpc_serving "$1" "$3" && return 0
+        sleep 0.1
+    done
+    log "$2 is not SERVING on port $1 (see $LOCAL/logs/$2.log)"; return 1
+}
+
+# grpc_service NAME: the gRPC service the readiness of NAME is checked on (the chart's
+# readinessService).
+grpc_service() {
+    case "$1" in
+        beneficiaries) echo cep.beneficiaries.v1.BeneficiaryService ;;
+        journeys) echo cep.journeys.v1.JourneyService ;;
+        *) echo "" ;;
+    esac
 }
 
 service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
@@ -103,7 +140,7 @@ start_service() { # start_service NAME GRPC METRICS
         nohup "$BIN/$name" serve >>"$LOCAL/logs/$name.log" 2>&1 &
         echo $! >"$pidf"
     )
-    wait_port "$2" "$name"
+    wait_serving "$2" "$name" "$(grpc_service "$name")"
 }
 
 write_env() {
@@ -117,8 +154,19 @@ write_env() {
         for s in "${SERVICES[@]}"; do
             read -r name grpc metrics <<<"$s"
             local up; up="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
-            echo "export CEP_${up}_ADDR=127.0.0.1:$grpc"
+            if [ "$name" = beneficiaries ]; then
+                echo "export CEP_${up}_ADDR=127.0.0.1:$grpc"
+            else
+                echo "export CEP_${up}_ADDR=http://127.0.0.1:$grpc"
+            fi
             echo "export CEP_${up}_METRICS=http://127.0.0.1:$metrics/metrics"
+        done
+        echo "# The settings the stack runs the services with, to start one by hand (stop it"
+        echo "# first: make stop); the NIR and wrapping keys stay in $LOCAL/secrets."
+        for s in "${SERVICES[@]}"; do
+            # shellcheck disable=SC2086
+            service_env $s | grep -v -e '__NATS__USER=' -e '__NATS__PASSWORD=' \
+                -e '__NIR__' -e '__PERSONAL__' | sed 's/^/export /'
         done
         echo "export CEP_DEV_JWT_SECRET_FILE=$LOCAL/secrets/jwt_secret"
         echo "# NATS admits only the services' users (deploy/nats/permissions.toml): a service"
@@ -160,11 +208,19 @@ up() {
 }
 
 down() {
-    local f
+    local f pids=() i
     for f in "$LOCAL"/run/*.pid; do
         [ -f "$f" ] || continue
+        pids+=("$(cat "$f")")
         kill "$(cat "$f")" 2>/dev/null || true
         rm -f "$f"
+    done
+    # their ports free before a next `make up` (each drains within its grace time)
+    for i in $(seq 1 250); do
+        local alive=0 p
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
     done
     postgres_stop "$LOCAL/postgres"
     log "stack down"
@@ -194,7 +250,8 @@ $(status | sed 's/^/  /')
 
 Any gRPC client works through server reflection, e.g.
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50051 list
-Logs: .local/logs/   Metrics: \$CEP_BENEFICIARIES_METRICS
+  grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50052 list   # journeys
+Logs: .local/logs/   Metrics: \$CEP_BENEFICIARIES_METRICS, \$CEP_JOURNEYS_METRICS
 EOT
 }
 
