@@ -16,8 +16,7 @@ fi
 source .local/stack.env
 python3 tests/e2e/nats_accounts_smoke.py
 CEP_TOKEN="$(cepctl dev-token --role counsellor --lot 8 --subject smoke-test)"
-export CEP_TOKEN
-"$python" tests/e2e/reflection_smoke.py
 CEP_MANAGER_TOKEN="$(cepctl dev-token --role manager --lot 8 --subject smoke-test)"
-export CEP_MANAGER_TOKEN
+export CEP_TOKEN CEP_MANAGER_TOKEN
+"$python" tests/e2e/reflection_smoke.py
 "$python" tests/e2e/journeys_smoke.py

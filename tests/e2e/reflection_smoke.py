@@ -3,7 +3,8 @@ server reflection. Registers, reads, searches, records a NIR and checks eligibil
 checks the status codes of the contract, health, and that each registration lands
 exactly once on JetStream stream BENEFICIARIES.
 
-Environment: CEP_BENEFICIARIES_ADDR, CEP_TOKEN, CEP_NATS_MONITOR (from .local/stack.env).
+Environment: CEP_BENEFICIARIES_ADDR, CEP_JOURNEYS_ADDR, CEP_TOKEN, CEP_MANAGER_TOKEN,
+CEP_NATS_MONITOR (from .local/stack.env).
 """
 
 import json
@@ -14,6 +15,7 @@ import urllib.request
 import uuid
 
 import grpc
+from reflection_client import Reflected
 from google.protobuf import message_factory
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -111,8 +113,32 @@ def main():
     wrong = nir[:-2] + "%02d" % ((int(nir[-2:]) % 97) + 1)
     code, details = code_of("SetNir", beneficiary_id=bid, nir=wrong)
     check(code == grpc.StatusCode.INVALID_ARGUMENT and "nir_key" in details, "a bad NIR key is INVALID_ARGUMENT naming the rule")
-    masked = call("SetNir", beneficiary_id=bid, nir=nir).nir_masked
-    check(masked.startswith("1 84 12") and "*" in masked, "SetNir returns the NIR masked")
+    code, details = code_of("SetNir", beneficiary_id=bid, nir=nir)
+    check(code == grpc.StatusCode.FAILED_PRECONDITION and "NIR_BEFORE_ENGAGEMENT" in details,
+          "the NIR is refused before any UO1 or UO2.1 engagement")
+    # engage a UO1 in journeys: the fact reaches beneficiaries, the NIR is accepted
+    journeys = Reflected(os.environ["CEP_JOURNEYS_ADDR"], token)
+    engage = dict(beneficiary_id=bid, uo="UO1", engagement_date=time.strftime("%Y-%m-%d"),
+                  origin="ENTREPRISE", request_reason="FAIRE_LE_POINT")
+    try:
+        journeys.call_when_known("cep.journeys.v1.JourneyService", "Engage", **engage)
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        # no UO1 capacity left on this stack: a manager orders some
+        journeys.call("cep.journeys.v1.PurchaseOrderService", "CreatePurchaseOrder",
+                      token=os.environ["CEP_MANAGER_TOKEN"], lot=8, year=int(time.strftime("%Y")),
+                      reference="SMOKE-NIR", lines=[{"uo": "UO1", "quantity": 50}])
+        journeys.call("cep.journeys.v1.JourneyService", "Engage", **engage)
+    deadline = time.time() + 15
+    while True:
+        code, details = code_of("SetNir", beneficiary_id=bid, nir=nir)
+        if code != grpc.StatusCode.FAILED_PRECONDITION or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(code == grpc.StatusCode.OK, f"SetNir is accepted once the UO1 is engaged ({code} {details})")
+    masked = call("Get", beneficiary_id=bid).nir_masked
+    check(masked.startswith("1 84 12") and "*" in masked, "the NIR is shown masked")
 
     eligibility = call("CheckEligibility", beneficiary_id=bid, uo="UO1")
     check(eligibility.eligible, "an employee living in lot 8 is eligible to UO1")
