@@ -175,6 +175,8 @@ pub async fn run(
             let reply = client
                 .record_aiguillage(request(
                     pb::RecordAiguillageRequest {
+                        // one id per command: a retry of the call cannot do it twice
+                        request_id: uuid::Uuid::new_v4().to_string(),
                         beneficiary_id,
                         origin,
                         request_reason: reason,
@@ -203,6 +205,8 @@ pub async fn run(
             let reply = client
                 .engage(request(
                     pb::EngageRequest {
+                        // one id per command: a retry of the call cannot do it twice
+                        request_id: uuid::Uuid::new_v4().to_string(),
                         beneficiary_id,
                         uo: uo.to_proto(),
                         engagement_date: date,
@@ -230,6 +234,8 @@ pub async fn run(
             let reply = client
                 .record_interaction(request(
                     pb::RecordInteractionRequest {
+                        // one id per command: a retry of the call cannot do it twice
+                        request_id: uuid::Uuid::new_v4().to_string(),
                         uo_id,
                         date,
                         contact_mode,

@@ -103,6 +103,8 @@ pub async fn run(
             let reply = client
                 .create_purchase_order(request(
                     pb::CreatePurchaseOrderRequest {
+                        // one id per command: a retry of the call cannot do it twice
+                        request_id: uuid::Uuid::new_v4().to_string(),
                         lot,
                         year,
                         reference,

@@ -28,6 +28,15 @@ fn beneficiary(value: &str) -> Result<BeneficiaryId, cep_runtime::ApiError> {
     parse_typed_id("beneficiary_id", value)
 }
 
+/// The optional `request_id` of a request ("" when the client sent none).
+fn request_id(value: &str) -> Result<Option<uuid::Uuid>, cep_runtime::ApiError> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        parse_id("request_id", value).map(Some)
+    }
+}
+
 fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
@@ -196,7 +205,10 @@ impl PurchaseOrderService for JourneyGrpc {
                 reference: r.reference,
                 lines: r.lines.into_iter().map(|l| (l.uo, l.quantity)).collect(),
             };
-            let po = self.cases.create_purchase_order(&caller, order).await?;
+            let po = self
+                .cases
+                .create_purchase_order(&caller, order, request_id(&r.request_id)?)
+                .await?;
             Ok(purchase_order(&po))
         })
         .await
@@ -306,7 +318,13 @@ impl JourneyService for JourneyGrpc {
                 outcome: r.outcome,
                 lot_taken_over: i64::from(r.lot_taken_over),
             };
-            Ok(fresh(&self.cases.record_aiguillage(&caller, id, a).await?))
+            let request = request_id(&r.request_id)?;
+            Ok(fresh(
+                &self
+                    .cases
+                    .record_aiguillage(&caller, id, a, request)
+                    .await?,
+            ))
         })
         .await
     }
@@ -324,7 +342,8 @@ impl JourneyService for JourneyGrpc {
                 request: facts(r.origin, r.request_reason, r.detailed_reason),
                 referent: r.referent,
             };
-            Ok(fresh(&self.cases.engage(&caller, id, e).await?))
+            let request = request_id(&r.request_id)?;
+            Ok(fresh(&self.cases.engage(&caller, id, e, request).await?))
         })
         .await
     }
@@ -335,6 +354,7 @@ impl JourneyService for JourneyGrpc {
     ) -> Result<Response<pb::Interaction>, Status> {
         handle(request, |caller, r| async move {
             let id = parse_id("uo_id", &r.uo_id)?;
+            let request = request_id(&r.request_id)?;
             let i = NewInteraction {
                 date: r.date,
                 contact_mode: r.contact_mode,
@@ -344,7 +364,10 @@ impl JourneyService for JourneyGrpc {
                 requested_by_beneficiary: r.requested_by_beneficiary,
             };
             Ok(interaction(
-                &self.cases.record_interaction(&caller, id, i).await?,
+                &self
+                    .cases
+                    .record_interaction(&caller, id, i, request)
+                    .await?,
             ))
         })
         .await

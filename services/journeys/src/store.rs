@@ -23,6 +23,8 @@ pub enum StoreError {
     OneOpen,
     #[error("this UO2.1 already opened a UO2.2")]
     AlreadyFollowed,
+    #[error("this request_id was already used by another kind of request")]
+    RequestReused,
 }
 
 impl From<StoreError> for cep_runtime::ApiError {
@@ -35,6 +37,9 @@ impl From<StoreError> for cep_runtime::ApiError {
             }
             StoreError::AlreadyFollowed => {
                 cep_runtime::ApiError::precondition(rules::UO2_1_ALREADY_FOLLOWED, e.to_string())
+            }
+            StoreError::RequestReused => {
+                cep_runtime::ApiError::invalid("request_id", e.to_string())
             }
             e => cep_runtime::ApiError::internal(e),
         }
@@ -1046,4 +1051,77 @@ pub async fn forget_texts(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+// ---- requests identified by the client ------------------------------------------------
+
+/// The entity a request already created, if any; the request stays locked (across
+/// replicas) until the transaction ends, so a retry arriving meanwhile waits for the
+/// first answer.
+pub async fn claim_request(
+    conn: &mut PgConnection,
+    subject: &str,
+    request: Uuid,
+    kind: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("request:{subject}:{request}"))
+        .execute(&mut *conn)
+        .await?;
+    let found: Option<(String, Uuid)> = sqlx::query_as(
+        "SELECT kind, entity_id FROM requests WHERE subject = $1 AND request_id = $2",
+    )
+    .bind(subject)
+    .bind(request)
+    .fetch_optional(conn)
+    .await?;
+    match found {
+        Some((k, id)) if k == kind => Ok(Some(id)),
+        Some(_) => Err(StoreError::RequestReused),
+        None => Ok(None),
+    }
+}
+
+pub async fn record_request(
+    conn: &mut PgConnection,
+    subject: &str,
+    request: Uuid,
+    kind: &str,
+    entity: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO requests (subject, request_id, kind, entity_id, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(subject)
+    .bind(request)
+    .bind(kind)
+    .bind(entity)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_interaction(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Interaction>, StoreError> {
+    let rows: Vec<InteractionRow> = sqlx::query_as(
+        "SELECT id, uo_id, date, contact_mode, duration_minutes, counsellor, service_types, \
+         requested_by_beneficiary FROM interactions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().next().map(|r| Interaction {
+        id: r.id,
+        uo_id: r.uo_id,
+        date: r.date,
+        contact_mode: r.contact_mode,
+        duration_minutes: r.duration_minutes,
+        counsellor: r.counsellor,
+        service_types: r.service_types,
+        requested_by_beneficiary: r.requested_by_beneficiary,
+    }))
 }

@@ -311,6 +311,51 @@ impl Cases {
         Ok(u)
     }
 
+    /// What a request the client identified already created (its retry answers it).
+    async fn replayed(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        request: Option<Uuid>,
+        kind: &str,
+    ) -> Result<Option<Uuid>, ApiError> {
+        match request {
+            Some(r) => Ok(store::claim_request(conn, &caller.subject, r, kind).await?),
+            None => Ok(None),
+        }
+    }
+
+    async fn replayed_unit(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        request: Option<Uuid>,
+        kind: &str,
+    ) -> Result<Option<Unit>, ApiError> {
+        let Some(first) = self.replayed(conn, caller, request, kind).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            store::get_unit(conn, first, false)
+                .await?
+                .ok_or_else(|| ApiError::internal("the unit of a request vanished"))?,
+        ))
+    }
+
+    async fn remember(
+        &self,
+        conn: &mut PgConnection,
+        caller: &Caller,
+        request: Option<Uuid>,
+        kind: &str,
+        entity: Uuid,
+    ) -> Result<(), ApiError> {
+        if let Some(r) = request {
+            store::record_request(conn, &caller.subject, r, kind, entity, self.now()).await?;
+        }
+        Ok(())
+    }
+
     fn shown(&self, unit: Unit, interactions: Vec<Interaction>) -> Shown {
         let overdue = unit.is_overdue(unit.territory().today(self.now()));
         Shown {
@@ -362,6 +407,7 @@ impl Cases {
         &self,
         caller: &Caller,
         o: NewOrder,
+        request: Option<Uuid>,
     ) -> Result<PurchaseOrder, ApiError> {
         caller.require_any_role(authz::ORDER)?;
         let mut v = Violations::default();
@@ -411,6 +457,16 @@ impl Cases {
         // the ranks are locked in one order, so two orders never wait for each other
         lines.sort_by_key(|(uo, _)| *uo);
         let mut tx = self.pool.begin().await?;
+        if let Some(first) = self
+            .replayed(&mut tx, caller, request, "purchase_order")
+            .await?
+        {
+            let po = store::get_purchase_order(&mut tx, first)
+                .await?
+                .ok_or_else(|| ApiError::internal("the order of a request vanished"))?;
+            tx.commit().await?;
+            return Ok(po);
+        }
         let mut po = PurchaseOrder {
             id: Uuid::now_v7(),
             lot,
@@ -442,6 +498,8 @@ impl Cases {
             });
         }
         store::insert_purchase_order(&mut tx, &po, &caller.subject).await?;
+        self.remember(&mut tx, caller, request, "purchase_order", po.id)
+            .await?;
         cep_bus::enqueue(&mut tx, events::purchase_order(&po, self.now())).await?;
         tx.commit().await?;
         tracing::info!(purchase_order_id = %po.id, lot = lot.number(), "purchase order created");
@@ -585,6 +643,7 @@ impl Cases {
         caller: &Caller,
         beneficiary: BeneficiaryId,
         a: Aiguillage,
+        request: Option<Uuid>,
     ) -> Result<Unit, ApiError> {
         caller.require_any_role(authz::AIGUILLAGE)?;
         let mut v = Violations::default();
@@ -609,6 +668,12 @@ impl Cases {
         let shaped = date(&mut v, "interaction_date", &a.interaction_date);
         v.into_result()?;
         let mut tx = self.pool.begin().await?;
+        if let Some(unit) = self
+            .replayed_unit(&mut tx, caller, request, "aiguillage")
+            .await?
+        {
+            return Ok(unit);
+        }
         store::lock_person(&mut tx, beneficiary).await?;
         let person = self.person(&mut tx, caller, beneficiary).await?;
         let mut v = Violations::default();
@@ -656,6 +721,8 @@ impl Cases {
             updated_at: now,
         };
         store::insert_unit(&mut tx, &unit).await?;
+        self.remember(&mut tx, caller, request, "aiguillage", unit.id)
+            .await?;
         // the first exchange is with a counsellor, not the chargé d'information's
         if caller.has_any_role(authz::WORK) {
             store::first_exchange(&mut tx, beneficiary, on).await?;
@@ -675,6 +742,7 @@ impl Cases {
         caller: &Caller,
         beneficiary: BeneficiaryId,
         e: Engagement,
+        request: Option<Uuid>,
     ) -> Result<Unit, ApiError> {
         caller.require_any_role(authz::WORK)?;
         let mut v = Violations::default();
@@ -697,6 +765,12 @@ impl Cases {
             return Err(ApiError::invalid("uo", "is required"));
         };
         let mut tx = self.pool.begin().await?;
+        if let Some(unit) = self
+            .replayed_unit(&mut tx, caller, request, "engagement")
+            .await?
+        {
+            return Ok(unit);
+        }
         store::lock_person(&mut tx, beneficiary).await?;
         let person = self.person(&mut tx, caller, beneficiary).await?;
         let mut v = Violations::default();
@@ -834,6 +908,8 @@ impl Cases {
             updated_at: now,
         };
         store::insert_unit(&mut tx, &unit).await?;
+        self.remember(&mut tx, caller, request, "engagement", unit.id)
+            .await?;
         store::first_exchange(&mut tx, beneficiary, on).await?;
         cep_bus::enqueue(&mut tx, events::engaged(&unit, now)).await?;
         tx.commit().await?;
@@ -848,6 +924,7 @@ impl Cases {
         caller: &Caller,
         uo_id: Uuid,
         i: NewInteraction,
+        request: Option<Uuid>,
     ) -> Result<Interaction, ApiError> {
         caller.require_any_role(authz::WORK)?;
         let mut v = Violations::default();
@@ -880,6 +957,16 @@ impl Cases {
         date(&mut v, "date", &i.date);
         v.into_result()?;
         let mut tx = self.pool.begin().await?;
+        if let Some(first) = self
+            .replayed(&mut tx, caller, request, "interaction")
+            .await?
+        {
+            let done = store::get_interaction(&mut tx, first)
+                .await?
+                .ok_or_else(|| ApiError::internal("the interaction of a request vanished"))?;
+            tx.commit().await?;
+            return Ok(done);
+        }
         let current = self.unit(&mut tx, caller, uo_id, true).await?;
         if !current.is_open() {
             return Err(ApiError::precondition(
@@ -922,6 +1009,8 @@ impl Cases {
             return Err(conflict(uo_id, current.version, current.version + 1));
         }
         store::insert_interaction(&mut tx, &interaction, now).await?;
+        self.remember(&mut tx, caller, request, "interaction", interaction.id)
+            .await?;
         store::first_exchange(&mut tx, current.beneficiary_id, on).await?;
         cep_bus::enqueue(&mut tx, events::interaction(&next, &interaction, now)).await?;
         tx.commit().await?;

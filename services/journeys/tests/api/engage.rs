@@ -251,6 +251,7 @@ async fn a_lot_19_engagement_names_the_lot_taken_over_and_writes_its_number() {
         .await
         .create_purchase_order(authed(
             pb::CreatePurchaseOrderRequest {
+                request_id: String::new(),
                 lot: 19,
                 year: 2026,
                 reference: String::new(),
@@ -299,6 +300,7 @@ async fn a_lot_19_engagement_names_the_lot_taken_over_and_writes_its_number() {
     let uo = j
         .engage(authed(
             pb::EngageRequest {
+                request_id: String::new(),
                 lot_taken_over: 8,
                 ..engagement(id, Uo::Uo1, "2026-11-29", "")
             },
@@ -314,5 +316,53 @@ async fn a_lot_19_engagement_names_the_lot_taken_over_and_writes_its_number() {
         uo.dossier_number, "AB261101000001",
         "the operator id of who engaged"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_request_answers_the_first_time_instead_of_doing_it_twice() {
+    let app = spawn_app().await;
+    order(&app, &[("UO0", 5), ("UO1", 5)]).await;
+    let id = person(&app).await;
+    let mut j = app.journeys().await;
+    let c = counsellor(&app);
+    let retried = uuid::Uuid::now_v7().to_string();
+    let first = j
+        .record_aiguillage(authed(
+            pb::RecordAiguillageRequest {
+                request_id: retried.clone(),
+                ..aiguillage(id, "2026-11-29")
+            },
+            &c,
+        ))
+        .await
+        .expect("aiguillage")
+        .into_inner();
+    let again = j
+        .record_aiguillage(authed(
+            pb::RecordAiguillageRequest {
+                request_id: retried.clone(),
+                ..aiguillage(id, "2026-11-29")
+            },
+            &c,
+        ))
+        .await
+        .expect("the retry")
+        .into_inner();
+    assert_eq!(again.uo_id, first.uo_id);
+    assert_eq!(again.dossier_number, first.dossier_number);
+    assert_eq!(facts(&app, "cep.journeys.uo.engaged").await, 1, "done once");
+    let err = j
+        .engage(authed(
+            pb::EngageRequest {
+                request_id: retried,
+                ..engagement(id, Uo::Uo1, "2026-11-29", "")
+            },
+            &c,
+        ))
+        .await
+        .expect_err("the same id for another request");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("request_id"));
     app.stop().await;
 }

@@ -80,6 +80,7 @@ pub async fn order(app: &TestApp, lines: &[(&str, i64)]) -> pb::PurchaseOrder {
         .await
         .create_purchase_order(authed(
             pb::CreatePurchaseOrderRequest {
+                request_id: String::new(),
                 lot: 8,
                 year: 2026,
                 reference: String::new(),
@@ -100,6 +101,7 @@ pub async fn order(app: &TestApp, lines: &[(&str, i64)]) -> pb::PurchaseOrder {
 
 pub fn engagement(id: BeneficiaryId, uo: Uo, date: &str, referent: &str) -> pb::EngageRequest {
     pb::EngageRequest {
+        request_id: String::new(),
         beneficiary_id: id.to_string(),
         uo: uo as i32,
         engagement_date: date.into(),
@@ -113,6 +115,7 @@ pub fn engagement(id: BeneficiaryId, uo: Uo, date: &str, referent: &str) -> pb::
 
 pub fn aiguillage(id: BeneficiaryId, date: &str) -> pb::RecordAiguillageRequest {
     pb::RecordAiguillageRequest {
+        request_id: String::new(),
         beneficiary_id: id.to_string(),
         origin: "ENTREPRISE".into(),
         request_reason: "FAIRE_LE_POINT".into(),

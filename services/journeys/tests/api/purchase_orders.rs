@@ -63,6 +63,7 @@ async fn a_bad_order_names_each_bad_line_and_only_managers_order() {
     let app = spawn_app().await;
     let mut orders = app.orders().await;
     let bad = pb::CreatePurchaseOrderRequest {
+        request_id: String::new(),
         lot: 8,
         year: 2026,
         reference: String::new(),
@@ -99,6 +100,7 @@ async fn a_bad_order_names_each_bad_line_and_only_managers_order() {
         .expect_err("counsellor");
     assert_eq!(err.code(), Code::PermissionDenied);
     let elsewhere = pb::CreatePurchaseOrderRequest {
+        request_id: String::new(),
         lot: 13,
         year: 2026,
         reference: String::new(),

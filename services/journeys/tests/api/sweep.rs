@@ -27,6 +27,7 @@ async fn an_expired_inactive_unit_is_abandoned_once_and_an_active_one_stays_over
     app.clock.set(at("2027-02-25"));
     j.record_interaction(authed(
         pb::RecordInteractionRequest {
+            request_id: String::new(),
             uo_id: units[1].uo_id.clone(),
             date: "2027-02-18".into(),
             contact_mode: "PRESENTIEL".into(),
