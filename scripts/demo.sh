@@ -57,6 +57,11 @@ e=$(register 1 paris-nord Bernard Sofia 1995-09-14 SALARIE_PRIVE 75018 sofia.ber
 f=$(register 1 paris-nord Petit Hugo 1988-01-02 INDEPENDANT 93200)
 g=$(register 13 saint-denis Payet Maëva 1990-04-25 SALARIE_PRIVE 97400)
 h=$(register 16 ajaccio Santoni Petru 1982-10-08 SALARIE_PRIVE 20090)
+# Lot 8 again, journeys dated back: due soon, abandoned, overdue and active, a late appointment.
+i=$(register 8 nantes-centre Roux Camille 1986-03-17 SALARIE_PRIVE 44100)
+j=$(register 8 nantes-centre Girard Théo 1977-11-05 SALARIE_PRIVE 44200)
+k=$(register 8 angers Faure Inès 1993-06-29 SALARIE_PRIVE 49000)
+l=$(register 8 angers Blanc Jules 1989-08-12 SALARIE_PRIVE 49100)
 
 # Anne (lot 8) completes her UO1 profile and, at UO1 closure, her NIR.
 CEP_TOKEN=$(token_for counsellor 8)
@@ -74,7 +79,7 @@ cepctl beneficiary validate "$a" --uo UO1 || true
 
 log "journeys: purchase orders, aiguillages, UO1 and UO2.1 (through server reflection)"
 "$(grpc_python)" "$ROOT/scripts/demo_journeys.py" anne="$a" paul="$b" claire="$c" lucas="$d" \
-    sofia="$e" hugo="$f" maeva="$g" petru="$h"
+    sofia="$e" hugo="$f" maeva="$g" petru="$h" camille="$i" theo="$j" ines="$k" jules="$l"
 
 # Anne's NIR, now that her UO1 is engaged (it is not asked at the first contact);
 # journeys' fact reaches beneficiaries within a second.

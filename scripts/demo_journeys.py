@@ -43,6 +43,12 @@ PLAN = [
     ("Hugo Petit", "hugo", 1, ["aiguillage:INFORMATION_DELIVREE"]),
     ("Maëva Payet", "maeva", 13, ["uo1", "interaction"]),
     ("Petru Santoni", "petru", 16, ["aiguillage:RDV_CEP_INTERNE", "uo2.1:M. Albertini", "interaction"]),
+    # dated in the past (@-days): a UO1 due within a week, one abandoned by the sweep,
+    # one past its deadline still active, a first appointment late
+    ("Camille Roux", "camille", 8, ["uo1@-55"]),
+    ("Théo Girard", "theo", 8, ["uo1@-130"]),
+    ("Inès Faure", "ines", 8, ["uo1@-90", "interaction@-7"]),
+    ("Jules Blanc", "jules", 8, ["appointment@-50"]),
 ]
 
 
@@ -81,7 +87,10 @@ def journey(client, name, who, lot, steps, on):
         return
     request = {"origin": "ENTREPRISE", "request_reason": "FAIRE_LE_POINT"}
     last = None
+    today = on
     for step in steps:
+        step, _, offset = step.partition("@")
+        on = (datetime.date.fromisoformat(today) + datetime.timedelta(days=int(offset or 0))).isoformat()
         kind, _, arg = step.partition(":")
         if kind == "aiguillage":
             u = client.call(JOURNEYS, "RecordAiguillage", token=counsellor, beneficiary_id=who,
@@ -95,12 +104,25 @@ def journey(client, name, who, lot, steps, on):
             referent = f", referent {last.referent}" if last.referent else ""
             say(f"{name} (lot {lot}): {uo.replace('_', '.')} {last.dossier_number} open until "
                 f"{last.deadline}{referent}, {last.purchase_order_reference}")
+        elif kind == "appointment":
+            a = client.call(JOURNEYS, "RecordAppointmentRequest", token=counsellor, beneficiary_id=who,
+                            requested_on=on, channel="ONLINE")
+            late = " (late)" if a.late else ""
+            say(f"{name} (lot {lot}): appointment asked on {a.requested_on}, first exchange due "
+                f"{a.first_exchange_due}{late}")
         elif kind == "interaction":
-            i = client.call(JOURNEYS, "RecordInteraction", token=counsellor, uo_id=last.uo_id, date=on,
-                            contact_mode="PRESENTIEL", duration_minutes=60,
-                            counsellor=last.referent or "Mme Roux",
-                            service_types=["IDENTIFICATION_COMPETENCES", "INVESTIGATION_METIERS"],
-                            requested_by_beneficiary=True)
+            try:
+                i = client.call(JOURNEYS, "RecordInteraction", token=counsellor, uo_id=last.uo_id, date=on,
+                                contact_mode="PRESENTIEL", duration_minutes=60,
+                                counsellor=last.referent or "Mme Roux",
+                                service_types=["IDENTIFICATION_COMPETENCES", "INVESTIGATION_METIERS"],
+                                requested_by_beneficiary=True)
+            except grpc.RpcError as e:
+                # a unit dated back past its deadline may be swept between two steps
+                if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+                say(f"{name} (lot {lot}): the sweep closed the unit first ({e.details()})")
+                continue
             say(f"{name} (lot {lot}): exchange of {i.duration_minutes} min on {i.date} with {i.counsellor}")
 
 
@@ -109,7 +131,9 @@ def main():
     client = Reflected(os.environ["CEP_JOURNEYS_ADDR"])
     # yesterday in UTC: never in the future in any lot's time zone
     on = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
-    orders(client, on.year)
+    # the orders of this year, and of the last one for the units dated back
+    for year in sorted({on.year, (on - datetime.timedelta(days=130)).year}):
+        orders(client, year)
     for name, key, lot, steps in PLAN:
         who = people.get(key)
         if not who:

@@ -98,6 +98,10 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
         echo "CEP_BENEFICIARIES__NIR__INDEX_KEY=$(secret nir_index_key 32)"
         echo "CEP_BENEFICIARIES__PERSONAL__WRAPPING_KEY=$(secret personal_wrapping_key 32)"
     fi
+    if [ "$1" = journeys ]; then
+        # the local stack sweeps often, so an expired unit closes while you watch
+        echo "CEP_JOURNEYS__ABANDONMENT__SWEEP_INTERVAL_SECONDS=5"
+    fi
 }
 
 start_nats() {
