@@ -22,6 +22,10 @@ pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
         .with_max_age(nats.stream_max_age())
 }
 
+fn taken_over(u: &Unit) -> i32 {
+    u.lot_taken_over.map_or(0, |l| i32::from(l.number()))
+}
+
 fn text(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
@@ -55,6 +59,7 @@ pub fn engaged(u: &Unit, at: DateTime<Utc>) -> OutboxMessage {
         detailed_reason: text(&u.detailed_reason),
         referent: text(&u.referent),
         version: u.version,
+        lot_taken_over: taken_over(u),
     };
     about_person(ENGAGED, &e, u, at)
 }
@@ -73,6 +78,7 @@ pub fn closed(u: &Unit, at: DateTime<Utc>) -> Option<OutboxMessage> {
         billable: c.billable,
         project_state: text(&c.project_state),
         version: u.version,
+        lot_taken_over: taken_over(u),
     };
     Some(about_person(CLOSED, &e, u, at))
 }
