@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 mod database;
 mod logs;
 pub mod metrics;

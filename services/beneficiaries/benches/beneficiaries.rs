@@ -21,36 +21,7 @@ use helpers::Client as _;
 const N: usize = 400;
 const CONCURRENCY: usize = 8;
 
-struct Figures {
-    name: &'static str,
-    ops: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Figures {
-    fn per_second(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64()
-    }
-    fn percentile(&self, p: f64) -> Duration {
-        let mut l = self.latencies.clone();
-        l.sort();
-        let i = ((l.len() as f64 - 1.0) * p).round() as usize;
-        l.get(i).copied().unwrap_or_default()
-    }
-}
-
-fn print(f: &Figures, floor: &Figures) {
-    println!(
-        "{:<34} {:>6} ops {:>9.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>5.2}x the floor's time per op",
-        f.name,
-        f.ops,
-        f.per_second(),
-        f.percentile(0.5).as_secs_f64() * 1e3,
-        f.percentile(0.99).as_secs_f64() * 1e3,
-        floor.per_second() / f.per_second(),
-    );
-}
+use cep_testkit::bench::{Figures, print};
 
 fn person(i: usize) -> pb::RegisterRequest {
     // Distinct names: letters only, from the index.
