@@ -140,6 +140,16 @@ pub enum Command {
     },
     /// What would stop a closure by signature now, each obstacle with its rule code.
     CheckClosure { uo_id: String },
+    /// Closed UO1 and UO2.1 whose person's NIR is still not on file.
+    MissingNir {
+        /// One lot; none: every lot of yours.
+        #[arg(long)]
+        lot: Option<i32>,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
 }
 
 /// A UO that can be engaged: UO1, UO2.1 or UO2.2 (any spelling `Uo` reads).
@@ -337,6 +347,27 @@ pub async fn run(
                     json!({"units": units, "next_page_token": reply.next_page_token})
                 }
             };
+            output::print(format, &view, Some("units"))
+        }
+        Command::MissingNir {
+            lot,
+            page_size,
+            page_token,
+        } => {
+            let reply = client
+                .list_missing_nir(request(
+                    pb::ListMissingNirRequest {
+                        lot: lot.unwrap_or(0),
+                        page_size,
+                        page_token,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            let units: Vec<Value> = reply.units.iter().map(|u| unit(u, format)).collect();
+            let view = json!({"units": units, "next_page_token": reply.next_page_token});
             output::print(format, &view, Some("units"))
         }
         Command::CheckClosure { uo_id } => {

@@ -42,6 +42,32 @@ pub enum Command {
     /// Per line of an order: its UO, rank, quantity, and what is engaged, closed,
     /// billable and remaining.
     Consumption { purchase_order_id: String },
+    /// The consumption statement (décompte) of a lot for a quarter: per line, the units
+    /// closed and billable in it.
+    Statement {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long)]
+        year: i32,
+        /// 1 to 4.
+        #[arg(long)]
+        quarter: i32,
+    },
+    /// Record the delivery of an operator-level document (UO3, UO4 or UO5), consuming
+    /// its line (managers, directors).
+    Deliver {
+        #[arg(long)]
+        lot: i32,
+        /// UO3, UO4 or UO5.
+        #[arg(long)]
+        uo: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The reference of the document delivered.
+        #[arg(long)]
+        document: String,
+    },
 }
 
 /// The lines of `--line UO=QUANTITY`, in the order given; a malformed pair, an
@@ -149,6 +175,62 @@ pub async fn run(
                 .await
                 .map_err(status)?;
             print_order(format, reply.get_ref())
+        }
+        Command::Statement { lot, year, quarter } => {
+            let reply = client
+                .consumption_statement(request(
+                    pb::ConsumptionStatementRequest { lot, year, quarter },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            if let Format::Json = format {
+                return output::print(format, &reply, None);
+            }
+            let lines: Vec<Value> = reply
+                .lines
+                .iter()
+                .map(|l| {
+                    json!({
+                        "uo": l.uo,
+                        "rank": l.rank,
+                        "closed": l.closed,
+                        "billable": l.billable,
+                        "consumed": l.consumed,
+                        "remaining": l.remaining,
+                        "purchase_order_id": l.purchase_order_id,
+                    })
+                })
+                .collect();
+            let view = json!({
+                "lines": lines,
+                "number": reply.number,
+                "lot": reply.lot,
+                "from": reply.from,
+                "to": reply.to,
+            });
+            output::print(format, &view, Some("lines"))
+        }
+        Command::Deliver {
+            lot,
+            uo,
+            date,
+            document,
+        } => {
+            let reply = client
+                .record_operator_delivery(request(
+                    pb::RecordOperatorDeliveryRequest {
+                        lot,
+                        uo,
+                        delivered_on: date,
+                        document_reference: document,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?;
+            output::print(format, reply.get_ref(), None)
         }
     }
 }

@@ -437,3 +437,130 @@ async fn a_uo_given_twice_in_an_order_is_refused_before_any_call() {
     assert_eq!(stderr(&out), said);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_delivery_the_quarterly_statement_and_the_missing_nirs() {
+    let app = spawn_app().await;
+    let addr = format!("http://{}", app.addr);
+    let manager = token(Role::Manager);
+    let created = cepctl(
+        &addr,
+        &manager,
+        &[
+            "po", "create", "--lot", "8", "--year", "2026", "--line", "UO1=3", "--line", "UO4=1",
+        ],
+    )
+    .await;
+    assert!(created.status.success(), "{}", stderr(&created));
+    let delivered = cepctl(
+        &addr,
+        &manager,
+        &[
+            "--output",
+            "json",
+            "po",
+            "deliver",
+            "--lot",
+            "8",
+            "--uo",
+            "UO4",
+            "--date",
+            "2026-11-20",
+            "--document",
+            "COPIL-2026-11",
+        ],
+    )
+    .await;
+    assert!(delivered.status.success(), "{}", stderr(&delivered));
+    assert_eq!(
+        json(&delivered)["purchase_order_reference"],
+        "2026-Lot08-UO4-01-00001"
+    );
+
+    // a UO1 closed at the person's wish, whose NIR is not on file
+    let id = person(&app).await;
+    let counsellor = token(Role::Counsellor);
+    let engaged = cepctl(
+        &addr,
+        &counsellor,
+        &[
+            "--output",
+            "json",
+            "journey",
+            "engage",
+            &id.to_string(),
+            "--uo",
+            "UO1",
+            "--date",
+            "2026-11-02",
+            "--origin",
+            "ENTREPRISE",
+            "--reason",
+            "FAIRE_LE_POINT",
+        ],
+    )
+    .await;
+    assert!(engaged.status.success(), "{}", stderr(&engaged));
+    let uo_id = json(&engaged)["uo_id"].as_str().expect("uo id").to_owned();
+    let closed = cepctl(
+        &addr,
+        &counsellor,
+        &[
+            "journey",
+            "close",
+            &uo_id,
+            "--reason",
+            "VOLONTAIRE_AUTRE",
+            "--date",
+            "2026-11-27",
+            "--version",
+            "1",
+        ],
+    )
+    .await;
+    assert!(closed.status.success(), "{}", stderr(&closed));
+
+    let statement = cepctl(
+        &addr,
+        &counsellor,
+        &[
+            "--output",
+            "json",
+            "po",
+            "statement",
+            "--lot",
+            "8",
+            "--year",
+            "2026",
+            "--quarter",
+            "4",
+        ],
+    )
+    .await;
+    assert!(statement.status.success(), "{}", stderr(&statement));
+    let statement = json(&statement);
+    assert_eq!(statement["number"], "DEC-2026-Lot08-T4");
+    let line = |uo: &str| {
+        statement["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .find(|l| l["uo"] == uo)
+            .cloned()
+            .expect("line")
+    };
+    assert_eq!(line("UO4")["billable"], 1);
+    assert_eq!(line("UO1")["closed"], 1);
+
+    let missing = cepctl(
+        &addr,
+        &counsellor,
+        &["--output", "json", "journey", "missing-nir"],
+    )
+    .await;
+    assert!(missing.status.success(), "{}", stderr(&missing));
+    let units = json(&missing)["units"].as_array().expect("units").clone();
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0]["beneficiary_id"], id.to_string());
+    app.stop().await;
+}
