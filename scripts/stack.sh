@@ -137,14 +137,23 @@ start_service() { # start_service NAME GRPC METRICS
     if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then return 0; fi
     [ -x "$BIN/$name" ] || { log "$BIN/$name is missing: build first (make up does)"; return 1; }
     if port_open "$2"; then log "port $2 of $name is taken by another process"; return 1; fi
-    (
-        set -a; eval "$(service_env "$@")"; set +a
-        export CEP_CONFIG_DIR="$ROOT/config"
-        "$BIN/$name" migrate >>"$LOCAL/logs/$name.log" 2>&1
-        nohup "$BIN/$name" serve >>"$LOCAL/logs/$name.log" 2>&1 &
-        echo $! >"$pidf"
-    )
-    wait_serving "$2" "$name" "$(grpc_service "$name")"
+    local attempt
+    for attempt in 1 2 3; do
+        (
+            set -a; eval "$(service_env "$@")"; set +a
+            export CEP_CONFIG_DIR="$ROOT/config"
+            "$BIN/$name" migrate >>"$LOCAL/logs/$name.log" 2>&1
+            nohup "$BIN/$name" serve >>"$LOCAL/logs/$name.log" 2>&1 &
+            echo $! >"$pidf"
+        )
+        wait_serving "$2" "$name" "$(grpc_service "$name")" && return 0
+        # the service ports lie in the kernel's ephemeral range: a client socket of
+        # another program may hold one for a moment; the service exits, try again
+        kill -0 "$(cat "$pidf")" 2>/dev/null && return 1
+        log "$name exited (port $2 busy for a moment?), starting it again ($attempt/3)"
+        sleep 2
+    done
+    return 1
 }
 
 write_env() {
