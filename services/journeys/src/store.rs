@@ -614,6 +614,21 @@ struct InteractionRow {
     requested_by_beneficiary: bool,
 }
 
+impl From<InteractionRow> for Interaction {
+    fn from(r: InteractionRow) -> Self {
+        Interaction {
+            id: r.id,
+            uo_id: r.uo_id,
+            date: r.date,
+            contact_mode: r.contact_mode,
+            duration_minutes: r.duration_minutes,
+            counsellor: r.counsellor,
+            service_types: r.service_types,
+            requested_by_beneficiary: r.requested_by_beneficiary,
+        }
+    }
+}
+
 /// The interactions of these units, in date order.
 pub async fn interactions_of(
     conn: &mut PgConnection,
@@ -626,19 +641,7 @@ pub async fn interactions_of(
     .bind(units)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Interaction {
-            id: r.id,
-            uo_id: r.uo_id,
-            date: r.date,
-            contact_mode: r.contact_mode,
-            duration_minutes: r.duration_minutes,
-            counsellor: r.counsellor,
-            service_types: r.service_types,
-            requested_by_beneficiary: r.requested_by_beneficiary,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Interaction::from).collect())
 }
 
 pub async fn insert_referent_change(
@@ -1114,14 +1117,5 @@ pub async fn get_interaction(
     .bind(id)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().next().map(|r| Interaction {
-        id: r.id,
-        uo_id: r.uo_id,
-        date: r.date,
-        contact_mode: r.contact_mode,
-        duration_minutes: r.duration_minutes,
-        counsellor: r.counsellor,
-        service_types: r.service_types,
-        requested_by_beneficiary: r.requested_by_beneficiary,
-    }))
+    Ok(rows.into_iter().next().map(Interaction::from))
 }
