@@ -433,7 +433,6 @@ pub struct XrefSection {
 }
 
 /// A parsed document (borrowing its bytes).
-#[derive(Debug)]
 pub struct Document<'a> {
     pub data: &'a [u8],
     /// The offset found after the last `startxref`.
@@ -443,6 +442,17 @@ pub struct Document<'a> {
     pub xref: HashMap<u32, XrefEntry>,
     /// The newest trailer.
     pub trailer: Dict,
+}
+
+impl std::fmt::Debug for Document<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("len", &self.data.len())
+            .field("startxref", &self.startxref)
+            .field("sections", &self.sections.len())
+            .field("objects", &self.xref.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Find the offset after the last `startxref` keyword in the data.

@@ -134,10 +134,23 @@ pub fn certs_to_pem(certs: &[Certificate]) -> Result<String, PadesError> {
     certs.iter().map(cert_to_pem).collect()
 }
 
-/// All certificates of a PEM text (in order).
+/// All certificates of a PEM text, in order (text between the blocks is ignored).
 pub fn certs_from_pem(pem: &str) -> Result<Vec<Certificate>, PadesError> {
-    let certs =
-        Certificate::load_pem_chain(pem.as_bytes()).map_err(|e| pki_err("certificate PEM", e))?;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let block = &rest[start..];
+        let end = block
+            .find(END)
+            .ok_or_else(|| PadesError::Pki("certificate PEM: unterminated block".into()))?
+            + END.len();
+        let cert = <Certificate as der::DecodePem>::from_pem(&block[..end])
+            .map_err(|e| pki_err("certificate PEM", e))?;
+        certs.push(cert);
+        rest = &block[end..];
+    }
     if certs.is_empty() {
         return Err(PadesError::Pki("no certificate in PEM text".into()));
     }

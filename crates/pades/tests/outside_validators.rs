@@ -182,3 +182,63 @@ fn one_changed_byte_in_the_first_range_fails_everywhere() {
         "pdfsig output:\n{out}"
     );
 }
+
+/// krilla writes classic xref tables; other producers write cross-reference streams and
+/// object streams (here: qpdf's rewrite of the krilla document). The update then uses an
+/// xref stream too, which pyHanko accepts in strict mode.
+#[test]
+fn a_document_with_xref_and_object_streams_signs_twice() {
+    if skip_external() {
+        return;
+    }
+    let pki = test_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "plain.pdf", &krilla_pdf(None));
+    let packed = dir.path().join("packed.pdf");
+    let (ok, out) = run_tool(
+        "qpdf",
+        &[
+            "--object-streams=generate",
+            plain.to_str().unwrap(),
+            packed.to_str().unwrap(),
+        ],
+        "apt-get install -y qpdf",
+    );
+    assert!(ok, "qpdf failed:\n{out}");
+    let packed = std::fs::read(&packed).unwrap();
+    assert!(
+        packed.windows(8).any(|w| w == b"/ObjStm ") || packed.windows(7).any(|w| w == b"/ObjStm"),
+        "qpdf wrote no object stream"
+    );
+    let (_o, _once, twice) = signed_twice(&pki, packed);
+    let tail = String::from_utf8_lossy(&twice[twice.len() - 2000..]).into_owned();
+    assert!(
+        tail.contains("/Type /XRef"),
+        "the update follows with an xref stream"
+    );
+
+    let reports = cep_pades::verify(&twice, std::slice::from_ref(&pki.ca)).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.valid), "{reports:#?}");
+
+    let ca = write(dir.path(), "ca.pem", pki.ca_pem.as_bytes());
+    let signed = write(dir.path(), "signed.pdf", &twice);
+    let (ok, out) = pyhanko_validate(&ca, &signed);
+    assert!(ok, "pyhanko failed:\n{out}");
+    let fields = pyhanko_fields(&out);
+    assert_eq!(fields.len(), 2, "pyhanko output:\n{out}");
+    assert!(
+        fields
+            .iter()
+            .all(|(_, t)| t.contains("The signature is judged VALID.")),
+        "pyhanko output:\n{out}"
+    );
+    let (ok, out) = pdfsig(&signed);
+    assert!(ok, "pdfsig failed:\n{out}");
+    assert_eq!(
+        out.matches("Signature Validation: Signature is Valid.")
+            .count(),
+        2,
+        "pdfsig output:\n{out}"
+    );
+}

@@ -79,7 +79,7 @@ pub fn krilla_pdf(image_side: Option<u32>) -> Vec<u8> {
             x ^= x >> 7;
             x ^= x << 17;
             let b = x.to_le_bytes();
-            px.extend_from_slice(&[b[0], b[1], b[2], 255]);
+            px.extend_from_slice(&[b[0], b[1], b[2], b[3]]);
         }
         let image = Image::from_rgba8(px, side, side);
         surface.draw_image(image, Size::from_wh(500.0, 500.0).expect("size"));
