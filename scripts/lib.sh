@@ -81,11 +81,27 @@ postgres_stop() {
     as_pg_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
 }
 
+# ensure_pdf_tools: the outside judges of our PDFs: poppler's pdfsig, pdftotext and
+# pdfinfo (Debian's poppler-utils) and pyHanko (PyPI, in .local/tools/pdf-venv, put
+# on PATH).
+ensure_pdf_tools() {
+    command -v pdfsig >/dev/null || { log "installing poppler-utils"; apt_install poppler-utils; }
+    local venv="$ROOT/.local/tools/pdf-venv"
+    if [ ! -x "$venv/bin/pyhanko" ]; then
+        log "installing pyHanko"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q pyhanko pyhanko-cli >&2
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
 # test_environment: what tests and benchmarks run against: PostgreSQL and nats-server
-# installed, the test cluster started and CEP_TEST_DATABASE_URL exported.
+# installed, the PDF validators, the test cluster started and CEP_TEST_DATABASE_URL
+# exported.
 test_environment() {
     ensure_postgres_installed
     ensure_nats_installed
+    ensure_pdf_tools
     CEP_TEST_DATABASE_URL="$(bash "$ROOT/scripts/test-postgres.sh" start)"
     export CEP_TEST_DATABASE_URL
 }

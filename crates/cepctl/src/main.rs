@@ -11,6 +11,7 @@ mod dev_token;
 mod failure;
 mod journey;
 mod output;
+mod pki;
 mod purchase_order;
 mod reference;
 
@@ -62,6 +63,9 @@ enum Command {
     /// Units of work from the aiguillage to their closure (journeys service).
     #[command(subcommand)]
     Journey(journey::Command),
+    /// The local stack's test certificate authority (deliverables' signatures).
+    #[command(subcommand)]
+    Pki(pki::Command),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -79,6 +83,7 @@ async fn main() -> std::process::ExitCode {
             purchase_order::run(cmd, cli.token, &cli.journeys_addr, cli.output).await
         }
         Command::Journey(cmd) => journey::run(cmd, cli.token, &cli.journeys_addr, cli.output).await,
+        Command::Pki(cmd) => pki::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -52,6 +52,28 @@ pub fn canonical(input: &str, max: usize) -> Result<String, TextError> {
     Ok(text.to_owned())
 }
 
+/// A free text of several lines (a section of a deliverable): as [`canonical`], but
+/// line breaks are kept (`\r\n` and `\r` written `\n`) and tabs become spaces.
+///
+/// # Errors
+///
+/// The first rule broken.
+pub fn canonical_multiline(input: &str, max: usize) -> Result<String, TextError> {
+    let unified = input
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\t', " ");
+    let lines: Result<Vec<String>, TextError> = unified
+        .split('\n')
+        .map(|line| canonical(line, max))
+        .collect();
+    let text = lines?.join("\n").trim().to_owned();
+    if text.chars().count() > max {
+        return Err(TextError::TooLong(max));
+    }
+    Ok(text)
+}
+
 /// A person's name: [`canonical`], not empty, made of letters (with their accents)
 /// and the spaces, hyphens, apostrophes and periods of names ("Lefèvre-D'Arc",
 /// "St. John"), at least one letter.
@@ -100,6 +122,19 @@ pub fn excerpt(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multiline_text_keeps_its_lines_and_refuses_other_controls() {
+        assert_eq!(
+            canonical_multiline(" Premier point\r\n\tSecond point \n", 100),
+            Ok("Premier point\n Second point".to_owned())
+        );
+        assert_eq!(canonical_multiline("a\u{7}b", 100), Err(TextError::Control));
+        assert_eq!(
+            canonical_multiline("abc\ndef", 5),
+            Err(TextError::TooLong(5))
+        );
+    }
 
     #[test]
     fn decomposed_and_precomposed_names_are_the_same_name() {

@@ -70,3 +70,78 @@ where
         .clone();
     Ok(Response::new(call(caller, request.into_inner()).await?))
 }
+
+/// The caller's own credentials, to ask another service on the caller's behalf: the
+/// caller's roles and scope apply there too, and that service's access log names the
+/// caller. The token must carry that service's audience.
+#[derive(Clone)]
+pub struct OnBehalf {
+    authorization: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    peer: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for OnBehalf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnBehalf").finish_non_exhaustive()
+    }
+}
+
+impl OnBehalf {
+    /// The credentials `request` came with (none: an unauthenticated call, which the
+    /// token check has already refused).
+    pub fn of<T>(request: &Request<T>) -> Option<Self> {
+        let authorization = request.metadata().get("authorization")?.clone();
+        let user_agent = request
+            .metadata()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(200).collect());
+        Some(Self {
+            authorization,
+            peer: request.remote_addr().map(|a| a.ip().to_string()),
+            user_agent,
+        })
+    }
+
+    /// `message` as a request carrying the caller's credentials.
+    pub fn request<M>(&self, message: M) -> Request<M> {
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", self.authorization.clone());
+        request
+    }
+
+    /// The caller's address, as the server saw it.
+    pub fn peer(&self) -> Option<&str> {
+        self.peer.as_deref()
+    }
+
+    /// The caller's user agent, cut to 200 characters.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+}
+
+/// Like [`handle`], with the caller's credentials for calls made on their behalf.
+///
+/// # Errors
+///
+/// The status of the call's error.
+pub async fn handle_on_behalf<T, R, F>(
+    request: Request<T>,
+    call: impl FnOnce(auth::Caller, OnBehalf, T) -> F,
+) -> Result<Response<R>, Status>
+where
+    F: Future<Output = Result<R, crate::ApiError>>,
+{
+    let caller = auth::caller(&request)
+        .map_err(crate::ApiError::from)?
+        .clone();
+    let on_behalf =
+        OnBehalf::of(&request).ok_or_else(|| crate::ApiError::from(auth::AuthError::Missing))?;
+    Ok(Response::new(
+        call(caller, on_behalf, request.into_inner()).await?,
+    ))
+}
