@@ -90,4 +90,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
     sleep 0.5
 done
 
+log "deliverables: two signed electronically, one on paper (through server reflection)"
+"$(grpc_python)" "$ROOT/scripts/demo_deliverables.py" anne="$a" sofia="$e" maeva="$g"
+
 log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

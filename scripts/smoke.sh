@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings the local stack up (as `make up` does, binaries already built), checks that
 # its NATS server admits only the services' users (tests/e2e/nats_accounts_smoke.py),
-# drives beneficiaries and journeys with a generic gRPC client through server
+# drives beneficiaries, journeys and deliverables with a generic gRPC client through server
 # reflection only (tests/e2e/*_smoke.py), and takes it down.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -20,3 +20,5 @@ CEP_MANAGER_TOKEN="$(cepctl dev-token --role manager --lot 8 --subject smoke-tes
 export CEP_TOKEN CEP_MANAGER_TOKEN
 "$python" tests/e2e/reflection_smoke.py
 "$python" tests/e2e/journeys_smoke.py
+ensure_pdf_tools
+CEP_LOCAL="$ROOT/.local" "$python" tests/e2e/deliverables_smoke.py

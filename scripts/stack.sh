@@ -3,7 +3,7 @@
 # database per service), nats-server with JetStream (127.0.0.1:4222) admitting only
 # the services' users (k8s/base/nats/accounts.conf, generated from
 # deploy/nats/permissions.toml; a random password each under .local/secrets/) and
-# every service built so far (beneficiaries, journeys), each health-checked through
+# every service built so far (beneficiaries, journeys, deliverables), each health-checked through
 # grpc.health.v1, state under .local/. Usage: stack.sh up|down|status|usage|wait
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +14,7 @@ NATS_PORT=4222
 NATS_MONITOR_PORT=8222
 DATABASES=(beneficiaries journeys deliverables claims exchange pra)
 # service name, gRPC port, metrics port: the services that exist so far
-SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652")
+SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652" "deliverables 50053 9653")
 OPERATOR_LOTS="1,8,13,16"
 # The NATS users of the services, one per service (deploy/nats/permissions.toml).
 NATS_ACCOUNTS="$ROOT/k8s/base/nats/accounts.conf"
@@ -77,6 +77,7 @@ grpc_service() {
     case "$1" in
         beneficiaries) echo cep.beneficiaries.v1.BeneficiaryService ;;
         journeys) echo cep.journeys.v1.JourneyService ;;
+        deliverables) echo cep.deliverables.v1.DeliverableService ;;
         *) echo "" ;;
     esac
 }
@@ -101,6 +102,18 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
     if [ "$1" = journeys ]; then
         # the local stack sweeps often, so an expired unit closes while you watch
         echo "CEP_JOURNEYS__ABANDONMENT__SWEEP_INTERVAL_SECONDS=5"
+    fi
+    if [ "$1" = deliverables ]; then
+        # the test CA of `cepctl pki init`; codes by email land as .eml files in
+        # .local/mail/ (the local mail sink); documents under .local/blobs/
+        echo "CEP_DELIVERABLES__SIGNING__ISSUER_CERTIFICATE_PATH=$LOCAL/pki/ca.pem"
+        echo "CEP_DELIVERABLES__SIGNING__ISSUER_KEY_PATH=$LOCAL/pki/ca.key"
+        echo "CEP_DELIVERABLES__SIGNING__LOCATION=Paris"
+        echo "CEP_DELIVERABLES__CODE__HASHING_KEY=$(secret code_hashing_key 32)"
+        echo "CEP_DELIVERABLES__MAIL__TRANSPORT=file"
+        echo "CEP_DELIVERABLES__MAIL__DIRECTORY=$LOCAL/mail"
+        echo "CEP_DELIVERABLES__BLOBS__ROOT=$LOCAL/blobs/deliverables"
+        echo "CEP_DELIVERABLES__LETTERHEAD__OPERATOR_NAME='Opérateur CEP de démonstration'"
     fi
 }
 
@@ -179,7 +192,7 @@ write_env() {
         for s in "${SERVICES[@]}"; do
             # shellcheck disable=SC2086
             service_env $s | grep -v -e '__NATS__USER=' -e '__NATS__PASSWORD=' \
-                -e '__NIR__' -e '__PERSONAL__' | sed 's/^/export /'
+                -e '__NIR__' -e '__PERSONAL__' -e '__CODE__HASHING_KEY' | sed 's/^/export /'
         done
         echo "export CEP_DEV_JWT_SECRET_FILE=$LOCAL/secrets/jwt_secret"
         echo "# NATS admits only the services' users (deploy/nats/permissions.toml): a service"
@@ -211,6 +224,8 @@ up() {
             || psql -q -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -c "CREATE DATABASE cep_$db" >/dev/null
     done
     start_nats
+    # the test certificate authority the deliverables service signs under
+    "$BIN/cepctl" pki init --dir "$LOCAL/pki" >/dev/null
     local s
     for s in "${SERVICES[@]}"; do
         # shellcheck disable=SC2086
@@ -264,7 +279,10 @@ $(status | sed 's/^/  /')
 Any gRPC client works through server reflection, e.g.
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50051 list
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50052 list   # journeys
-Logs: .local/logs/   Metrics: \$CEP_BENEFICIARIES_METRICS, \$CEP_JOURNEYS_METRICS
+  grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50053 list   # deliverables
+The beneficiary's one-time signing codes land in .local/mail/*.eml (the local mail
+sink); signed documents verify with: pyhanko sign validate --trust .local/pki/ca.pem
+Logs: .local/logs/   Metrics: \$CEP_BENEFICIARIES_METRICS, \$CEP_JOURNEYS_METRICS, \$CEP_DELIVERABLES_METRICS
 EOT
 }
 

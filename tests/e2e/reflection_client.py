@@ -74,3 +74,26 @@ class Reflected:
                 if e.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _stub(self, service, method, kind):
+        m = self.pool.FindServiceByName(service).FindMethodByName(method)
+        request = message_factory.GetMessageClass(m.input_type)
+        response = message_factory.GetMessageClass(m.output_type)
+        make = getattr(self.channel, kind)
+        stub = make(f"/{service}/{method}", request_serializer=request.SerializeToString,
+                    response_deserializer=response.FromString)
+        return stub, request
+
+    def _metadata(self, token):
+        bearer = token or self.token
+        return [("authorization", f"Bearer {bearer}")] if bearer else []
+
+    def stream(self, service, method, token=None, timeout=60, **fields):
+        """A server-streaming call: the replies, in order."""
+        stub, request = self._stub(service, method, "unary_stream")
+        return list(stub(request(**fields), metadata=self._metadata(token), timeout=timeout))
+
+    def upload(self, service, method, messages, token=None, timeout=60):
+        """A client-streaming call: `messages` (dicts) sent in order, one reply."""
+        stub, request = self._stub(service, method, "stream_unary")
+        return stub(iter([request(**m) for m in messages]), metadata=self._metadata(token), timeout=timeout)

@@ -635,7 +635,8 @@ impl Cases {
         let at = self.clock.now();
         let signer = format!("Conseiller {}", caller.subject);
         let appearance = vec![
-            format!("Signé électroniquement par {signer}"),
+            "Signé électroniquement par".to_owned(),
+            signer.clone(),
             format!("le {} (UTC)", at.format("%d/%m/%Y à %H:%M")),
             "Lu et approuvé".to_owned(),
         ];
@@ -829,11 +830,9 @@ impl Cases {
         // The trail's head, sealed into the signature dictionary the signature covers.
         let reason = format!("Lu et approuvé ; piste d'audit sha256:{head}");
         let appearance = vec![
-            format!("Signé électroniquement par le bénéficiaire"),
-            format!(
-                "le {} (UTC), code à usage unique vérifié",
-                at.format("%d/%m/%Y à %H:%M")
-            ),
+            "Signé électroniquement par le bénéficiaire".to_owned(),
+            format!("le {} (UTC)", at.format("%d/%m/%Y à %H:%M")),
+            "code à usage unique vérifié".to_owned(),
             "Lu et approuvé".to_owned(),
         ];
         let (sha, pem) = self

@@ -163,6 +163,9 @@ async fn both_signatures_validate_outside_and_the_uo1_closes_once_by_signature()
     assert_eq!(cep_pades_sha(&pdf), signed.signed_sha256);
     let path = stack.dir.path().join("signed.pdf");
     std::fs::write(&path, &pdf).unwrap();
+    if let Ok(keep) = std::env::var("CEP_KEEP_SIGNED") {
+        std::fs::copy(&path, std::path::Path::new(&keep).join("signed.pdf")).unwrap();
+    }
     let (ok, report) = pyhanko(&stack, &path);
     assert!(ok, "{report}");
     assert_eq!(
