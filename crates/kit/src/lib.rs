@@ -15,6 +15,7 @@ pub mod db;
 pub mod grpc;
 pub mod keys;
 pub mod metrics;
+pub mod sealing;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -15,18 +15,15 @@
 //! Every ciphertext is `nonce || ciphertext+tag` with the person's id as associated
 //! data, so it cannot be moved to another record.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use cep_domain::{BeneficiaryId, Lot, Nir};
 use cep_kit::keys::{Key, KeyVersion, Keyring};
+use cep_kit::sealing::{self, PersonalKeys, SealingError};
 use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 use crate::settings::{IndexKey, VaultKeys};
 
-const NONCE_LEN: usize = 12;
 /// Bytes kept of an HMAC for the identity, name and birth-date indexes.
 const INDEX_LEN: usize = 16;
 /// Name prefixes indexed, in characters: a search prefix is at most this long.
@@ -56,28 +53,7 @@ impl From<VaultError> for cep_runtime::ApiError {
     }
 }
 
-/// A person's data key, in memory only.
-#[derive(Clone)]
-pub struct DataKey(Key);
-
-impl std::fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DataKey(..)")
-    }
-}
-
-/// A data key as stored: wrapped, with the version of the wrapping key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WrappedKey {
-    pub version: KeyVersion,
-    pub bytes: Vec<u8>,
-}
-
-impl std::fmt::Debug for WrappedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WrappedKey(version {})", self.version)
-    }
-}
+pub use cep_kit::sealing::{DataKey, WrappedKey};
 
 /// A NIR at rest: the ciphertext and the version of the NIR key of its outer layer.
 #[derive(Clone, PartialEq, Eq)]
@@ -92,48 +68,29 @@ impl std::fmt::Debug for SealedNir {
     }
 }
 
+impl From<SealingError> for VaultError {
+    fn from(e: SealingError) -> Self {
+        match e {
+            SealingError::UnknownWrappingKey(v) => VaultError::UnknownWrappingKey(v),
+            SealingError::Seal => VaultError::Seal("encryption failed"),
+            SealingError::Decrypt | SealingError::Truncated => VaultError::Decrypt,
+        }
+    }
+}
+
 fn seal(key: &Key, id: BeneficiaryId, msg: &[u8]) -> Result<Vec<u8>, VaultError> {
-    let cipher = Aes256Gcm::new(key.into());
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::thread_rng().fill_bytes(&mut nonce);
-    let aad = id.as_uuid();
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg,
-                aad: aad.as_bytes(),
-            },
-        )
-        .map_err(|_| VaultError::Seal("encryption failed"))?;
-    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    Ok(out)
+    Ok(sealing::seal_with(key, id.as_uuid().as_bytes(), msg)?)
 }
 
 fn open(key: &Key, id: BeneficiaryId, stored: &[u8]) -> Result<Vec<u8>, VaultError> {
-    if stored.len() <= NONCE_LEN {
-        return Err(VaultError::Decrypt);
-    }
-    let (nonce, sealed) = stored.split_at(NONCE_LEN);
-    let aad = id.as_uuid();
-    Aes256Gcm::new(key.into())
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: sealed,
-                aad: aad.as_bytes(),
-            },
-        )
-        .map_err(|_| VaultError::Decrypt)
+    Ok(sealing::open_with(key, id.as_uuid().as_bytes(), stored)?)
 }
 
 /// The keys, and what the service does with them.
 #[derive(Clone, Debug)]
 pub struct Vault {
     nir: Keyring,
-    personal: Keyring,
+    personal: PersonalKeys,
     index: IndexKey,
 }
 
@@ -141,41 +98,24 @@ impl Vault {
     pub fn new(keys: VaultKeys) -> Self {
         Self {
             nir: keys.nir,
-            personal: keys.personal,
+            personal: PersonalKeys::new(keys.personal),
             index: keys.index,
         }
     }
 
     /// A new data key for person `id`, and its wrapped form to store.
     pub fn new_data_key(&self, id: BeneficiaryId) -> Result<(DataKey, WrappedKey), VaultError> {
-        let mut key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut key);
-        let (version, wrapping) = &self.personal.current;
-        let bytes = seal(wrapping, id, &key)?;
-        Ok((
-            DataKey(key),
-            WrappedKey {
-                version: *version,
-                bytes,
-            },
-        ))
+        Ok(self.personal.new_data_key(id.as_uuid())?)
     }
 
     /// The data key of person `id` from its stored form.
     pub fn unwrap(&self, id: BeneficiaryId, wrapped: &WrappedKey) -> Result<DataKey, VaultError> {
-        let wrapping = self
-            .personal
-            .get(wrapped.version)
-            .ok_or(VaultError::UnknownWrappingKey(wrapped.version))?;
-        let key: Key = open(wrapping, id, &wrapped.bytes)?
-            .try_into()
-            .map_err(|_| VaultError::Decrypt)?;
-        Ok(DataKey(key))
+        Ok(self.personal.unwrap(id.as_uuid(), wrapped)?)
     }
 
     /// The version new data keys are wrapped under.
     pub fn wrapping_version(&self) -> KeyVersion {
-        self.personal.current.0
+        self.personal.wrapping_version()
     }
 
     /// The same data key wrapped under the current wrapping key; `None` when it is.
@@ -184,20 +124,12 @@ impl Vault {
         id: BeneficiaryId,
         wrapped: &WrappedKey,
     ) -> Result<Option<WrappedKey>, VaultError> {
-        if wrapped.version == self.wrapping_version() {
-            return Ok(None);
-        }
-        let key = self.unwrap(id, wrapped)?;
-        let (version, wrapping) = &self.personal.current;
-        Ok(Some(WrappedKey {
-            version: *version,
-            bytes: seal(wrapping, id, &key.0)?,
-        }))
+        Ok(self.personal.rewrap(id.as_uuid(), wrapped)?)
     }
 
     /// Whether data keys wrapped under `version` can be opened.
     pub fn knows_wrapping(&self, version: KeyVersion) -> bool {
-        self.personal.get(version).is_some()
+        self.personal.knows_wrapping(version)
     }
 
     /// `plain` sealed with the person's data key.
@@ -207,7 +139,7 @@ impl Vault {
         key: &DataKey,
         plain: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        seal(&key.0, id, plain)
+        seal(key.bytes(), id, plain)
     }
 
     /// What [`Vault::seal`] sealed.
@@ -217,7 +149,7 @@ impl Vault {
         key: &DataKey,
         sealed: &[u8],
     ) -> Result<Vec<u8>, VaultError> {
-        open(&key.0, id, sealed)
+        open(key.bytes(), id, sealed)
     }
 
     /// The version new NIRs are sealed under.
@@ -241,7 +173,7 @@ impl Vault {
         key: &DataKey,
         nir: &Nir,
     ) -> Result<SealedNir, VaultError> {
-        let inner = seal(&key.0, id, nir.as_str().as_bytes())?;
+        let inner = seal(key.bytes(), id, nir.as_str().as_bytes())?;
         let (version, outer) = &self.nir.current;
         Ok(SealedNir {
             key_version: *version,
@@ -256,7 +188,7 @@ impl Vault {
         stored: &SealedNir,
     ) -> Result<Nir, VaultError> {
         let inner = open(self.nir_key(stored.key_version)?, id, &stored.bytes)?;
-        let plain = open(&key.0, id, &inner)?;
+        let plain = open(key.bytes(), id, &inner)?;
         let text = String::from_utf8(plain).map_err(|_| VaultError::Corrupt)?;
         Nir::parse(&text).map_err(|_| VaultError::Corrupt)
     }
