@@ -110,6 +110,7 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
         echo "CEP_DELIVERABLES__SIGNING__ISSUER_KEY_PATH=$LOCAL/pki/ca.key"
         echo "CEP_DELIVERABLES__SIGNING__LOCATION=Paris"
         echo "CEP_DELIVERABLES__CODE__HASHING_KEY=$(secret code_hashing_key 32)"
+        echo "CEP_DELIVERABLES__PERSONAL__WRAPPING_KEY=$(secret deliverables_wrapping_key 32)"
         echo "CEP_DELIVERABLES__MAIL__TRANSPORT=file"
         echo "CEP_DELIVERABLES__MAIL__DIRECTORY=$LOCAL/mail"
         echo "CEP_DELIVERABLES__BLOBS__ROOT=$LOCAL/blobs/deliverables"

@@ -148,7 +148,11 @@ impl PersonalKeys {
     }
 
     /// The same data key wrapped under the current wrapping key; `None` when it is.
-    pub fn rewrap(&self, id: Uuid, wrapped: &WrappedKey) -> Result<Option<WrappedKey>, SealingError> {
+    pub fn rewrap(
+        &self,
+        id: Uuid,
+        wrapped: &WrappedKey,
+    ) -> Result<Option<WrappedKey>, SealingError> {
         if wrapped.version == self.wrapping_version() {
             return Ok(None);
         }
@@ -191,6 +195,15 @@ pub fn sealed_len(plain_len: u64) -> u64 {
     STREAM_HEADER as u64 + plain_len + chunks * TAG_LEN as u64
 }
 
+/// How many plaintext bytes a sealed document of `sealed_len` bytes holds (`None`:
+/// not a length a sealed document can have).
+pub fn plain_len(sealed: u64) -> Option<u64> {
+    let body = sealed.checked_sub(STREAM_HEADER as u64)?;
+    let chunks = body.div_ceil(SEALED_CHUNK as u64).max(1);
+    let plain = body.checked_sub(chunks * TAG_LEN as u64)?;
+    (sealed_len(plain) == sealed).then_some(plain)
+}
+
 /// Seals a document chunk by chunk, for person `id` under `label`.
 pub struct StreamSealer {
     cipher: Aes256Gcm,
@@ -201,13 +214,17 @@ pub struct StreamSealer {
 
 impl std::fmt::Debug for StreamSealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamSealer").field("chunks", &self.counter).finish_non_exhaustive()
+        f.debug_struct("StreamSealer")
+            .field("chunks", &self.counter)
+            .finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for StreamOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamOpener").field("remaining", &self.remaining).finish_non_exhaustive()
+        f.debug_struct("StreamOpener")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
     }
 }
 
@@ -235,7 +252,13 @@ impl StreamSealer {
         let nonce = chunk_nonce(&self.prefix, self.counter, last);
         self.counter = self.counter.checked_add(1).ok_or(SealingError::Seal)?;
         self.cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: chunk, aad: &self.aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: chunk,
+                    aad: &self.aad,
+                },
+            )
             .map_err(|_| SealingError::Seal)
     }
 }
@@ -303,7 +326,13 @@ impl StreamOpener {
         let nonce = chunk_nonce(&prefix, self.counter, last);
         self.counter = self.counter.checked_add(1).ok_or(SealingError::Truncated)?;
         self.cipher
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: chunk, aad: &self.aad })
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: chunk,
+                    aad: &self.aad,
+                },
+            )
             .map_err(|_| SealingError::Decrypt)
     }
 
@@ -314,10 +343,15 @@ impl StreamOpener {
 }
 
 /// A whole document sealed at once (small ones, and tests).
-pub fn seal_stream(key: &DataKey, id: Uuid, label: &str, plain: &[u8]) -> Result<Vec<u8>, SealingError> {
+pub fn seal_stream(
+    key: &DataKey,
+    id: Uuid,
+    label: &str,
+    plain: &[u8],
+) -> Result<Vec<u8>, SealingError> {
     let (mut sealer, mut out) = StreamSealer::new(key, id, label);
     let mut chunks = plain.chunks(CHUNK).peekable();
-    if chunks.peek().is_none() || plain.len() % CHUNK == 0 {
+    if chunks.peek().is_none() || plain.len().is_multiple_of(CHUNK) {
         for c in chunks {
             out.extend(sealer.seal(c, false)?);
         }
@@ -361,6 +395,11 @@ mod tests {
             let plain: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
             let sealed = seal_stream(&key, id, "doc", &plain).unwrap();
             assert_eq!(sealed.len() as u64, sealed_len(len as u64), "length {len}");
+            assert_eq!(
+                plain_len(sealed.len() as u64),
+                Some(len as u64),
+                "length {len}"
+            );
             for slice in [1, 7, 4096, SEALED_CHUNK, sealed.len().max(1)] {
                 let mut opener = StreamOpener::new(&key, id, "doc", sealed.len() as u64);
                 let mut out = Vec::new();

@@ -14,12 +14,30 @@ CREATE TABLE units (
     closed boolean NOT NULL DEFAULT false
 );
 
--- Content-addressed documents: the bytes live in the blob store under their SHA-256.
+-- Each person's data key, wrapped under personal.wrapping_key (docs/personal-data.md):
+-- everything this service keeps of the person is sealed with it; the row is deleted
+-- when the person is erased, and with it every copy becomes unreadable.
+CREATE TABLE person_keys (
+    beneficiary_id uuid PRIMARY KEY,
+    wrapping_version smallint NOT NULL,
+    wrapped_key bytea NOT NULL
+);
+
+-- The people erased (cep.beneficiaries.erased): their key is gone, for good.
+CREATE TABLE erasures (
+    beneficiary_id uuid PRIMARY KEY,
+    erased_at timestamptz NOT NULL
+);
+
+-- Content-addressed documents: the bytes live in the blob store under the person and
+-- the SHA-256 of the document, sealed with the person's data key.
 CREATE TABLE blobs (
-    sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    beneficiary_id uuid NOT NULL,
+    sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     size bigint NOT NULL CHECK (size >= 0),
     media_type text NOT NULL,
-    created_at timestamptz NOT NULL
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (beneficiary_id, sha256)
 );
 
 CREATE TABLE deliverables (
@@ -28,13 +46,14 @@ CREATE TABLE deliverables (
     kind text NOT NULL CHECK (kind IN ('ETAT_DES_LIEUX_PARTAGE', 'PROJET_PROFESSIONNEL')),
     state text NOT NULL CHECK (state IN ('DRAFT', 'SIGNING', 'COUNSELLOR_SIGNED', 'SIGNED')),
     mode text CHECK (mode IN ('ELECTRONIC', 'PAPER')),
-    sections jsonb NOT NULL DEFAULT '{}',
+    -- The section texts (JSON), sealed with the person's data key.
+    sections_sealed bytea,
     complementary jsonb,
     wants_uo2_2 boolean NOT NULL DEFAULT false,
     template_version text NOT NULL,
-    rendered_sha256 text REFERENCES blobs (sha256),
-    frozen_sha256 text REFERENCES blobs (sha256),
-    current_sha256 text REFERENCES blobs (sha256),
+    rendered_sha256 text,
+    frozen_sha256 text,
+    current_sha256 text,
     -- Where each signature's widget goes on the frozen document.
     signature_boxes jsonb NOT NULL DEFAULT '[]',
     signed_at timestamptz,
@@ -51,7 +70,7 @@ CREATE TABLE signatures (
     signer text NOT NULL,
     signed_at timestamptz NOT NULL,
     certificate_pem text NOT NULL,
-    document_sha256 text NOT NULL REFERENCES blobs (sha256),
+    document_sha256 text NOT NULL,
     PRIMARY KEY (deliverable_id, role)
 );
 
@@ -89,9 +108,9 @@ CREATE TABLE audit_trail (
 -- The paper path: the scan and the counsellor's attestation.
 CREATE TABLE paper_signatures (
     deliverable_id uuid PRIMARY KEY REFERENCES deliverables (deliverable_id),
-    attestation text NOT NULL,
+    attestation_sealed bytea NOT NULL,
     signed_on date NOT NULL,
-    sha256 text NOT NULL REFERENCES blobs (sha256),
+    sha256 text NOT NULL,
     recorded_by text NOT NULL,
     recorded_at timestamptz NOT NULL
 );
@@ -102,8 +121,8 @@ CREATE TABLE closing_traces (
     uo_id uuid NOT NULL REFERENCES units (uo_id),
     kind text NOT NULL CHECK (kind IN ('DOCUMENT', 'MESSAGE')),
     received_on date NOT NULL,
-    summary text NOT NULL,
-    sha256 text NOT NULL REFERENCES blobs (sha256),
+    summary_sealed bytea NOT NULL,
+    sha256 text NOT NULL,
     reference text NOT NULL UNIQUE,
     recorded_by text NOT NULL,
     recorded_at timestamptz NOT NULL

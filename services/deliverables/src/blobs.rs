@@ -1,16 +1,21 @@
-//! The documents' bytes, content-addressed by SHA-256 in an object store (a local
-//! folder by default) and never overwritten: a document is written once under its
-//! hash, and written again only as the same bytes.
+//! The documents' bytes in an object store (a local folder by default), addressed by
+//! their person and the SHA-256 of the document, never overwritten, and **sealed with
+//! the person's data key** (cep-kit's chunked streams): a copy of the folder or of a
+//! backup shows nothing of a person, and nothing opens once the person's key is
+//! destroyed by the erasure. Writing and reading go chunk by chunk, so a 20 MB
+//! document is never held twice.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cep_kit::sealing::{self, CHUNK, DataKey, StreamOpener, StreamSealer};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -18,7 +23,7 @@ pub enum BlobError {
     Store(#[from] object_store::Error),
     #[error("blob {0} is missing from the store")]
     Missing(String),
-    #[error("blob {0} does not hash to its name: the store was altered")]
+    #[error("blob {0} does not open or does not hash to its name: the store was altered")]
     Altered(String),
     #[error("blob store folder: {0}")]
     Io(#[from] std::io::Error),
@@ -38,8 +43,8 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
 }
 
-fn path(sha256: &str) -> Path {
-    Path::from(format!("sha256/{}/{sha256}", &sha256[..2]))
+fn path(owner: Uuid, sha256: &str) -> Path {
+    Path::from(format!("people/{owner}/{}/{sha256}", &sha256[..2]))
 }
 
 impl Blobs {
@@ -51,50 +56,102 @@ impl Blobs {
         })
     }
 
-    /// Writes a document made of `parts` (e.g. a signed document's earlier revision
-    /// and its new incremental update, never joined in memory) and returns its hash.
-    pub async fn put(&self, parts: &[Bytes]) -> Result<(String, u64), BlobError> {
+    /// Writes a document of person `owner` made of `parts` (e.g. a signed document's
+    /// earlier revision and its new incremental update, never joined in memory),
+    /// sealed with `key`; returns its hash and size. A document already stored is
+    /// left as it is.
+    pub async fn put(
+        &self,
+        owner: Uuid,
+        key: &DataKey,
+        parts: &[Bytes],
+    ) -> Result<(String, u64), BlobError> {
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_ref()).collect();
         let sha256 = sha256_of(&refs);
-        let size = parts.iter().map(|p| p.len() as u64).sum();
-        let payload: PutPayload = parts.iter().cloned().collect();
-        let options = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self.store.put_opts(&path(&sha256), payload, options).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok((sha256, size)),
-            Err(e) => Err(e.into()),
+        let size: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        let at = path(owner, &sha256);
+        match self.store.head(&at).await {
+            Ok(_) => return Ok((sha256, size)),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        let (mut sealer, header) = StreamSealer::new(key, owner, &sha256);
+        let mut out = WriteMultipart::new(self.store.put_multipart(&at).await?);
+        out.write(&header);
+        let seal = |sealer: &mut StreamSealer, chunk: &[u8], last: bool| {
+            sealer
+                .seal(chunk, last)
+                .map_err(|_| BlobError::Altered(sha256.clone()))
+        };
+        // chunks of CHUNK bytes across the parts' boundaries; the last one shorter
+        let mut pending: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut written = 0u64;
+        for part in parts {
+            let mut rest: &[u8] = part;
+            while !rest.is_empty() {
+                let take = (CHUNK - pending.len()).min(rest.len());
+                pending.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                written += take as u64;
+                if pending.len() == CHUNK && written < size {
+                    out.write(&seal(&mut sealer, &pending, false)?);
+                    pending.clear();
+                }
+            }
+        }
+        if pending.len() == CHUNK {
+            out.write(&seal(&mut sealer, &pending, false)?);
+            pending.clear();
+        }
+        out.write(&seal(&mut sealer, &pending, true)?);
+        out.finish().await?;
+        Ok((sha256, size))
     }
 
-    /// The whole document, checked against its hash.
-    pub async fn get(&self, sha256: &str) -> Result<Bytes, BlobError> {
-        let bytes = match self.store.get(&path(sha256)).await {
-            Ok(r) => r.bytes().await?,
+    /// The document as a stream of its plaintext, with its size.
+    pub async fn stream(
+        &self,
+        owner: Uuid,
+        key: &DataKey,
+        sha256: &str,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, BlobError>>), BlobError> {
+        let r = match self.store.get(&path(owner, sha256)).await {
+            Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(BlobError::Missing(sha256.to_owned()));
             }
             Err(e) => return Err(e.into()),
         };
-        if sha256_of(&[&bytes]) != sha256 {
-            return Err(BlobError::Altered(sha256.to_owned()));
-        }
-        Ok(bytes)
+        let sealed = r.meta.size;
+        let altered = || BlobError::Altered(sha256.to_owned());
+        let size = sealing::plain_len(sealed).ok_or_else(altered)?;
+        let mut opener = StreamOpener::new(key, owner, sha256, sealed);
+        let name = sha256.to_owned();
+        let plain = r
+            .into_stream()
+            .map_err(BlobError::from)
+            .and_then(move |piece| {
+                let opened = opener
+                    .push(&piece)
+                    .map(Bytes::from)
+                    .map_err(|_| BlobError::Altered(name.clone()));
+                async move { opened }
+            })
+            .try_filter(|b| futures::future::ready(!b.is_empty()))
+            .boxed();
+        Ok((size, plain))
     }
 
-    /// The document as a stream of chunks (the caller checks the hash as it goes).
-    pub async fn stream(
-        &self,
-        sha256: &str,
-    ) -> Result<(u64, BoxStream<'static, Result<Bytes, BlobError>>), BlobError> {
-        match self.store.get(&path(sha256)).await {
-            Ok(r) => {
-                let size = r.meta.size;
-                Ok((size, r.into_stream().map_err(BlobError::from).boxed()))
-            }
-            Err(object_store::Error::NotFound { .. }) => Err(BlobError::Missing(sha256.to_owned())),
-            Err(e) => Err(e.into()),
+    /// The whole document, checked against its hash.
+    pub async fn get(&self, owner: Uuid, key: &DataKey, sha256: &str) -> Result<Bytes, BlobError> {
+        let (size, mut stream) = self.stream(owner, key, sha256).await?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        while let Some(piece) = stream.next().await {
+            bytes.extend_from_slice(&piece?);
         }
+        if bytes.len() as u64 != size || sha256_of(&[&bytes]) != sha256 {
+            return Err(BlobError::Altered(sha256.to_owned()));
+        }
+        Ok(Bytes::from(bytes))
     }
 }

@@ -385,14 +385,14 @@ impl DeliverableService for DeliverableGrpc {
         let caller = auth::caller(&r).map_err(ApiError::from)?.clone();
         let m = r.into_inner();
         let result: Result<ChunkStream, ApiError> = async {
-            let (d, sha) = self
+            let (d, sha, key) = self
                 .cases
                 .download(&caller, id("deliverable_id", &m.deliverable_id)?)
                 .await?;
             let (size, blob) = self
                 .cases
                 .blobs
-                .stream(&sha)
+                .stream(d.unit.beneficiary_id, &key, &sha)
                 .await
                 .map_err(ApiError::internal)?;
             let file_name = format!(

@@ -15,6 +15,7 @@ pub mod authz;
 pub mod blobs;
 pub mod codes;
 pub mod document;
+pub mod erasures;
 pub mod events;
 pub mod grpc;
 pub mod mail;
@@ -94,6 +95,7 @@ impl cep_runtime::Service for Deliverables {
                 journeys: channel(&own.journeys.endpoint).context("journeys.endpoint")?,
                 beneficiaries: channel(&own.beneficiaries.endpoint)
                     .context("beneficiaries.endpoint")?,
+                personal: own.personal.keys()?,
             },
         })
     }
@@ -106,5 +108,11 @@ impl cep_runtime::Service for Deliverables {
 
     fn consumers(&self, consumers: &mut Consumers) {
         consumers.add(units::spec(), units::UnitFacts);
+        consumers.add(
+            erasures::spec(),
+            erasures::Erasures {
+                clock: self.cases.clock.clone(),
+            },
+        );
     }
 }

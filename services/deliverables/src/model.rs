@@ -119,8 +119,12 @@ pub struct Deliverable {
     pub kind: Kind,
     pub state: State,
     pub mode: Option<String>,
-    /// Section key → text.
+    /// Section key → text (opened with the person's data key; empty once erased).
     pub sections: std::collections::BTreeMap<String, String>,
+    /// The section texts as stored: JSON sealed with the person's data key.
+    pub sealed_sections: Option<Vec<u8>>,
+    /// The person was erased: their key is gone, the documents no longer open.
+    pub erased: bool,
     pub complementary: Option<Complementary>,
     pub wants_uo2_2: bool,
     pub frozen_sha256: Option<String>,

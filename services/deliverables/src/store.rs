@@ -96,19 +96,79 @@ pub async fn get_unit(conn: &mut PgConnection, uo_id: Uuid) -> Result<Option<Uni
     Ok(row.as_ref().map(unit))
 }
 
+// ---- people's data keys --------------------------------------------------------
+
+pub async fn person_key(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<cep_kit::sealing::WrappedKey>> {
+    let row: Option<(i16, Vec<u8>)> = sqlx::query_as(
+        "SELECT wrapping_version, wrapped_key FROM person_keys WHERE beneficiary_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(version, bytes)| cep_kit::sealing::WrappedKey { version, bytes }))
+}
+
+/// Stores the person's first data key; false when another call stored one first.
+pub async fn insert_person_key(
+    conn: &mut PgConnection,
+    id: Uuid,
+    key: &cep_kit::sealing::WrappedKey,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO person_keys (beneficiary_id, wrapping_version, wrapped_key) \
+         VALUES ($1, $2, $3) ON CONFLICT (beneficiary_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(key.version)
+    .bind(&key.bytes)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn is_erased(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasures WHERE beneficiary_id = $1)")
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The person's erasure: their data key destroyed, for good.
+pub async fn erase_person(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<()> {
+    sqlx::query("DELETE FROM person_keys WHERE beneficiary_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO erasures (beneficiary_id, erased_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 // ---- blobs ----------------------------------------------------------------------
 
 pub async fn put_blob(
     conn: &mut PgConnection,
+    owner: Uuid,
     sha256: &str,
     size: u64,
     media_type: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO blobs (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (sha256) DO NOTHING",
+        "INSERT INTO blobs (beneficiary_id, sha256, size, media_type, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (beneficiary_id, sha256) DO NOTHING",
     )
+    .bind(owner)
     .bind(sha256)
     .bind(size as i64)
     .bind(media_type)
@@ -163,12 +223,14 @@ pub async fn get_deliverable(
     const SELECT: &str = concat!(
         "SELECT d.*, ",
         unit_columns!(),
-        " FROM deliverables d JOIN units u USING (uo_id) WHERE d.deliverable_id = $1"
+        ", EXISTS (SELECT 1 FROM erasures e WHERE e.beneficiary_id = u.beneficiary_id) AS erased \
+         FROM deliverables d JOIN units u USING (uo_id) WHERE d.deliverable_id = $1"
     );
     const LOCKED: &str = concat!(
         "SELECT d.*, ",
         unit_columns!(),
-        " FROM deliverables d JOIN units u USING (uo_id) WHERE d.deliverable_id = $1 \
+        ", EXISTS (SELECT 1 FROM erasures e WHERE e.beneficiary_id = u.beneficiary_id) AS erased \
+         FROM deliverables d JOIN units u USING (uo_id) WHERE d.deliverable_id = $1 \
          FOR UPDATE OF d"
     );
     let sql = if lock { LOCKED } else { SELECT };
@@ -178,8 +240,6 @@ pub async fn get_deliverable(
     let corrupt = |what: &str| StoreError::Corrupt(id, what.to_owned());
     let kind = Kind::parse(row.get("kind")).ok_or_else(|| corrupt("kind"))?;
     let state = State::parse(row.get("state")).ok_or_else(|| corrupt("state"))?;
-    let sections: BTreeMap<String, String> =
-        serde_json::from_value(row.get("sections")).map_err(|_| corrupt("sections"))?;
     let complementary: Option<Complementary> = row
         .get::<Option<serde_json::Value>, _>("complementary")
         .map(serde_json::from_value)
@@ -205,7 +265,9 @@ pub async fn get_deliverable(
         kind,
         state,
         mode: row.get("mode"),
-        sections,
+        sections: BTreeMap::new(),
+        sealed_sections: row.get("sections_sealed"),
+        erased: row.get("erased"),
         complementary,
         wants_uo2_2: row.get("wants_uo2_2"),
         frozen_sha256: row.get("frozen_sha256"),
@@ -217,13 +279,14 @@ pub async fn get_deliverable(
     }))
 }
 
+/// Saves a draft whose sections the caller has sealed into `d.sealed_sections`.
 pub async fn save_draft(conn: &mut PgConnection, d: &Deliverable, at: DateTime<Utc>) -> Result<()> {
     sqlx::query(
-        "UPDATE deliverables SET sections = $2, complementary = $3, wants_uo2_2 = $4, \
+        "UPDATE deliverables SET sections_sealed = $2, complementary = $3, wants_uo2_2 = $4, \
          updated_at = $5, version = version + 1 WHERE deliverable_id = $1",
     )
     .bind(d.id)
-    .bind(serde_json::to_value(&d.sections).expect("sections serialize"))
+    .bind(&d.sealed_sections)
     .bind(
         d.complementary
             .as_ref()
@@ -474,18 +537,18 @@ pub async fn audit(
 pub async fn insert_paper(
     conn: &mut PgConnection,
     id: Uuid,
-    attestation: &str,
+    attestation_sealed: &[u8],
     signed_on: NaiveDate,
     sha256: &str,
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO paper_signatures (deliverable_id, attestation, signed_on, sha256, \
+        "INSERT INTO paper_signatures (deliverable_id, attestation_sealed, signed_on, sha256, \
          recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
-    .bind(attestation)
+    .bind(attestation_sealed)
     .bind(signed_on)
     .bind(sha256)
     .bind(by)
@@ -501,7 +564,8 @@ pub struct Trace {
     pub uo_id: Uuid,
     pub kind: String,
     pub received_on: NaiveDate,
-    pub summary: String,
+    /// The summary sealed with the person's data key.
+    pub summary_sealed: Vec<u8>,
     pub sha256: String,
     pub reference: String,
 }
@@ -513,14 +577,14 @@ pub async fn insert_trace(
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO closing_traces (trace_id, uo_id, kind, received_on, summary, sha256, \
+        "INSERT INTO closing_traces (trace_id, uo_id, kind, received_on, summary_sealed, sha256, \
          reference, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(t.id)
     .bind(t.uo_id)
     .bind(&t.kind)
     .bind(t.received_on)
-    .bind(&t.summary)
+    .bind(&t.summary_sealed)
     .bind(&t.sha256)
     .bind(&t.reference)
     .bind(by)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cep_domain::SharedClock;
 use cep_kit::auth::Caller;
+use cep_kit::sealing::{self, DataKey, PersonalKeys};
 use cep_proto::beneficiaries as bpb;
 use cep_proto::events;
 use cep_proto::journeys as jpb;
@@ -46,6 +47,7 @@ pub mod rules {
     pub const CODE_LOCKED: &str = "CODE_LOCKED";
     pub const NOT_A_UO2_2: &str = "NOT_A_UO2_2";
     pub const NOT_A_PDF: &str = "NOT_A_PDF";
+    pub const BENEFICIARY_ERASED: &str = "BENEFICIARY_ERASED";
     /// Journeys' CheckClosure codes, passed on as they are.
     pub const JOURNEYS: [&str; 4] = [
         "UO_NOT_OPEN",
@@ -81,6 +83,7 @@ pub struct Cases {
     pub letterhead: Arc<cep_render::Letterhead>,
     pub journeys: tonic::transport::Channel,
     pub beneficiaries: tonic::transport::Channel,
+    pub personal: PersonalKeys,
 }
 
 /// Edits of a draft.
@@ -177,7 +180,7 @@ impl Cases {
         lock: bool,
     ) -> Result<Deliverable, ApiError> {
         let not_found = || ApiError::NotFound(format!("deliverable {id}"));
-        let d = store::get_deliverable(conn, id, lock)
+        let mut d = store::get_deliverable(conn, id, lock)
             .await?
             .ok_or_else(not_found)?;
         let lot = cep_domain::Lot::new(i64::from(d.unit.lot)).map_err(ApiError::internal)?;
@@ -188,7 +191,43 @@ impl Cases {
                 .await;
             return Err(not_found());
         }
+        if let (false, Some(sealed)) = (d.erased, &d.sealed_sections) {
+            let owner = d.unit.beneficiary_id;
+            let key = self.person_key(conn, owner).await?;
+            let json = sealing::open(&key, owner, sealed).map_err(ApiError::internal)?;
+            d.sections = serde_json::from_slice(&json).map_err(ApiError::internal)?;
+        }
         Ok(d)
+    }
+
+    /// The person's data key, created at the first thing kept of them; refused once
+    /// they are erased (their key is gone for good).
+    async fn person_key(&self, conn: &mut PgConnection, owner: Uuid) -> Result<DataKey, ApiError> {
+        if store::is_erased(conn, owner).await? {
+            return Err(ApiError::precondition(
+                rules::BENEFICIARY_ERASED,
+                "the person was erased: nothing of them can be written or read any more",
+            ));
+        }
+        if let Some(wrapped) = store::person_key(conn, owner).await? {
+            return self
+                .personal
+                .unwrap(owner, &wrapped)
+                .map_err(ApiError::internal);
+        }
+        let (key, wrapped) = self
+            .personal
+            .new_data_key(owner)
+            .map_err(ApiError::internal)?;
+        if store::insert_person_key(conn, owner, &wrapped).await? {
+            return Ok(key);
+        }
+        let wrapped = store::person_key(conn, owner)
+            .await?
+            .ok_or_else(|| ApiError::internal("a data key vanished while it was created"))?;
+        self.personal
+            .unwrap(owner, &wrapped)
+            .map_err(ApiError::internal)
     }
 
     fn stage(d: &Deliverable, expected: &[State], what: &str) -> Result<(), ApiError> {
@@ -361,6 +400,10 @@ impl Cases {
         }
         v.into_result().map_err(ApiError::Invalid)?;
         let at = self.clock.now();
+        let owner = d.unit.beneficiary_id;
+        let key = self.person_key(&mut tx, owner).await?;
+        let json = serde_json::to_vec(&d.sections).map_err(ApiError::internal)?;
+        d.sealed_sections = Some(sealing::seal(&key, owner, &json).map_err(ApiError::internal)?);
         store::save_draft(&mut tx, &d, at).await?;
         store::audit(&mut tx, id, at, AuditEntry {
             actor: &caller.subject,
@@ -447,14 +490,36 @@ impl Cases {
         Ok((rendered, bytes))
     }
 
+    /// Keeps a document of person `owner`, sealed with their data key.
     async fn keep(
         &self,
         conn: &mut PgConnection,
+        owner: Uuid,
         parts: &[Bytes],
+        media_type: &str,
     ) -> Result<(String, u64), ApiError> {
-        let (sha, size) = self.blobs.put(parts).await.map_err(ApiError::internal)?;
-        store::put_blob(conn, &sha, size, "application/pdf", self.clock.now()).await?;
+        let key = self.person_key(conn, owner).await?;
+        let (sha, size) = self
+            .blobs
+            .put(owner, &key, parts)
+            .await
+            .map_err(ApiError::internal)?;
+        store::put_blob(conn, owner, &sha, size, media_type, self.clock.now()).await?;
         Ok((sha, size))
+    }
+
+    /// A document of person `owner`, opened and checked against its hash.
+    async fn document(
+        &self,
+        conn: &mut PgConnection,
+        owner: Uuid,
+        sha: &str,
+    ) -> Result<Bytes, ApiError> {
+        let key = self.person_key(conn, owner).await?;
+        self.blobs
+            .get(owner, &key, sha)
+            .await
+            .map_err(ApiError::internal)
     }
 
     pub async fn render(
@@ -467,7 +532,14 @@ impl Cases {
         let mut conn = self.pool.acquire().await?;
         let d = self.deliverable(&mut conn, caller, id, false).await?;
         let (rendered, bytes) = self.rendered(&d, on_behalf).await?;
-        let (sha256, size) = self.keep(&mut conn, &[bytes]).await?;
+        let (sha256, size) = self
+            .keep(
+                &mut conn,
+                d.unit.beneficiary_id,
+                &[bytes],
+                "application/pdf",
+            )
+            .await?;
         if d.state == State::Draft {
             store::set_rendered(&mut conn, id, &sha256).await?;
         }
@@ -553,7 +625,9 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         let d = self.deliverable(&mut tx, caller, id, true).await?;
         Self::stage(&d, &[State::Draft], "freezing for signature")?;
-        let (sha, _) = self.keep(&mut tx, &[bytes]).await?;
+        let (sha, _) = self
+            .keep(&mut tx, d.unit.beneficiary_id, &[bytes], "application/pdf")
+            .await?;
         let at = self.clock.now();
         store::set_boxes(&mut tx, id, &boxes).await?;
         store::advance(&mut tx, id, State::Signing, &sha, at).await?;
@@ -591,7 +665,7 @@ impl Cases {
             .current_sha256
             .clone()
             .ok_or_else(|| ApiError::internal("a frozen deliverable without its document"))?;
-        let document = self.blobs.get(&current).await.map_err(ApiError::internal)?;
+        let document = self.document(conn, d.unit.beneficiary_id, &current).await?;
         let boxes = store::get_boxes(conn, d.id).await?;
         let b = boxes
             .iter()
@@ -618,7 +692,14 @@ impl Cases {
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-        let (sha, _) = self.keep(conn, &[document, Bytes::from(update)]).await?;
+        let (sha, _) = self
+            .keep(
+                conn,
+                d.unit.beneficiary_id,
+                &[document, Bytes::from(update)],
+                "application/pdf",
+            )
+            .await?;
         Ok((sha, pem))
     }
 
@@ -934,7 +1015,13 @@ impl Cases {
                 "before the deliverable was drafted",
             ));
         }
-        let (sha, _) = self.keep(&mut tx, &[p.pdf]).await?;
+        let owner = d.unit.beneficiary_id;
+        let (sha, _) = self
+            .keep(&mut tx, owner, &[p.pdf], "application/pdf")
+            .await?;
+        let key = self.person_key(&mut tx, owner).await?;
+        let attestation =
+            sealing::seal(&key, owner, attestation.as_bytes()).map_err(ApiError::internal)?;
         store::insert_paper(
             &mut tx,
             d.id,
@@ -1015,30 +1102,23 @@ impl Cases {
                 "between the unit's engagement and today",
             ));
         }
-        let (sha, size) = self
-            .blobs
-            .put(&[content])
-            .await
-            .map_err(ApiError::internal)?;
-        store::put_blob(
-            &mut tx,
-            &sha,
-            size,
-            if t.kind == "DOCUMENT" {
-                "application/octet-stream"
-            } else {
-                "text/plain"
-            },
-            at,
-        )
-        .await?;
+        let owner = unit.beneficiary_id;
+        let media = if t.kind == "DOCUMENT" {
+            "application/octet-stream"
+        } else {
+            "text/plain"
+        };
+        let (sha, _) = self.keep(&mut tx, owner, &[content], media).await?;
+        let key = self.person_key(&mut tx, owner).await?;
+        let summary_sealed =
+            sealing::seal(&key, owner, summary.as_bytes()).map_err(ApiError::internal)?;
         let id = Uuid::now_v7();
         let trace = store::Trace {
             id,
             uo_id: unit.id,
             kind: t.kind,
             received_on: t.received_on,
-            summary,
+            summary_sealed,
             reference: format!(
                 "TRACE-{}-{}",
                 unit.dossier_number.replace(' ', ""),
@@ -1089,7 +1169,7 @@ impl Cases {
         &self,
         caller: &Caller,
         id: Uuid,
-    ) -> Result<(Deliverable, String), ApiError> {
+    ) -> Result<(Deliverable, String, DataKey), ApiError> {
         caller.require_any_role(authz::READ)?;
         let mut tx = self.pool.begin().await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
@@ -1102,6 +1182,7 @@ impl Cases {
                 )
             })?,
         };
+        let key = self.person_key(&mut tx, d.unit.beneficiary_id).await?;
         access_log::record(
             &mut tx,
             self.clock.now(),
@@ -1111,7 +1192,7 @@ impl Cases {
         )
         .await?;
         tx.commit().await?;
-        Ok((d, sha))
+        Ok((d, sha, key))
     }
 
     pub async fn verify_bytes(
@@ -1147,7 +1228,8 @@ impl Cases {
                 "the deliverable is not frozen yet: nothing to verify",
             )
         })?;
-        let pdf = match self.blobs.get(&sha).await {
+        let key = self.person_key(&mut conn, d.unit.beneficiary_id).await?;
+        let pdf = match self.blobs.get(d.unit.beneficiary_id, &key, &sha).await {
             Ok(b) => b,
             Err(crate::blobs::BlobError::Altered(_)) => {
                 return Ok(Verification {

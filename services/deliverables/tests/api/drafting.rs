@@ -207,8 +207,8 @@ async fn a_projet_professionnel_carries_every_provider_of_the_lot_for_the_servic
         .collect();
     assert_eq!(
         ids,
-        ["IDF-BC-001", "IDF-BC-002"],
-        "both providers of lot 8, none of lot 3"
+        ["PDL-BC-001", "PDL-BC-002"],
+        "both providers of lot 8, none of lot 1"
     );
     assert_eq!(updated.provider_directory_version, "2026-11");
     assert!(updated.wants_uo2_2);
@@ -263,8 +263,8 @@ async fn a_projet_professionnel_carries_every_provider_of_the_lot_for_the_servic
     let text = String::from_utf8_lossy(&text.stdout);
     for expected in [
         "Projet professionnel",
-        "Centre de bilan Paris Est",
-        "Bilans et Parcours Val-de-Marne",
+        "Centre de bilan Nantes Atlantique",
+        "Bilans et Parcours Anjou",
         "médiateur de France compétences",
         "UO2.2",
     ] {

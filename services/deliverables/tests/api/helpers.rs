@@ -77,6 +77,10 @@ pub async fn stack_with(journeys_settings: &[(&str, &str)]) -> Stack {
             "CODE__HASHING_KEY",
             "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into(),
         ),
+        (
+            "PERSONAL__WRAPPING_KEY",
+            "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=".into(),
+        ),
         ("MAIL__TRANSPORT", "file".into()),
         ("MAIL__DIRECTORY", path("mail")),
         ("BLOBS__ROOT", path("blobs")),
@@ -268,6 +272,23 @@ impl Stack {
             .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
             .expect("a mail was written");
         code_in(&std::fs::read_to_string(newest).unwrap())
+    }
+
+    /// Every file of the blob folder, as bytes.
+    pub fn blob_files(&self) -> Vec<Vec<u8>> {
+        fn walk(dir: &Path, out: &mut Vec<Vec<u8>>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.dir.path().join("blobs"), &mut out);
+        out
     }
 
     pub fn mails(&self) -> usize {

@@ -4,5 +4,6 @@
 
 mod ceremony;
 mod drafting;
+mod erasure;
 mod helpers;
 mod paper;
