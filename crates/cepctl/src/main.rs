@@ -7,6 +7,7 @@
 
 mod beneficiary;
 mod call;
+mod deliverable;
 mod dev_token;
 mod failure;
 mod journey;
@@ -42,6 +43,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50052"
     )]
     journeys_addr: String,
+    /// The deliverables service: HOST:PORT or a URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CEP_DELIVERABLES_ADDR",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    deliverables_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +72,9 @@ enum Command {
     /// Units of work from the aiguillage to their closure (journeys service).
     #[command(subcommand)]
     Journey(journey::Command),
+    /// The deliverables of the UOs, from the draft to the signatures (deliverables service).
+    #[command(subcommand)]
+    Deliverable(deliverable::Command),
     /// The local stack's test certificate authority (deliverables' signatures).
     #[command(subcommand)]
     Pki(pki::Command),
@@ -84,6 +96,9 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Journey(cmd) => journey::run(cmd, cli.token, &cli.journeys_addr, cli.output).await,
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Deliverable(cmd) => {
+            deliverable::run(cmd, cli.token, &cli.deliverables_addr, cli.output).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
