@@ -31,19 +31,27 @@ What it checks:
               the pod declares, leaves migrations to the hook Job, and asks for no
               more JetStream replicas than the paired overlay runs; each service
               connects to NATS as its own user with its password from a Secret, and
-              over TLS with the CA mounted where nats.tls_ca_path says.
+              over TLS with the CA mounted where nats.tls_ca_path says; every file
+              setting (`*_path`, `root`) points into a volume the pod mounts (a file
+              of a Secret it projects, a writable claim for a `root`), and every
+              `[<peer>] endpoint` names the Service of a rendered service that its
+              NetworkPolicies let it reach (its egress, the peer's ingress).
   platform    namespace under the restricted Pod Security Standard, default-deny
               NetworkPolicy, NATS and PostgreSQL sizes per overlay, WAL archiving
               and daily ScheduledBackup wired to an ObjectStore, and the chart's
               references (database secrets and selectors, NATS service and labels,
-              NATS users and the Secret of their passwords) matching what the
+              NATS users and the Secret of their passwords, PersistentVolumeClaims,
+              ReadWriteMany where several replicas mount one) matching what the
               overlay creates; the NATS servers include the generated users
               (accounts.conf) and get every password they reference.
   check-config  for each enabled service of the default and production renders,
               `<bin-dir>/<service> check-config` with CEP_CONFIG_DIR holding the
               rendered TOML and dummy secrets in the environment must print
               "configuration ok" and exit 0; the same file plus an unknown key
-              must be refused (proves the rendered file is what was read).
+              must be refused (proves the rendered file is what was read). Files the
+              pod reads from a Secret get stand-ins (a test CA from `<bin-dir>/cepctl
+              pki init` for PEM certificates and keys) and claims a temporary folder,
+              their settings pointed there through the environment.
 
 Prints a summary and writes the counts as JSON to --counts.
 """
@@ -94,7 +102,9 @@ SECRET_KEY_PATTERN = re.compile(r"(secret|password|passwd|token|credential|priva
 # Settings known to be secrets in the binary contract; `url` is a secret only under [database].
 SECRET_SETTINGS = {("database", "url"), ("auth", "jwt_secret"), ("nir", "encryption_key"), ("nir", "retired_keys"), ("nir", "index_key"),
                    ("personal", "wrapping_key"), ("personal", "retired_wrapping_keys"),
-                   ("nats", "password"), ("nats", "nkey_seed")}
+                   ("nats", "password"), ("nats", "nkey_seed"),
+                   # deliverables: the one-time codes' hashing key, the SMTP relay's password
+                   ("code", "hashing_key"), ("mail", "smtp_password")}
 # Settings of a secret section ([nir], [personal]) that are no secret: the journeys
 # service's NIR policy (services/journeys/src/settings.rs), "requested" or "required".
 NOT_SECRET_SETTINGS = {("nir", "policy")}
@@ -359,6 +369,7 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
             report.check(bool(hpas), f"{what} hpa", "no HorizontalPodAutoscaler targets it")
         if hpas:
             report.check("replicas" not in dep["spec"], f"{what} replicas", "replicas is set although an HPA scales it")
+        max_replicas = max([h["spec"].get("maxReplicas", 1) for h in hpas] + [dep["spec"].get("replicas", 1)])
 
         secret_env = {k: v["valueFrom"]["secretKeyRef"] for k, v in env.items() if "valueFrom" in v and "secretKeyRef" in v["valueFrom"]}
         plain_env = {k: v.get("value", "") for k, v in env.items() if "value" in v}
@@ -368,6 +379,7 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
             "binary": Path((main.get("command") or [svc_name])[0]).name,
             "config_maps": cm_names, "secret_env": secret_env, "plain_env": plain_env,
             "network_policies": nps, "mounts": mounts, "volumes": pod.get("volumes", []),
+            "max_replicas": max_replicas,
         }
 
     # Jobs and CronJobs (migrations, scheduled jobs)
@@ -462,7 +474,102 @@ def check_chart(file: str, docs: list[dict], report: Report, expect_hpa: bool) -
             report.check(bool(re.fullmatch(r"[A-Za-z0-9]{2}", str(op.get("id", "")))) and op.get("lots")
                          and all(isinstance(l, int) and 1 <= l <= 19 for l in op.get("lots", [])),
                          f"{what} operator", f"operator id/lots invalid: {op}")
+            check_file_settings(what, info, report)
+    for svc_name, info in services.items():
+        if "settings" in info:
+            check_endpoints(f"{file} {svc_name}", info, services, by_kind.get("Service", []), report)
     return services
+
+
+def file_settings(settings: dict) -> list[tuple[str, str, str]]:
+    """(section, key, value) of the settings that name a file or folder of the pod:
+    keys ending in _path, and `root` (a folder the service writes), when set."""
+    out = []
+    for section, table in settings.items():
+        if not isinstance(table, dict):
+            continue
+        for k, v in table.items():
+            if (k.endswith("_path") or k == "root") and isinstance(v, str) and v:
+                out.append((section, k, v))
+    return out
+
+
+def mount_of(info: dict, path: str) -> tuple[dict, dict, str] | None:
+    """(volumeMount, volume, path relative to the mount) of the deepest mount holding path."""
+    best = None
+    for mount_path, m in info["mounts"].items():
+        base = mount_path.rstrip("/")
+        if path == base or path.startswith(base + "/"):
+            if best is None or len(base) > len(best[0]["mountPath"].rstrip("/")):
+                volume = next((v for v in info["volumes"] if v.get("name") == m.get("name")), {})
+                best = (m, volume, path[len(base):].lstrip("/"))
+    return best
+
+
+def check_file_settings(what: str, info: dict, report: Report) -> None:
+    """Each file setting points into a volume of the pod: a Secret's file it projects
+    (read-only), a writable PersistentVolumeClaim for a `root` folder."""
+    for section, key, value in file_settings(info.get("settings", {})):
+        name = f"{what} {section}.{key}"
+        if not report.check(value.startswith("/"), f"{name} path", f"{value!r} is not an absolute path"):
+            continue
+        found = mount_of(info, value)
+        if not report.check(found is not None, f"{name} mounted",
+                            f"{value} is in no volume of the pod (the root filesystem is the image's, read-only)"):
+            continue
+        mount, volume, rel = found
+        if key == "root":
+            report.check("persistentVolumeClaim" in volume and not mount.get("readOnly") and rel == "",
+                         f"{name} persistent", f"{value} must be the mount path of a writable PersistentVolumeClaim "
+                         f"(it is {rel or '.'} in volume {volume.get('name')!r}: {sorted(k for k in volume if k != 'name')})")
+        elif "secret" in volume:
+            items = volume["secret"].get("items")
+            report.check(mount.get("readOnly") is True and (items is None or any(i.get("path") == rel for i in items)),
+                         f"{name} secret file", f"{value}: the Secret volume {volume.get('name')!r} must be mounted "
+                         f"read-only and project {rel!r} (its items: {[i.get('path') for i in items or []]})")
+        elif "configMap" in volume:
+            report.ok(f"{name} config file")  # the chart's own files (jwks.json): checked with the ConfigMap
+        else:
+            report.fail(f"{name} mounted", f"{value} is in volume {volume.get('name')!r}, neither a Secret, "
+                                           f"a ConfigMap nor a PersistentVolumeClaim")
+
+
+def check_endpoints(what: str, info: dict, services: dict, service_docs: list[dict], report: Report) -> None:
+    """`[<section>] endpoint` settings naming a Service of the render: that Service selects a
+    rendered service's pods on that port, and the NetworkPolicies open the way (the caller's
+    egress to those pods, the callee's ingress from the caller's pods)."""
+    for section, table in sorted(info.get("settings", {}).items()):
+        if not isinstance(table, dict) or not isinstance(table.get("endpoint"), str):
+            continue
+        name = f"{what} {section}.endpoint"
+        url = table["endpoint"]
+        m = re.fullmatch(r"https?://([a-z0-9.-]+):(\d+)/?", url)
+        if not report.check(m is not None, f"{name} address", f"{url!r} is not http(s)://HOST:PORT"):
+            continue
+        host, port = m.group(1), int(m.group(2))
+        labels = host.split(".")
+        svc_doc = next((d for d in service_docs if d["metadata"]["name"] == labels[0]), None)
+        if not report.check(svc_doc is not None and (len(labels) == 1 or labels[2:] in ([], ["svc"], ["svc", "cluster", "local"])),
+                            f"{name} service", f"{host} is not a Service of the render"):
+            continue
+        svc_port = next((p for p in svc_doc["spec"].get("ports", []) if p.get("port") == port), None)
+        callee = next((n for n, i in services.items() if labels_match(svc_doc["spec"].get("selector"), i["labels"])), None)
+        if not report.check(svc_port is not None and callee is not None and port == services[callee]["grpc_port"],
+                            f"{name} service", f"Service {labels[0]} does not select a rendered service's pods on its gRPC port {port}"):
+            continue
+        target = services[callee]
+        egress = any(p.get("port") == port and (p.get("protocol") or "TCP") == "TCP"
+                     and any("namespaceSelector" not in peer and "ipBlock" not in peer
+                             and labels_match(peer.get("podSelector"), target["labels"]) for peer in rule.get("to", []) or [])
+                     for n in info["network_policies"] for rule in n["spec"].get("egress", []) or []
+                     for p in rule.get("ports", []) or [])
+        report.check(egress, f"{name} egress", f"no egress rule of its NetworkPolicy reaches the {callee} pods on {port}")
+        ingress = any(p.get("port") in (port, "grpc")
+                      and any("namespaceSelector" not in peer and "ipBlock" not in peer
+                              and labels_match(peer.get("podSelector"), info["labels"]) for peer in rule.get("from", []) or [])
+                      for n in target["network_policies"] for rule in n["spec"].get("ingress", []) or []
+                      for p in rule.get("ports", []) or [])
+        report.check(ingress, f"{name} ingress", f"the NetworkPolicy of {callee} does not let these pods in on its gRPC port")
 
 
 # --------------------------------------------------------------------------- platform
@@ -615,7 +722,12 @@ def check_platform(file: str, docs: list[dict], report: Report, overlay: str) ->
             report.check(any(b["spec"]["cluster"]["name"] == c["metadata"]["name"] for b in by_kind.get("ScheduledBackup", [])),
                          f"{what} backup", "no ScheduledBackup")
     check_cnpg_structure(file, docs, report)
-    return {"nats": nats_info, "clusters": {c["metadata"]["name"]: c for c in clusters},
+    pvcs = {p["metadata"]["name"]: p for p in by_kind.get("PersistentVolumeClaim", [])}
+    for name, pvc in pvcs.items():
+        spec = pvc.get("spec", {})
+        report.check(bool(spec.get("accessModes")) and bool(spec.get("resources", {}).get("requests", {}).get("storage")),
+                     f"{file} PersistentVolumeClaim/{name} size", "accessModes and resources.requests.storage are required")
+    return {"nats": nats_info, "clusters": {c["metadata"]["name"]: c for c in clusters}, "pvcs": pvcs,
             "network_policies": by_kind.get("NetworkPolicy", []),
             "app_secret_names": {f"{c['metadata']['name']}-app" for c in clusters}}
 
@@ -663,6 +775,17 @@ def check_pairing(chart_file: str, services: dict, platform: dict, report: Repor
             report.fail(f"{what} database", f"{cluster} exists in k8s/base/databases but is not listed in k8s/base/kustomization.yaml")
         else:
             report.fail(f"{what} database", f"database URL secret {db_secret!r} is not the app secret of a Cluster of the overlay")
+        for volume in info["volumes"]:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if not claim:
+                continue
+            pvc = (platform.get("pvcs") or {}).get(claim)
+            if not report.check(pvc is not None, f"{what} claim {claim}",
+                                f"the PersistentVolumeClaim {claim} is not in the overlay (k8s/base/volumes)"):
+                continue
+            modes = pvc["spec"].get("accessModes", [])
+            report.check(info["max_replicas"] <= 1 or "ReadWriteMany" in modes, f"{what} claim {claim} access",
+                         f"up to {info['max_replicas']} replicas mount it, spread over nodes, but it is {modes}: ReadWriteMany is needed")
 
 
 # --------------------------------------------------------------------------- check-config
@@ -674,6 +797,40 @@ def dummy_secret(env_name: str) -> str:
     if env_name.endswith("JWT_SECRET"):
         return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48))
     return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def stand_in_files(svc: str, info: dict, tmp: Path, bin_dir: Path, env: dict) -> None:
+    """The files and folders the pod gets from its Secret and claim volumes (outside the
+    chart's own: the ConfigMap, the NATS CA), as stand-ins under tmp, their settings
+    pointed there: a folder for a claim; for a Secret's file, the test CA of `cepctl pki
+    init` (its key for a *key_path setting, its certificate otherwise) when cepctl is in
+    bin_dir, else a stand-in PEM."""
+    pki = None
+    for section, key, value in file_settings(info.get("settings", {})):
+        found = mount_of(info, value)
+        if found is None or (section, key) == ("nats", "tls_ca_path"):
+            continue
+        _, volume, rel = found
+        target = tmp / "volumes" / volume.get("name", "volume") / rel
+        if "persistentVolumeClaim" in volume:
+            target.mkdir(parents=True, exist_ok=True)
+        elif "secret" in volume:
+            if pki is None:
+                pki = tmp / "pki"
+                cepctl = bin_dir / "cepctl"
+                made = False
+                if cepctl.is_file() and os.access(cepctl, os.X_OK):
+                    made = subprocess.run([str(cepctl), "pki", "init", "--dir", str(pki)], env=env, cwd=tmp,
+                                          capture_output=True, text=True, timeout=60).returncode == 0
+                if not made:
+                    pki.mkdir(parents=True, exist_ok=True)
+                    (pki / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+                    (pki / "ca.key").write_text("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(pki / ("ca.key" if key.endswith("key_path") else "ca.pem"), target)
+        else:
+            continue
+        env[f"CEP_{svc.upper()}__{section.upper()}__{key.upper()}"] = str(target)
 
 
 def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool, report: Report) -> None:
@@ -706,6 +863,7 @@ def run_check_config(file: str, services: dict, bin_dir: Path, require_bin: bool
                 # the pod reads the CA from its Secret; here a stand-in PEM file
                 (Path(tmp) / "nats-ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
                 env[f"CEP_{svc.upper()}__NATS__TLS_CA_PATH"] = str(Path(tmp) / "nats-ca.crt")
+            stand_in_files(svc, info, Path(tmp), bin_dir, env)
 
             def run() -> subprocess.CompletedProcess:
                 return subprocess.run([str(binary), "check-config"], env=env, cwd=tmp, capture_output=True,

@@ -62,6 +62,19 @@ Adds: name, binary, resourceName, databaseCluster, databaseNamespace.
 {{- if not (and $svc.grpcPort $svc.metricsPort) -}}
 {{- fail (printf "services.%s: grpcPort and metricsPort are required" $name) -}}
 {{- end -}}
+{{- /* Its own volumes: names and mount paths clear of the chart's (config, tmp, nats-tls). */ -}}
+{{- $volumeNames := list "config" "tmp" "nats-tls" -}}
+{{- $mountPaths := list "/etc/cep" "/tmp" "/etc/cep-nats-tls" -}}
+{{- range $v := concat (default list $svc.secretFiles) (default list $svc.persistentVolumes) -}}
+{{- if has $v.name $volumeNames -}}
+{{- fail (printf "services.%s: volume name %q is taken (the chart's own: config, tmp, nats-tls; or given twice)" $name $v.name) -}}
+{{- end -}}
+{{- if has (trimSuffix "/" $v.mountPath) $mountPaths -}}
+{{- fail (printf "services.%s: mount path %s is taken (the chart's own: /etc/cep, /tmp, /etc/cep-nats-tls; or given twice)" $name $v.mountPath) -}}
+{{- end -}}
+{{- $volumeNames = append $volumeNames $v.name -}}
+{{- $mountPaths = append $mountPaths (trimSuffix "/" $v.mountPath) -}}
+{{- end -}}
 {{- end -}}
 {{- toJson $svc -}}
 {{- end -}}
@@ -203,6 +216,35 @@ rendering: (dict "root" $ "svc" $svc).
   "operator" $operator
 -}}
 {{- include "cep.deepMerge" (list $out (deepCopy (default dict $svc.settings))) -}}
+{{- /* peerEndpoints: [<peer>] endpoint = the in-cluster Service of each peer it calls, unless given. */ -}}
+{{- if $svc.peerEndpoints -}}
+{{- $enabled := include "cep.enabledServices" $root | fromJsonArray -}}
+{{- range $peer := (default list $svc.peers) -}}
+{{- if not (dig $peer "endpoint" "" $out) -}}
+{{- if not (has $peer $enabled) -}}
+{{- fail (printf "services.%s calls %s (peers), which is not enabled: enable services.%s or give services.%s.settings.%s.endpoint" $svc.name $peer $peer $svc.name $peer) -}}
+{{- end -}}
+{{- $o := include "cep.service" (dict "root" $root "name" $peer) | fromJson -}}
+{{- include "cep.setSetting" (dict "out" $out "svc" $svc.name "setting" (printf "%s.endpoint" $peer) "from" "peerEndpoints"
+  "value" (printf "http://%s.%s.svc:%d" $o.resourceName $root.Release.Namespace (int $o.grpcPort))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* Files mounted from Secrets and persistent folders: the settings naming them. */ -}}
+{{- range $f := (default list $svc.secretFiles) -}}
+{{- range $item := $f.items -}}
+{{- with $item.setting -}}
+{{- include "cep.setSetting" (dict "out" $out "svc" $svc.name "setting" . "from" "secretFiles"
+  "value" (printf "%s/%s" (trimSuffix "/" $f.mountPath) $item.path)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $v := (default list $svc.persistentVolumes) -}}
+{{- with $v.setting -}}
+{{- include "cep.setSetting" (dict "out" $out "svc" $svc.name "setting" . "from" "persistentVolumes"
+  "value" (trimSuffix "/" $v.mountPath)) -}}
+{{- end -}}
+{{- end -}}
 {{- /* A secret never lands in a ConfigMap. */ -}}
 {{- $secretEnv := include "cep.secretEnv" . | fromJson -}}
 {{- range $env, $ref := $secretEnv -}}
@@ -213,6 +255,30 @@ rendering: (dict "root" $ "svc" $svc).
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}
+{{- end -}}
+
+{{/*
+Sets a setting the chart derives ("section.key") in the settings map, in place:
+(dict "out" $map "svc" name "setting" "section.key" "value" v "from" "<values key>").
+A different value given under the service's settings is refused rather than
+silently replaced.
+*/}}
+{{- define "cep.setSetting" -}}
+{{- $parts := splitList "." .setting -}}
+{{- if ne (len $parts) 2 -}}
+{{- fail (printf "services.%s.%s: setting %q is not \"section.key\"" .svc .from .setting) -}}
+{{- end -}}
+{{- $section := index $parts 0 -}}
+{{- $key := index $parts 1 -}}
+{{- if not (hasKey .out $section) -}}{{- $_ := set .out $section dict -}}{{- end -}}
+{{- $table := index .out $section -}}
+{{- if not (kindIs "map" $table) -}}
+{{- fail (printf "services.%s: setting %s needs [%s] to be a section" .svc .setting $section) -}}
+{{- end -}}
+{{- if and (hasKey $table $key) (ne (toString (index $table $key)) (toString .value)) -}}
+{{- fail (printf "services.%s.settings.%s is %v but %s makes it %v: remove it from settings" .svc .setting (index $table $key) .from .value) -}}
+{{- end -}}
+{{- $_ := set $table $key .value -}}
 {{- end -}}
 
 {{/* A TOML value: string, bool, number, or a list of these. */}}
@@ -311,7 +377,12 @@ priorityClassName: {{ . }}
 {{- end -}}
 {{- end -}}
 
-{{/* Volumes shared by all pods of a service: (dict "root" $ "svc" $svc "configMap" name). */}}
+{{/*
+Volumes of a service's pods: (dict "root" $ "svc" $svc "configMap" name "persistent" bool).
+The service's secretFiles in every pod (the migration Job loads the same settings);
+its persistentVolumes only where "persistent" (the server and cron jobs, not the
+migration Job: migrate touches only the database).
+*/}}
 {{- define "cep.volumes" -}}
 - name: config
   configMap:
@@ -329,19 +400,50 @@ priorityClassName: {{ . }}
       - key: {{ $ca.key }}
         path: ca.crt
 {{- end }}
+{{- range $f := (default list .svc.secretFiles) }}
+# files of the Secret {{ $f.secretName }} (secretFiles), read by the service user only
+- name: {{ $f.name }}
+  secret:
+    secretName: {{ $f.secretName }}
+    defaultMode: 288 # 0440: the owner and fsGroup
+    items:
+      {{- range $f.items }}
+      - key: {{ .key }}
+        path: {{ .path }}
+      {{- end }}
+{{- end }}
+{{- if .persistent }}
+{{- range $v := (default list .svc.persistentVolumes) }}
+# the existing PersistentVolumeClaim {{ $v.claimName }} (persistentVolumes)
+- name: {{ $v.name }}
+  persistentVolumeClaim:
+    claimName: {{ $v.claimName }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
-{{/* Volume mounts of every container of a service: root. */}}
+{{/* Volume mounts of a service's container: (dict "root" $ "svc" $svc "persistent" bool), as cep.volumes. */}}
 {{- define "cep.volumeMounts" -}}
 - name: config
   mountPath: /etc/cep
   readOnly: true
 - name: tmp
   mountPath: /tmp
-{{- if include "cep.natsCaSecret" . }}
+{{- if include "cep.natsCaSecret" .root }}
 - name: nats-tls
   mountPath: /etc/cep-nats-tls
   readOnly: true
+{{- end }}
+{{- range $f := (default list .svc.secretFiles) }}
+- name: {{ $f.name }}
+  mountPath: {{ trimSuffix "/" $f.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if .persistent }}
+{{- range $v := (default list .svc.persistentVolumes) }}
+- name: {{ $v.name }}
+  mountPath: {{ trimSuffix "/" $v.mountPath }}
+{{- end }}
 {{- end }}
 {{- end -}}
 

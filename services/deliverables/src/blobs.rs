@@ -76,7 +76,9 @@ impl Blobs {
             Err(e) => return Err(e.into()),
         }
         let (mut sealer, header) = StreamSealer::new(key, owner, &sha256);
-        let mut out = WriteMultipart::new(self.store.put_multipart(&at).await?);
+        // parts of 1 MiB, at most two in flight: memory stays bounded whatever the size
+        let mut out =
+            WriteMultipart::new_with_chunk_size(self.store.put_multipart(&at).await?, 1 << 20);
         out.write(&header);
         let seal = |sealer: &mut StreamSealer, chunk: &[u8], last: bool| {
             sealer
@@ -96,6 +98,7 @@ impl Blobs {
                 if pending.len() == CHUNK && written < size {
                     out.write(&seal(&mut sealer, &pending, false)?);
                     pending.clear();
+                    out.wait_for_capacity(2).await?;
                 }
             }
         }
