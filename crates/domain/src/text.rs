@@ -52,8 +52,9 @@ pub fn canonical(input: &str, max: usize) -> Result<String, TextError> {
     Ok(text.to_owned())
 }
 
-/// A free text of several lines (a section of a deliverable): as [`canonical`], but
-/// line breaks are kept (`\r\n` and `\r` written `\n`) and tabs become spaces.
+/// A free text of several lines (a section of a deliverable): each line as
+/// [`canonical`] (trimmed), line breaks kept (`\r\n` and `\r` written `\n`), tabs
+/// read as spaces.
 ///
 /// # Errors
 ///
@@ -127,7 +128,7 @@ mod tests {
     fn a_multiline_text_keeps_its_lines_and_refuses_other_controls() {
         assert_eq!(
             canonical_multiline(" Premier point\r\n\tSecond point \n", 100),
-            Ok("Premier point\n Second point".to_owned())
+            Ok("Premier point\nSecond point".to_owned())
         );
         assert_eq!(canonical_multiline("a\u{7}b", 100), Err(TextError::Control));
         assert_eq!(
