@@ -132,6 +132,48 @@ pub struct Verification {
     pub signatures: Vec<cep_pades::SignatureReport>,
 }
 
+/// Who acted and from where, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+struct Witness<'a> {
+    actor: &'a str,
+    peer: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+impl<'a> Witness<'a> {
+    fn of(caller: &'a Caller, on_behalf: &'a OnBehalf) -> Self {
+        Self {
+            actor: &caller.subject,
+            peer: on_behalf.peer(),
+            user_agent: on_behalf.user_agent(),
+        }
+    }
+
+    fn of_caller(caller: &'a Caller) -> Self {
+        Self {
+            actor: &caller.subject,
+            peer: None,
+            user_agent: None,
+        }
+    }
+
+    fn entry(
+        self,
+        action: &'a str,
+        detail: serde_json::Value,
+        document_sha256: Option<&'a str>,
+    ) -> AuditEntry<'a> {
+        AuditEntry {
+            actor: self.actor,
+            action,
+            detail,
+            document_sha256,
+            peer: self.peer,
+            user_agent: self.user_agent,
+        }
+    }
+}
+
 fn remote(service: &str, s: tonic::Status) -> ApiError {
     match s.code() {
         tonic::Code::NotFound => ApiError::NotFound(format!("{service}: {}", s.message())),
@@ -299,14 +341,11 @@ impl Cases {
             &mut tx,
             id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "draft.created",
-                detail: json!({"kind": kind.code(), "template_version": self.templates.version}),
-                document_sha256: None,
-                peer: None,
-                user_agent: None,
-            },
+            Witness::of_caller(caller).entry(
+                "draft.created",
+                json!({"kind": kind.code(), "template_version": self.templates.version}),
+                None,
+            ),
         )
         .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
@@ -405,14 +444,16 @@ impl Cases {
         let json = serde_json::to_vec(&d.sections).map_err(ApiError::internal)?;
         d.sealed_sections = Some(sealing::seal(&key, owner, &json).map_err(ApiError::internal)?);
         store::save_draft(&mut tx, &d, at).await?;
-        store::audit(&mut tx, id, at, AuditEntry {
-            actor: &caller.subject,
-            action: "draft.updated",
-            detail: json!({"sections": edit.sections.iter().map(|(k, _)| k).collect::<Vec<_>>()}),
-            document_sha256: None,
-            peer: None,
-            user_agent: None,
-        })
+        store::audit(
+            &mut tx,
+            id,
+            at,
+            Witness::of_caller(caller).entry(
+                "draft.updated",
+                json!({"sections": edit.sections.iter().map(|(k, _)| k).collect::<Vec<_>>()}),
+                None,
+            ),
+        )
         .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
         tx.commit().await?;
@@ -635,14 +676,11 @@ impl Cases {
             &mut tx,
             id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "signing.started",
-                detail: json!({"check_closure": "no obstacle", "pages": rendered.pages}),
-                document_sha256: Some(&sha),
-                peer: on_behalf.peer(),
-                user_agent: on_behalf.user_agent(),
-            },
+            Witness::of(caller, on_behalf).entry(
+                "signing.started",
+                json!({"check_closure": "no obstacle", "pages": rendered.pages}),
+                Some(&sha),
+            ),
         )
         .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
@@ -737,14 +775,11 @@ impl Cases {
             &mut tx,
             id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "signed.counsellor",
-                detail: json!({"signer": signer, "before": d.current_sha256}),
-                document_sha256: Some(&sha),
-                peer: on_behalf.peer(),
-                user_agent: on_behalf.user_agent(),
-            },
+            Witness::of(caller, on_behalf).entry(
+                "signed.counsellor",
+                json!({"signer": signer, "before": d.current_sha256}),
+                Some(&sha),
+            ),
         )
         .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
@@ -797,14 +832,16 @@ impl Cases {
         )
         .await?;
         let masked = mask_email(&person.email);
-        store::audit(&mut tx, id, at, AuditEntry {
-            actor: &caller.subject,
-            action: "code.sent",
-            detail: json!({"channel": channel, "to": masked, "expires_at": expires_at.to_rfc3339()}),
-            document_sha256: d.current_sha256.as_deref(),
-            peer: on_behalf.peer(),
-            user_agent: on_behalf.user_agent(),
-        })
+        store::audit(
+            &mut tx,
+            id,
+            at,
+            Witness::of(caller, on_behalf).entry(
+                "code.sent",
+                json!({"channel": channel, "to": masked, "expires_at": expires_at.to_rfc3339()}),
+                d.current_sha256.as_deref(),
+            ),
+        )
         .await?;
         self.email
             .send(CodeMessage {
@@ -871,14 +908,11 @@ impl Cases {
                 &mut tx,
                 id,
                 at,
-                AuditEntry {
-                    actor: &caller.subject,
-                    action: "code.wrong",
-                    detail: json!({"attempt": live.attempts + 1}),
-                    document_sha256: None,
-                    peer: on_behalf.peer(),
-                    user_agent: on_behalf.user_agent(),
-                },
+                Witness::of(caller, on_behalf).entry(
+                    "code.wrong",
+                    json!({"attempt": live.attempts + 1}),
+                    None,
+                ),
             )
             .await?;
             tx.commit().await?;
@@ -897,14 +931,11 @@ impl Cases {
             &mut tx,
             id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "code.verified",
-                detail: json!({"mention": "lu et approuvé", "attempt": live.attempts + 1}),
-                document_sha256: d.current_sha256.as_deref(),
-                peer: on_behalf.peer(),
-                user_agent: on_behalf.user_agent(),
-            },
+            Witness::of(caller, on_behalf).entry(
+                "code.verified",
+                json!({"mention": "lu et approuvé", "attempt": live.attempts + 1}),
+                d.current_sha256.as_deref(),
+            ),
         )
         .await?;
         let signer = format!("Bénéficiaire du dossier {}", d.unit.dossier_number);
@@ -932,14 +963,11 @@ impl Cases {
             &mut tx,
             id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "signed.beneficiary",
-                detail: json!({"audit_head": head}),
-                document_sha256: Some(&sha),
-                peer: on_behalf.peer(),
-                user_agent: on_behalf.user_agent(),
-            },
+            Witness::of(caller, on_behalf).entry(
+                "signed.beneficiary",
+                json!({"audit_head": head}),
+                Some(&sha),
+            ),
         )
         .await?;
         self.publish_signed(&mut tx, &d, "ELECTRONIC", &sha, at)
@@ -1037,14 +1065,11 @@ impl Cases {
             &mut tx,
             d.id,
             at,
-            AuditEntry {
-                actor: &caller.subject,
-                action: "signed.paper",
-                detail: json!({"signed_on": p.signed_on.to_string(), "frozen": d.frozen_sha256}),
-                document_sha256: Some(&sha),
-                peer: on_behalf.peer(),
-                user_agent: on_behalf.user_agent(),
-            },
+            Witness::of(caller, on_behalf).entry(
+                "signed.paper",
+                json!({"signed_on": p.signed_on.to_string(), "frozen": d.frozen_sha256}),
+                Some(&sha),
+            ),
         )
         .await?;
         self.publish_signed(&mut tx, &d, "PAPER", &sha, at).await?;

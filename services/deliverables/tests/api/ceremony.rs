@@ -4,7 +4,6 @@
 
 use cep_kit::auth::Role;
 use cep_proto::deliverables as pb;
-use cep_proto::journeys as jpb;
 
 use crate::helpers::*;
 
@@ -131,32 +130,9 @@ async fn both_signatures_validate_outside_and_the_uo1_closes_once_by_signature()
     assert_eq!(signed.signatures.len(), 2);
 
     // journeys closes the UO1 from cep.deliverables.signed, once
-    let mut j = stack.journeys().await;
-    let unit = eventually(|| {
-        let mut j = j.clone();
-        let person = person.clone();
-        let uo = uo.clone();
-        async move {
-            let journey = j
-                .get_journey(authed(
-                    jpb::GetJourneyRequest {
-                        beneficiary_id: person,
-                    },
-                    &counsellor(),
-                ))
-                .await
-                .ok()?
-                .into_inner();
-            journey
-                .units
-                .into_iter()
-                .find(|u| u.uo_id == uo && !u.closure_reason.is_empty())
-        }
-    })
-    .await;
+    let unit = stack.closed_unit(&person, &uo).await;
     assert_eq!(unit.closure_reason, "LIVRABLE_SIGNE");
     assert!(unit.billable);
-    let _ = &mut j;
 
     // the downloaded copy: ours, and valid for the outside validators
     let pdf = download(&stack, &id).await;

@@ -263,6 +263,32 @@ impl Stack {
         (d, uo, person)
     }
 
+    /// The unit `uo` of `person` once journeys has closed it.
+    pub async fn closed_unit(&self, person: &str, uo: &str) -> jpb::UnitOfWork {
+        let j = self.journeys().await;
+        eventually(|| {
+            let mut j = j.clone();
+            let (person, uo) = (person.to_owned(), uo.to_owned());
+            async move {
+                let journey = j
+                    .get_journey(authed(
+                        jpb::GetJourneyRequest {
+                            beneficiary_id: person,
+                        },
+                        &counsellor(),
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner();
+                journey
+                    .units
+                    .into_iter()
+                    .find(|u| u.uo_id == uo && !u.closure_reason.is_empty())
+            }
+        })
+        .await
+    }
+
     /// The code of the newest mail sent.
     pub fn last_code(&self) -> String {
         let newest = std::fs::read_dir(self.mail_dir())

@@ -3,7 +3,6 @@
 
 use cep_proto::common::Uo;
 use cep_proto::deliverables as pb;
-use cep_proto::journeys as jpb;
 
 use crate::helpers::*;
 
@@ -99,28 +98,7 @@ async fn a_scanned_paper_copy_completes_the_deliverable_and_closes_the_uo() {
     assert_eq!(done.signed_sha256, deliverables::blobs::sha256_of(&[&scan]));
     assert_eq!(download(&stack, &id).await, scan);
 
-    let j = stack.journeys().await;
-    let unit = eventually(|| {
-        let mut j = j.clone();
-        let (person, uo) = (person.clone(), uo.clone());
-        async move {
-            let journey = j
-                .get_journey(authed(
-                    jpb::GetJourneyRequest {
-                        beneficiary_id: person,
-                    },
-                    &counsellor(),
-                ))
-                .await
-                .ok()?
-                .into_inner();
-            journey
-                .units
-                .into_iter()
-                .find(|u| u.uo_id == uo && !u.closure_reason.is_empty())
-        }
-    })
-    .await;
+    let unit = stack.closed_unit(&person, &uo).await;
     assert_eq!(unit.closure_reason, "LIVRABLE_SIGNE");
 }
 
