@@ -73,6 +73,7 @@ impl cep_runtime::Service for Deliverables {
     fn build(ctx: &Context<'_, DeliverableSettings>) -> anyhow::Result<Self> {
         let own = &ctx.settings.own;
         let key = own.code.keyring()?.current.1;
+        let email = Arc::new(mail::Email::from_settings(&own.mail).context("mail")?);
         Ok(Self {
             cases: usecases::Cases {
                 pool: ctx.pool.clone(),
@@ -85,7 +86,8 @@ impl cep_runtime::Service for Deliverables {
                     &own.signing,
                     &own.letterhead.operator_name,
                 )?),
-                email: Arc::new(mail::Email::from_settings(&own.mail).context("mail")?),
+                email: email.clone(),
+                copies: email,
                 code: usecases::CodeRules {
                     lifetime_minutes: own.code.lifetime_minutes,
                     max_attempts: own.code.max_attempts,

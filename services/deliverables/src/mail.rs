@@ -103,19 +103,55 @@ impl CodeTransport for Email {
                 .subject("Votre code de signature")
                 .body(body)
                 .map_err(|e| SendError::Transport(e.to_string()))?;
-            match &self.sender {
-                Sender::Smtp(t) => t
-                    .send(email)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError::Transport(e.to_string())),
-                Sender::File(t) => t
-                    .send(email)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError::Transport(e.to_string())),
-            }
+            self.deliver(email).await
         })
+    }
+}
+
+/// The signed copy the person receives at once (CCTP 2.1.2: "un exemplaire … est
+/// remis au bénéficiaire immédiatement").
+#[derive(Debug)]
+pub struct CopyMessage<'a> {
+    pub to: &'a str,
+    pub dossier_number: &'a str,
+    pub document: &'a str,
+    pub file_name: &'a str,
+    pub pdf: Vec<u8>,
+}
+
+impl Email {
+    async fn deliver(&self, email: Message) -> Result<(), SendError> {
+        let sent = match &self.sender {
+            Sender::Smtp(t) => t.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
+            Sender::File(t) => t.send(email).await.map(|_| ()).map_err(|e| e.to_string()),
+        };
+        sent.map_err(SendError::Transport)
+    }
+
+    /// Sends the signed document to the person, attached.
+    pub async fn send_copy(&self, m: CopyMessage<'_>) -> Result<(), SendError> {
+        use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+        let to: Mailbox = m.to.parse().map_err(|_| SendError::Address)?;
+        let text = format!(
+            "Bonjour,\n\nVous trouverez ci-joint votre exemplaire signé du document « {} » \
+             (dossier {}). Ses deux signatures électroniques se vérifient avec tout lecteur PDF \
+             qui contrôle les signatures.\n\nSi la réponse apportée à une réclamation ne vous \
+             satisfait pas, vous pouvez saisir le médiateur de France compétences.\n",
+            m.document, m.dossier_number
+        );
+        let pdf = ContentType::parse("application/pdf")
+            .map_err(|e| SendError::Transport(e.to_string()))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(format!("Votre exemplaire signé : {}", m.document))
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(text))
+                    .singlepart(Attachment::new(m.file_name.to_owned()).body(m.pdf, pdf)),
+            )
+            .map_err(|e| SendError::Transport(e.to_string()))?;
+        self.deliver(email).await
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Cases {
     pub blobs: Blobs,
     pub authority: Arc<Authority>,
     pub email: Arc<dyn CodeTransport>,
+    /// The signed copies sent to the people.
+    pub copies: Arc<crate::mail::Email>,
     pub code: CodeRules,
     pub letterhead: Arc<cep_render::Letterhead>,
     pub journeys: tonic::transport::Channel,
@@ -974,7 +976,74 @@ impl Cases {
             .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
         tx.commit().await?;
+        self.send_copy(caller, on_behalf, &d, &sha).await;
         Ok(d)
+    }
+
+    /// The person's signed copy, by email at once; its outcome goes to the audit
+    /// trail (a failure does not undo the signature: the copy stays downloadable).
+    async fn send_copy(&self, caller: &Caller, on_behalf: &OnBehalf, d: &Deliverable, sha: &str) {
+        // the causes are named, never quoted: a mail server's reply may hold the address
+        let sent: Result<String, &'static str> = async {
+            let person = self
+                .person(on_behalf, d.unit.beneficiary_id)
+                .await
+                .map_err(|_| "the person's record could not be read")?;
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|_| "the database is unavailable")?;
+            let pdf = self
+                .document(&mut conn, d.unit.beneficiary_id, sha)
+                .await
+                .map_err(|_| "the signed document could not be read")?;
+            let file_name = format!(
+                "{}-{}.pdf",
+                d.kind.code().to_lowercase(),
+                d.unit.dossier_number
+            );
+            self.copies
+                .send_copy(crate::mail::CopyMessage {
+                    to: &person.email,
+                    dossier_number: &d.unit.dossier_number,
+                    document: &self.templates.of(d.kind).title,
+                    file_name: &file_name,
+                    pdf: pdf.to_vec(),
+                })
+                .await
+                .map_err(|e| match e {
+                    crate::mail::SendError::Address => "the address on file is not valid",
+                    _ => "the mail transport refused the message",
+                })?;
+            Ok(mask_email(&person.email))
+        }
+        .await;
+        let (action, detail) = match &sent {
+            Ok(to) => ("copy.sent", json!({ "to": to })),
+            Err(why) => {
+                tracing::warn!(deliverable = %d.id, error = %why, "the signed copy was not sent");
+                ("copy.failed", json!({ "error": why }))
+            }
+        };
+        let at = self.clock.now();
+        let recorded: Result<(), ApiError> = async {
+            let mut tx = self.pool.begin().await?;
+            store::get_deliverable(&mut tx, d.id, true).await?;
+            store::audit(
+                &mut tx,
+                d.id,
+                at,
+                Witness::of(caller, on_behalf).entry(action, detail, Some(sha)),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(deliverable = %d.id, error = %e, "the copy's audit entry was not written");
+        }
     }
 
     async fn publish_signed(

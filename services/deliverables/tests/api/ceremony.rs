@@ -128,6 +128,11 @@ async fn both_signatures_validate_outside_and_the_uo1_closes_once_by_signature()
     assert_eq!(signed.state, "SIGNED");
     assert_eq!(signed.mode, "ELECTRONIC");
     assert_eq!(signed.signatures.len(), 2);
+    let copy = stack.last_mail();
+    assert!(
+        copy.contains("application/pdf") && copy.contains("attachment"),
+        "the person's copy is sent at once"
+    );
 
     // journeys closes the UO1 from cep.deliverables.signed, once
     let unit = stack.closed_unit(&person, &uo).await;
@@ -306,7 +311,7 @@ async fn a_code_expires_and_five_wrong_codes_lock_it() {
         .expect("signed")
         .into_inner();
     assert_eq!(signed.state, "SIGNED");
-    assert_eq!(stack.mails(), 3);
+    assert_eq!(stack.mails(), 4, "three codes and the signed copy");
 }
 
 #[tokio::test]

@@ -289,15 +289,20 @@ impl Stack {
         .await
     }
 
-    /// The code of the newest mail sent.
-    pub fn last_code(&self) -> String {
+    /// The newest mail sent, as written.
+    pub fn last_mail(&self) -> String {
         let newest = std::fs::read_dir(self.mail_dir())
             .expect("mail folder")
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
             .expect("a mail was written");
-        code_in(&std::fs::read_to_string(newest).unwrap())
+        std::fs::read_to_string(newest).unwrap()
+    }
+
+    /// The code of the newest mail sent.
+    pub fn last_code(&self) -> String {
+        code_in(&self.last_mail())
     }
 
     /// Every file of the blob folder, as bytes.
