@@ -27,6 +27,11 @@ pub mod cep {
             include!(concat!(env!("OUT_DIR"), "/cep.beneficiaries.v1.rs"));
         }
     }
+    pub mod claims {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cep.claims.v1.rs"));
+        }
+    }
     pub mod deliverables {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cep.deliverables.v1.rs"));
@@ -50,6 +55,7 @@ pub mod cep {
 }
 
 pub use cep::beneficiaries::v1 as beneficiaries;
+pub use cep::claims::v1 as claims;
 pub use cep::common::v1 as common;
 pub use cep::deliverables::v1 as deliverables;
 pub use cep::events::v1 as events;

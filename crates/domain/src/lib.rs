@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod calendar;
+pub mod claim;
 pub mod clock;
 pub mod eligibility;
 pub mod geography;

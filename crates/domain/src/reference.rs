@@ -61,6 +61,8 @@ pub mod names {
     pub const OTHER_CEP_OPERATOR: &str = "other_cep_operator";
     /// Motif de réclamation.
     pub const CLAIM_REASON: &str = "claim_reason";
+    /// Canal de réception d'une réclamation.
+    pub const CLAIM_CHANNEL: &str = "claim_channel";
 }
 
 /// Codes the software itself relies on, present in the builtin tables.
@@ -76,7 +78,7 @@ pub mod codes {
 }
 
 /// Every standard table, in the order of the builtin file.
-pub const STANDARD_TABLES: [&str; 19] = [
+pub const STANDARD_TABLES: [&str; 20] = [
     names::EMPLOYMENT_STATUS,
     names::EDUCATION_LEVEL,
     names::COMPANY_SIZE,
@@ -95,6 +97,7 @@ pub const STANDARD_TABLES: [&str; 19] = [
     names::PROJECT_STATE,
     names::AIGUILLAGE_OUTCOME,
     names::OTHER_CEP_OPERATOR,
+    names::CLAIM_CHANNEL,
     names::CLAIM_REASON,
 ];
 

@@ -32,6 +32,7 @@ mod consumers;
 pub mod error;
 mod grpc;
 mod nats;
+pub mod personal;
 pub mod request;
 mod tasks;
 

@@ -15,7 +15,6 @@ pub mod authz;
 pub mod blobs;
 pub mod codes;
 pub mod document;
-pub mod erasures;
 pub mod events;
 pub mod grpc;
 pub mod mail;
@@ -97,7 +96,7 @@ impl cep_runtime::Service for Deliverables {
                 journeys: channel(&own.journeys.endpoint).context("journeys.endpoint")?,
                 beneficiaries: channel(&own.beneficiaries.endpoint)
                     .context("beneficiaries.endpoint")?,
-                personal: own.personal.keys()?,
+                people: cep_runtime::personal::People::new(own.personal.keys()?),
             },
         })
     }
@@ -111,10 +110,8 @@ impl cep_runtime::Service for Deliverables {
     fn consumers(&self, consumers: &mut Consumers) {
         consumers.add(units::spec(), units::UnitFacts);
         consumers.add(
-            erasures::spec(),
-            erasures::Erasures {
-                clock: self.cases.clock.clone(),
-            },
+            cep_runtime::personal::erasures(settings::SERVICE),
+            cep_runtime::personal::Erasures::new(self.cases.clock.clone()),
         );
     }
 }

@@ -21,30 +21,7 @@ pub struct DeliverableSettings {
     pub mail: MailSettings,
     pub journeys: Endpoint,
     pub beneficiaries: Endpoint,
-    pub personal: PersonalSettings,
-}
-
-/// The key each person's data key is wrapped under (docs/personal-data.md): what this
-/// service keeps of a person (the documents, the texts) is sealed with that person's
-/// data key, destroyed when the person is erased.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PersonalSettings {
-    pub wrapping_key: Option<secrecy::SecretString>,
-    pub retired_wrapping_keys: Option<secrecy::SecretString>,
-}
-
-impl PersonalSettings {
-    pub fn keys(&self) -> Result<cep_kit::sealing::PersonalKeys, SettingsError> {
-        Ok(cep_kit::sealing::PersonalKeys::new(
-            cep_kit::keys::Keyring::from_settings(
-                "personal.wrapping_key",
-                self.wrapping_key.as_ref(),
-                "personal.retired_wrapping_keys",
-                self.retired_wrapping_keys.as_ref(),
-            )?,
-        ))
-    }
+    pub personal: cep_runtime::personal::PersonalSettings,
 }
 
 /// A reference file; empty means the one built into the service.

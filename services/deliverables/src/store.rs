@@ -96,64 +96,6 @@ pub async fn get_unit(conn: &mut PgConnection, uo_id: Uuid) -> Result<Option<Uni
     Ok(row.as_ref().map(unit))
 }
 
-// ---- people's data keys --------------------------------------------------------
-
-pub async fn person_key(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<cep_kit::sealing::WrappedKey>> {
-    let row: Option<(i16, Vec<u8>)> = sqlx::query_as(
-        "SELECT wrapping_version, wrapped_key FROM person_keys WHERE beneficiary_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|(version, bytes)| cep_kit::sealing::WrappedKey { version, bytes }))
-}
-
-/// Stores the person's first data key; false when another call stored one first.
-pub async fn insert_person_key(
-    conn: &mut PgConnection,
-    id: Uuid,
-    key: &cep_kit::sealing::WrappedKey,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO person_keys (beneficiary_id, wrapping_version, wrapped_key) \
-         VALUES ($1, $2, $3) ON CONFLICT (beneficiary_id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(key.version)
-    .bind(&key.bytes)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn is_erased(conn: &mut PgConnection, id: Uuid) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasures WHERE beneficiary_id = $1)")
-            .bind(id)
-            .fetch_one(conn)
-            .await?,
-    )
-}
-
-/// The person's erasure: their data key destroyed, for good.
-pub async fn erase_person(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query("DELETE FROM person_keys WHERE beneficiary_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO erasures (beneficiary_id, erased_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 // ---- blobs ----------------------------------------------------------------------
 
 pub async fn put_blob(

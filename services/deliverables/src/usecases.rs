@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cep_domain::SharedClock;
 use cep_kit::auth::Caller;
-use cep_kit::sealing::{self, DataKey, PersonalKeys};
+use cep_kit::sealing::{self, DataKey};
 use cep_proto::beneficiaries as bpb;
 use cep_proto::events;
 use cep_proto::journeys as jpb;
@@ -47,7 +47,6 @@ pub mod rules {
     pub const CODE_LOCKED: &str = "CODE_LOCKED";
     pub const NOT_A_UO2_2: &str = "NOT_A_UO2_2";
     pub const NOT_A_PDF: &str = "NOT_A_PDF";
-    pub const BENEFICIARY_ERASED: &str = "BENEFICIARY_ERASED";
     /// Journeys' CheckClosure codes, passed on as they are.
     pub const JOURNEYS: [&str; 4] = [
         "UO_NOT_OPEN",
@@ -85,7 +84,7 @@ pub struct Cases {
     pub letterhead: Arc<cep_render::Letterhead>,
     pub journeys: tonic::transport::Channel,
     pub beneficiaries: tonic::transport::Channel,
-    pub personal: PersonalKeys,
+    pub people: cep_runtime::personal::People,
 }
 
 /// Edits of a draft.
@@ -244,34 +243,9 @@ impl Cases {
         Ok(d)
     }
 
-    /// The person's data key, created at the first thing kept of them; refused once
-    /// they are erased (their key is gone for good).
+    /// The person's data key (created at the first thing kept of them).
     async fn person_key(&self, conn: &mut PgConnection, owner: Uuid) -> Result<DataKey, ApiError> {
-        if store::is_erased(conn, owner).await? {
-            return Err(ApiError::precondition(
-                rules::BENEFICIARY_ERASED,
-                "the person was erased: nothing of them can be written or read any more",
-            ));
-        }
-        if let Some(wrapped) = store::person_key(conn, owner).await? {
-            return self
-                .personal
-                .unwrap(owner, &wrapped)
-                .map_err(ApiError::internal);
-        }
-        let (key, wrapped) = self
-            .personal
-            .new_data_key(owner)
-            .map_err(ApiError::internal)?;
-        if store::insert_person_key(conn, owner, &wrapped).await? {
-            return Ok(key);
-        }
-        let wrapped = store::person_key(conn, owner)
-            .await?
-            .ok_or_else(|| ApiError::internal("a data key vanished while it was created"))?;
-        self.personal
-            .unwrap(owner, &wrapped)
-            .map_err(ApiError::internal)
+        self.people.key(conn, owner).await
     }
 
     fn stage(d: &Deliverable, expected: &[State], what: &str) -> Result<(), ApiError> {
