@@ -145,3 +145,45 @@ where
         call(caller, on_behalf, request.into_inner()).await?,
     ))
 }
+
+/// A section naming another service this one calls on its callers' behalf:
+/// `[journeys] endpoint = "http://127.0.0.1:50052"`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    pub endpoint: String,
+}
+
+impl PeerSettings {
+    /// Refuses an endpoint that is not an http(s) URL, naming `key`.
+    ///
+    /// # Errors
+    ///
+    /// The endpoint's refusal.
+    pub fn validate(&self, key: &str) -> Result<(), cep_kit::settings::SettingsError> {
+        let e = &self.endpoint;
+        if (e.starts_with("http://") || e.starts_with("https://"))
+            && tonic::transport::Endpoint::from_shared(e.clone()).is_ok()
+        {
+            return Ok(());
+        }
+        Err(cep_kit::settings::SettingsError::invalid(
+            key,
+            "an http:// or https:// address",
+        ))
+    }
+
+    /// A channel connected at the first call (5 s to connect, 30 s per call).
+    ///
+    /// # Errors
+    ///
+    /// An endpoint that is not a URI.
+    pub fn channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        Ok(
+            tonic::transport::Endpoint::from_shared(self.endpoint.clone())?
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(30))
+                .connect_lazy(),
+        )
+    }
+}

@@ -46,15 +46,6 @@ pub struct Deliverables {
 
 pub type Application = cep_runtime::Application<Deliverables>;
 
-fn channel(endpoint: &str) -> anyhow::Result<tonic::transport::Channel> {
-    Ok(
-        tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(30))
-            .connect_lazy(),
-    )
-}
-
 impl cep_runtime::Service for Deliverables {
     const NAME: &'static str = settings::SERVICE;
     const DEFAULTS: &'static str = settings::DEFAULTS;
@@ -93,8 +84,10 @@ impl cep_runtime::Service for Deliverables {
                     key,
                 },
                 letterhead: Arc::new(own.letterhead.clone()),
-                journeys: channel(&own.journeys.endpoint).context("journeys.endpoint")?,
-                beneficiaries: channel(&own.beneficiaries.endpoint)
+                journeys: own.journeys.channel().context("journeys.endpoint")?,
+                beneficiaries: own
+                    .beneficiaries
+                    .channel()
                     .context("beneficiaries.endpoint")?,
                 people: cep_runtime::personal::People::new(own.personal.keys()?),
             },

@@ -19,8 +19,8 @@ pub struct DeliverableSettings {
     pub signing: SigningSettings,
     pub code: CodeSettings,
     pub mail: MailSettings,
-    pub journeys: Endpoint,
-    pub beneficiaries: Endpoint,
+    pub journeys: cep_runtime::PeerSettings,
+    pub beneficiaries: cep_runtime::PeerSettings,
     pub personal: cep_runtime::personal::PersonalSettings,
 }
 
@@ -92,12 +92,6 @@ pub struct MailSettings {
     pub smtp_password: secrecy::SecretString,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    pub endpoint: String,
-}
-
 impl Section for DeliverableSettings {
     fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
         if self.letterhead.operator_name.trim().is_empty() {
@@ -154,17 +148,8 @@ impl Section for DeliverableSettings {
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(SettingsError::invalid("mail.from", "not a mailbox"));
         }
-        for (key, e) in [
-            ("journeys.endpoint", &self.journeys.endpoint),
-            ("beneficiaries.endpoint", &self.beneficiaries.endpoint),
-        ] {
-            if !(e.starts_with("http://") || e.starts_with("https://")) {
-                return Err(SettingsError::invalid(
-                    key,
-                    "an http:// or https:// address",
-                ));
-            }
-        }
+        self.journeys.validate("journeys.endpoint")?;
+        self.beneficiaries.validate("beneficiaries.endpoint")?;
         Ok(())
     }
 }

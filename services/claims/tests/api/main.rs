@@ -1,0 +1,4 @@
+//! The claims service on the platform's harness.
+
+mod claims;
+mod helpers;
