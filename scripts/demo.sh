@@ -93,4 +93,35 @@ done
 log "deliverables: two signed electronically, one on paper (through server reflection)"
 "$(grpc_python)" "$ROOT/scripts/demo_deliverables.py" anne="$a" sofia="$e" maeva="$g"
 
+log "claims: received, acknowledged (one late), answered, one referred to the mediator"
+claims_demo() {
+    local ack_late on_time referred
+    CEP_TOKEN=$(token_for mediation 8)
+    today=$(date +%F)
+    ago() { date -d "$1 days ago" +%F; }
+    if cepctl claim stats --lot 8 --from "$(ago 90)" --to "$today" --output json \
+        | python3 -c 'import json,sys; sys.exit(0 if int(json.load(sys.stdin).get("received", 0)) > 0 else 1)'; then
+        log "claims: the demo claims are already there"; return 0
+    fi
+    on_time=$(cepctl claim receive --output json --lot 8 --structure nantes-centre --beneficiary "$a" \
+        --received "$(ago 20)" --channel EMAIL --reason DELAI_RENDEZ_VOUS --reply-by EMAIL \
+        --text "Je n'obtiens pas de rendez-vous avant six semaines." | python3 -c 'import json,sys; print(json.load(sys.stdin)["claim_id"])')
+    cepctl claim ack "$on_time" --date "$(ago 18)" >/dev/null
+    cepctl claim answer "$on_time" --date "$(ago 5)" --summary "Un créneau vous est proposé dès la semaine prochaine." >/dev/null
+    ack_late=$(cepctl claim receive --output json --lot 8 --structure angers --received "$(ago 30)" \
+        --channel COURRIER --reason ACCUEIL --text "Personne ne répond au téléphone de l'agence." \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["claim_id"])')
+    cepctl claim ack "$ack_late" --date "$(ago 15)" >/dev/null
+    referred=$(cepctl claim receive --output json --lot 8 --structure nantes-centre --received "$(ago 60)" \
+        --channel FORMULAIRE_EN_LIGNE --reason QUALITE_ACCOMPAGNEMENT --text "Le projet proposé ne me convient pas." \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["claim_id"])')
+    cepctl claim ack "$referred" --date "$(ago 57)" >/dev/null
+    cepctl claim answer "$referred" --date "$(ago 40)" --summary "Un nouvel entretien vous a été proposé." >/dev/null
+    cepctl claim refer "$referred" --date "$(ago 10)" --mediator-reference MED-DEMO-1 >/dev/null
+    cepctl claim receive --lot 8 --structure angers --received "$(ago 3)" --channel EMAIL \
+        --reason LIVRABLE --text "Je n'ai pas reçu mon état des lieux." >/dev/null
+    cepctl claim stats --lot 8 --from "$(ago 90)" --to "$today"
+}
+claims_demo
+
 log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

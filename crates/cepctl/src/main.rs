@@ -7,6 +7,7 @@
 
 mod beneficiary;
 mod call;
+mod claim;
 mod deliverable;
 mod dev_token;
 mod failure;
@@ -51,6 +52,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50053"
     )]
     deliverables_addr: String,
+    /// The claims service: HOST:PORT or a URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CEP_CLAIMS_ADDR",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    claims_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +84,9 @@ enum Command {
     /// The deliverables of the UOs, from the draft to the signatures (deliverables service).
     #[command(subcommand)]
     Deliverable(deliverable::Command),
+    /// Claims and mediation (claims service).
+    #[command(subcommand)]
+    Claim(claim::Command),
     /// The local stack's test certificate authority (deliverables' signatures).
     #[command(subcommand)]
     Pki(pki::Command),
@@ -96,6 +108,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Journey(cmd) => journey::run(cmd, cli.token, &cli.journeys_addr, cli.output).await,
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Claim(cmd) => claim::run(cmd, cli.token, &cli.claims_addr, cli.output).await,
         Command::Deliverable(cmd) => {
             deliverable::run(cmd, cli.token, &cli.deliverables_addr, cli.output).await
         }
