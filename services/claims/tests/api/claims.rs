@@ -516,3 +516,179 @@ async fn each_call_is_open_to_its_roles_only_and_other_lots_see_nothing() {
         "Je n'ai obtenu aucun rendez-vous depuis deux mois."
     );
 }
+
+#[tokio::test]
+async fn every_call_refuses_the_roles_it_is_not_open_to() {
+    let app = spawn().await;
+    let mut c = app.client().await;
+    let claim = app.receive("2026-11-28").await;
+    let id = || claim.claim_id.clone();
+    let denied = |r: Result<tonic::Response<pb::Claim>, tonic::Status>, what: &str| {
+        assert_eq!(
+            r.unwrap_err().code(),
+            tonic::Code::PermissionDenied,
+            "{what}"
+        );
+    };
+    for role in [
+        Role::Counsellor,
+        Role::Si,
+        Role::InformationOfficer,
+        Role::Sre,
+    ] {
+        let t = token(role);
+        denied(
+            c.receive_claim(authed(request("2026-11-28"), &t)).await,
+            "ReceiveClaim",
+        );
+        denied(
+            c.acknowledge(authed(
+                pb::AcknowledgeRequest {
+                    claim_id: id(),
+                    date: "2026-11-29".into(),
+                    version: 0,
+                },
+                &t,
+            ))
+            .await,
+            "Acknowledge",
+        );
+        denied(
+            c.answer(authed(
+                pb::AnswerRequest {
+                    claim_id: id(),
+                    date: "2026-11-29".into(),
+                    summary: "x".into(),
+                    version: 0,
+                },
+                &t,
+            ))
+            .await,
+            "Answer",
+        );
+        denied(
+            c.record_mediator_referral(authed(
+                pb::RecordMediatorReferralRequest {
+                    claim_id: id(),
+                    date: "2026-11-29".into(),
+                    ..Default::default()
+                },
+                &t,
+            ))
+            .await,
+            "RecordMediatorReferral",
+        );
+        denied(
+            c.record_mediation_outcome(authed(
+                pb::RecordMediationOutcomeRequest {
+                    claim_id: id(),
+                    date: "2026-11-29".into(),
+                    outcome: "RESOLUE".into(),
+                    ..Default::default()
+                },
+                &t,
+            ))
+            .await,
+            "RecordMediationOutcome",
+        );
+        denied(
+            c.get_claim(authed(pb::GetClaimRequest { claim_id: id() }, &t))
+                .await,
+            "GetClaim",
+        );
+        let list = pb::ListClaimsRequest {
+            lot: 8,
+            ..Default::default()
+        };
+        assert_eq!(
+            c.list_overdue(authed(list.clone(), &t))
+                .await
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied,
+            "ListOverdue"
+        );
+        assert_eq!(
+            c.list_at_risk(authed(list, &t)).await.unwrap_err().code(),
+            tonic::Code::PermissionDenied,
+            "ListAtRisk"
+        );
+        let stats = pb::ClaimStatsRequest {
+            lot: 8,
+            from: "2026-11-01".into(),
+            to: "2026-11-30".into(),
+        };
+        assert_eq!(
+            c.claim_stats(authed(stats, &t)).await.unwrap_err().code(),
+            tonic::Code::PermissionDenied,
+            "ClaimStats"
+        );
+        let letter = pb::RenderLetterRequest {
+            claim_id: id(),
+            kind: "ACKNOWLEDGEMENT".into(),
+        };
+        assert_eq!(
+            c.render_letter(authed(letter, &t))
+                .await
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied,
+            "RenderLetter"
+        );
+    }
+    // a manager handles claims but the referral is the mediation correspondent's
+    let manager = token(Role::Manager);
+    denied(
+        c.record_mediation_outcome(authed(
+            pb::RecordMediationOutcomeRequest {
+                claim_id: id(),
+                date: "2026-11-29".into(),
+                outcome: "RESOLUE".into(),
+                ..Default::default()
+            },
+            &manager,
+        ))
+        .await,
+        "a manager's outcome",
+    );
+    c.acknowledge(authed(
+        pb::AcknowledgeRequest {
+            claim_id: id(),
+            date: "2026-11-29".into(),
+            version: 0,
+        },
+        &manager,
+    ))
+    .await
+    .expect("a manager acknowledges");
+    // the director may do all
+    c.record_mediator_referral(authed(
+        pb::RecordMediatorReferralRequest {
+            claim_id: id(),
+            date: "2026-11-29".into(),
+            ..Default::default()
+        },
+        &token(Role::Director),
+    ))
+    .await
+    .expect("a director records the referral");
+    // the auditor reads the figures only
+    let stats = pb::ClaimStatsRequest {
+        lot: 8,
+        from: "2026-11-01".into(),
+        to: "2026-11-30".into(),
+    };
+    assert_eq!(
+        c.claim_stats(authed(stats, &token(Role::Auditor)))
+            .await
+            .unwrap()
+            .into_inner()
+            .escalated,
+        1
+    );
+    let no_token = c
+        .get_claim(tonic::Request::new(pb::GetClaimRequest { claim_id: id() }))
+        .await
+        .unwrap_err();
+    assert_eq!(no_token.code(), tonic::Code::Unauthenticated);
+}
