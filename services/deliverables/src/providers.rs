@@ -48,8 +48,12 @@ pub struct Directory {
 
 impl Directory {
     pub fn load(setting: &FileSetting) -> Result<Self, SettingsError> {
-        let text = setting.read("providers.path", BUILTIN)?;
-        let file: File = toml::from_str(&text)
+        Self::parse(&setting.read("providers.path", BUILTIN)?)
+    }
+
+    /// The directory written in `text` (TOML).
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        let file: File = toml::from_str(text)
             .map_err(|e| SettingsError::invalid("providers.path", e.message().to_owned()))?;
         let mut by_lot_and_kind: BTreeMap<(u8, String), Vec<Provider>> = BTreeMap::new();
         for e in file.provider {
@@ -82,10 +86,92 @@ impl Directory {
         })
     }
 
+    /// Whether `attached` (a Projet professionnel's list for the lot) is still the
+    /// directory's whole list: a document whose list differs cannot be signed.
+    pub fn is_current(&self, lot: u8, attached: &crate::model::Complementary) -> bool {
+        attached.providers == self.providers(lot, &attached.kind)
+    }
+
     /// Every provider of `kind` in `lot`, by id.
     pub fn providers(&self, lot: u8, kind: &str) -> &[Provider] {
         self.by_lot_and_kind
             .get(&(lot, kind.to_owned()))
             .map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Complementary;
+
+    const V1: &str = r#"
+version = "v1"
+[kinds]
+VAE = "VAE"
+[[provider]]
+lot = 8
+kind = "VAE"
+id = "B"
+name = "Second"
+city = "Angers"
+[[provider]]
+lot = 8
+kind = "VAE"
+id = "A"
+name = "Premier"
+city = "Nantes"
+[[provider]]
+lot = 3
+kind = "VAE"
+id = "C"
+name = "Ailleurs"
+city = "Brest"
+"#;
+
+    #[test]
+    fn a_list_attached_under_an_earlier_directory_is_no_longer_current() {
+        let v1 = Directory::parse(V1).unwrap();
+        let ids: Vec<&str> = v1
+            .providers(8, "VAE")
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, ["A", "B"], "the lot's providers only, by id");
+        let attached = Complementary {
+            kind: "VAE".into(),
+            directory_version: v1.version.clone(),
+            providers: v1.providers(8, "VAE").to_vec(),
+        };
+        assert!(v1.is_current(8, &attached));
+        // the next version adds a provider in lot 8: the attached list is short of one
+        let v2 = Directory::parse(&format!(
+            "{}\n[[provider]]\nlot = 8\nkind = \"VAE\"\nid = \"D\"\nname = \"Nouveau\"\ncity = \"Laval\"\n",
+            V1.replace("\"v1\"", "\"v2\"")
+        ))
+        .unwrap();
+        assert!(!v2.is_current(8, &attached));
+        // a provider that left the directory makes it differ too
+        let mut removed = attached.clone();
+        removed.providers.push(Provider {
+            id: "Z".into(),
+            name: "Parti".into(),
+            city: "Tours".into(),
+        });
+        assert!(!v1.is_current(8, &removed));
+    }
+
+    #[test]
+    fn a_bad_directory_is_refused_naming_the_provider() {
+        let unknown_kind = V1.replace("kind = \"VAE\"\nid = \"C\"", "kind = \"YOGA\"\nid = \"C\"");
+        let e = Directory::parse(&unknown_kind).unwrap_err().to_string();
+        assert!(e.contains("provider C") && e.contains("YOGA"), "{e}");
+        let twice = V1.replace("id = \"B\"", "id = \"A\"");
+        assert!(
+            Directory::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("listed twice")
+        );
     }
 }

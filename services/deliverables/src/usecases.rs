@@ -449,8 +449,7 @@ impl Cases {
             }
         }
         if let Some(c) = &d.complementary {
-            let current = self.directory.providers(d.unit.territory_lot, &c.kind);
-            if c.providers != current {
+            if !self.directory.is_current(d.unit.territory_lot, c) {
                 missing.push(Missing {
                     field: "providers".into(),
                     rule: rules::PROVIDER_LIST_OUTDATED,
