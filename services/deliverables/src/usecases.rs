@@ -448,17 +448,17 @@ impl Cases {
                 });
             }
         }
-        if let Some(c) = &d.complementary {
-            if !self.directory.is_current(d.unit.territory_lot, c) {
-                missing.push(Missing {
-                    field: "providers".into(),
-                    rule: rules::PROVIDER_LIST_OUTDATED,
-                    message: format!(
-                        "the attached list of {} providers (directory {}) differs from the directory in force ({}): update the draft to attach it again",
-                        c.kind, c.directory_version, self.directory.version
-                    ),
-                });
-            }
+        if let Some(c) = &d.complementary
+            && !self.directory.is_current(d.unit.territory_lot, c)
+        {
+            missing.push(Missing {
+                field: "providers".into(),
+                rule: rules::PROVIDER_LIST_OUTDATED,
+                message: format!(
+                    "the attached list of {} providers (directory {}) differs from the directory in force ({}): update the draft to attach it again",
+                    c.kind, c.directory_version, self.directory.version
+                ),
+            });
         }
         missing
     }
