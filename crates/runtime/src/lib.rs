@@ -34,6 +34,7 @@ mod grpc;
 mod nats;
 pub mod personal;
 pub mod request;
+pub mod store;
 mod tasks;
 
 use std::future::Future;

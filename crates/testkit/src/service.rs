@@ -322,6 +322,16 @@ pub fn token(audience: &[&str], role: Role, lots: &[u8], structures: &[&str]) ->
 ///
 /// # Panics
 ///
+/// The rule code of a refusal: its `google.rpc.ErrorInfo` reason ("" when none).
+#[must_use]
+pub fn rule(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
 /// When the token is not a valid header value.
 pub fn authed<T>(msg: T, token: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);

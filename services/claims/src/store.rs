@@ -7,22 +7,7 @@ use uuid::Uuid;
 
 use crate::model::Claim;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("outbox: {0}")]
-    Outbox(#[from] cep_bus::BusError),
-}
-
-impl From<StoreError> for cep_runtime::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(e) => e.into(),
-            other => cep_runtime::ApiError::internal(other),
-        }
-    }
-}
+pub use cep_runtime::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 

@@ -9,24 +9,7 @@ use uuid::Uuid;
 
 use crate::model::{Complementary, Deliverable, Kind, SignatureBox, SignatureRecord, State, Unit};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("stored row {0} is inconsistent: {1}")]
-    Corrupt(Uuid, String),
-    #[error("outbox: {0}")]
-    Outbox(#[from] cep_bus::BusError),
-}
-
-impl From<StoreError> for cep_runtime::ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(e) => e.into(),
-            other => cep_runtime::ApiError::internal(other),
-        }
-    }
-}
+pub use cep_runtime::store::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 

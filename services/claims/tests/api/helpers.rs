@@ -7,7 +7,7 @@ use cep_proto::claims::claim_service_client::ClaimServiceClient;
 use cep_testkit::service::{self, Companion, Options, TestService};
 use tonic::transport::Channel;
 
-pub use cep_testkit::service::authed;
+pub use cep_testkit::service::{authed, rule};
 
 pub const WRAPPING_KEY: &str = "BgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=";
 
@@ -123,13 +123,4 @@ pub fn request(date: &str) -> pb::ReceiveClaimRequest {
         reply_by: "POST".into(),
         ..Default::default()
     }
-}
-
-/// The rule code of a refusal (its ErrorInfo reason).
-pub fn rule(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
 }

@@ -18,7 +18,7 @@ use cep_proto::journeys::purchase_order_service_client::PurchaseOrderServiceClie
 use cep_testkit::service::{self, Companion, Options, TestService};
 use tonic::transport::Channel;
 
-pub use cep_testkit::service::authed;
+pub use cep_testkit::service::{authed, rule};
 
 pub struct Stack {
     pub journeys: TestService,
@@ -364,15 +364,6 @@ where
     })
     .await
     .expect("in time")
-}
-
-/// The rule code of a refusal (its ErrorInfo reason).
-pub fn rule(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
 }
 
 pub async fn download(stack: &Stack, id: &str) -> Vec<u8> {

@@ -13,6 +13,8 @@ use journeys::model::Person;
 use tonic::transport::Channel;
 
 pub use cep_testkit::service::authed;
+#[allow(unused_imports)] // the benchmark includes these helpers and uses no rule code
+pub use cep_testkit::service::rule;
 
 pub type TestApp = TestService;
 
@@ -125,15 +127,6 @@ pub fn aiguillage(id: BeneficiaryId, date: &str) -> pb::RecordAiguillageRequest 
         outcome: "RDV_CEP_INTERNE".into(),
         lot_taken_over: 0,
     }
-}
-
-/// The rule code of a refusal (its ErrorInfo reason).
-pub fn rule(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
 }
 
 /// The use cases on their own pool over the app's database: another replica.
