@@ -7,7 +7,6 @@ use cep_bus::connection::{ConnectSettings, NatsAuth};
 use cep_proto::common::Uo;
 use cep_proto::events;
 use cep_proto::journeys as pb;
-use prost::Message;
 
 use crate::helpers::*;
 
@@ -23,6 +22,21 @@ async fn sign_at(
     kind: &str,
     signed_at: &str,
 ) {
+    let event = events::DeliverableSigned {
+        deliverable_id: deliverable.to_string(),
+        uo_id: uo.uo_id.clone(),
+        beneficiary_id: uo.beneficiary_id.clone(),
+        kind: kind.into(),
+        signed_at: signed_at.into(),
+        document_sha256: "0".repeat(64),
+        mode: "ELECTRONIC".into(),
+    };
+    publish(app, "cep.deliverables.signed", &event).await;
+}
+
+/// Publishes `event` on `subject` as the deliverables service would (its user, its
+/// stream).
+async fn publish<E: prost::Message + prost::Name>(app: &TestApp, subject: &str, event: &E) {
     let (user, password) = app.nats.credentials("deliverables");
     let client = cep_bus::connect(
         &ConnectSettings {
@@ -40,30 +54,17 @@ async fn sign_at(
     )
     .await
     .expect("stream");
-    let event = events::DeliverableSigned {
-        deliverable_id: deliverable.to_string(),
-        uo_id: uo.uo_id.clone(),
-        beneficiary_id: uo.beneficiary_id.clone(),
-        kind: kind.into(),
-        signed_at: signed_at.into(),
-        document_sha256: "0".repeat(64),
-        mode: "ELECTRONIC".into(),
-    };
     let mut headers = async_nats::HeaderMap::new();
     headers.insert(
         cep_bus::headers::MSG_ID,
         uuid::Uuid::now_v7().to_string().as_str(),
     );
-    headers.insert(cep_bus::headers::CE_TYPE, "cep.events.v1.DeliverableSigned");
-    js.publish_with_headers(
-        "cep.deliverables.signed",
-        headers,
-        event.encode_to_vec().into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("stored");
+    headers.insert(cep_bus::headers::CE_TYPE, E::full_name().as_str());
+    js.publish_with_headers(subject.to_owned(), headers, event.encode_to_vec().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
 }
 
 async fn unit_of(app: &TestApp, id: cep_domain::BeneficiaryId, n: usize) -> pb::UnitOfWork {
@@ -221,4 +222,78 @@ async fn a_signature_after_the_abandonment_is_late_and_one_before_it_wins() {
     assert_eq!(won.closure_date, "2027-01-20");
     assert!(won.billable);
     app.stop().await;
+}
+
+/// A person with a signed UO2.1 (engaged on 2026-12-01) and the UO2.2 that follows it.
+async fn uo2_2(app: &TestApp) -> (cep_domain::BeneficiaryId, pb::UnitOfWork) {
+    let id = person(app).await;
+    let mut j = app.journeys().await;
+    let c = counsellor(app);
+    let uo21 = j
+        .engage(authed(
+            engagement(id, Uo::Uo21, "2026-12-01", "Mme Roux"),
+            &c,
+        ))
+        .await
+        .expect("UO2.1")
+        .into_inner();
+    sign(app, uuid::Uuid::now_v7(), &uo21, "PROJET_PROFESSIONNEL").await;
+    until_closed(app, id, 0).await;
+    let uo22 = j
+        .engage(authed(engagement(id, Uo::Uo22, "2026-12-10", ""), &c))
+        .await
+        .expect("UO2.2")
+        .into_inner();
+    (id, uo22)
+}
+
+#[tokio::test]
+async fn a_uo2_2_whose_person_sent_the_written_trace_is_not_abandoned_at_its_deadline() {
+    let app = spawn_app().await;
+    app.clock.set(at("2026-12-10"));
+    order(&app, &[("UO2.1", 10), ("UO2.2", 10)]).await;
+    let (id, uo22) = uo2_2(&app).await;
+    let (silent, _) = uo2_2(&app).await;
+    let trace = events::ClosingTraceRecorded {
+        trace_id: uuid::Uuid::now_v7().to_string(),
+        uo_id: uo22.uo_id.clone(),
+        kind: "MESSAGE".into(),
+        received_on: "2027-03-01".into(),
+        reference: "TRACE-1".into(),
+        sha256: "0".repeat(64),
+    };
+    publish(&app, "cep.deliverables.closing_trace.recorded", &trace).await;
+    // the fact lands: then, long after the deadline (UO2.1's engagement + 18 months),
+    // with nothing asked for months, the sweep leaves the unit open
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let recorded: Option<chrono::NaiveDate> =
+                sqlx::query_scalar("SELECT trace_recorded_on FROM units WHERE id = $1")
+                    .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .unwrap();
+            if recorded.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the trace reaches journeys");
+    app.clock.set(at("2028-09-01"));
+    let cases = replica(&app).await;
+    assert_eq!(
+        journeys::sweep::sweep(&cases).await.expect("sweep"),
+        1,
+        "only the UO2.2 without a trace is abandoned"
+    );
+    assert_eq!(unit_of(&app, silent, 1).await.closure_reason, "ABANDON");
+    let u = unit_of(&app, id, 1).await;
+    assert_eq!(
+        u.status,
+        pb::UoStatus::Open as i32,
+        "not abandoned: the person asked to close"
+    );
+    assert!(u.overdue);
 }
