@@ -103,6 +103,7 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
     if [ "$1" = journeys ]; then
         # the local stack sweeps often, so an expired unit closes while you watch
         echo "CEP_JOURNEYS__ABANDONMENT__SWEEP_INTERVAL_SECONDS=5"
+        echo "CEP_JOURNEYS__PERSONAL__WRAPPING_KEY=$(secret journeys_wrapping_key 32)"
     fi
     if [ "$1" = deliverables ]; then
         # the test CA of `cepctl pki init`; codes by email land as .eml files in

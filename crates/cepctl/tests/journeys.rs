@@ -12,7 +12,11 @@ use journeys::Journeys;
 use journeys::model::Person;
 
 async fn spawn_app() -> TestService {
-    service::spawn::<Journeys>(Options::default()).await
+    service::spawn::<Journeys>(Options {
+        settings: journeys::settings::harness_secrets(),
+        ..Options::default()
+    })
+    .await
 }
 
 fn token(role: Role) -> String {

@@ -77,7 +77,11 @@ async fn unsent(pool: &sqlx::PgPool) -> i64 {
 async fn main() {
     // the service's own sweep stays out of the way (it runs once at start, on nothing)
     let app = cep_testkit::service::spawn::<journeys::Journeys>(
-        Options::default().setting("ABANDONMENT__SWEEP_INTERVAL_SECONDS", "86400"),
+        Options {
+            settings: journeys::settings::harness_secrets(),
+            ..Options::default()
+        }
+        .setting("ABANDONMENT__SWEEP_INTERVAL_SECONDS", "86400"),
     )
     .await;
     let pool = app.db.pool.clone();

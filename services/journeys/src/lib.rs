@@ -20,6 +20,7 @@ pub mod settings;
 pub mod signatures;
 pub mod store;
 pub mod sweep;
+pub mod upgrade;
 pub mod usecases;
 
 use std::sync::Arc;
@@ -54,6 +55,18 @@ impl cep_runtime::Service for Journeys {
         &MIGRATOR
     }
 
+    async fn upgrade(ctx: &Context<'_, JourneySettings>) -> anyhow::Result<()> {
+        let people = cep_runtime::personal::People::new(ctx.settings.own.personal.keys()?);
+        let sealed = upgrade::seal_clear_texts(&ctx.pool, &people).await?;
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "free texts written in clear by an earlier release sealed"
+            );
+        }
+        Ok(())
+    }
+
     fn streams(nats: &NatsSettings) -> Vec<cep_bus::StreamSpec> {
         vec![events::stream(nats)]
     }
@@ -70,6 +83,7 @@ impl cep_runtime::Service for Journeys {
                 nir_policy: own.nir.policy,
                 statements: own.statements.clone(),
                 billing: own.billing,
+                people: cep_runtime::personal::People::new(own.personal.keys()?),
             },
         })
     }

@@ -59,9 +59,20 @@ pub struct Closure {
     pub date: NaiveDate,
     pub reason: String,
     pub billable: bool,
+    /// A UO2.2's written trace and description, in clear: only in memory, as given by
+    /// the caller or opened for a reply.
     pub written_trace_reference: Option<String>,
     pub project_state: Option<String>,
     pub description: Option<String>,
+    /// The same, as stored: sealed with the person's data key.
+    pub sealed: SealedTexts,
+}
+
+/// A UO2.2's closing texts sealed with the person's data key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealedTexts {
+    pub written_trace: Option<Vec<u8>>,
+    pub description: Option<Vec<u8>>,
 }
 
 impl Unit {

@@ -127,6 +127,13 @@ impl Handler for PeopleFacts {
             store::forget_texts(conn, id)
                 .await
                 .map_err(HandlerError::transient)?;
+            // and the person's data key: what any copy still holds no longer opens
+            let erased_at = chrono::DateTime::parse_from_rfc3339(&e.erased_at)
+                .map_err(|_| HandlerError::permanent("an erasure without a valid time"))?
+                .with_timezone(&chrono::Utc);
+            cep_runtime::personal::erase(conn, id.as_uuid(), erased_at)
+                .await
+                .map_err(HandlerError::transient)?;
             apply(conn, p).await
         } else {
             // a fact this service does not use

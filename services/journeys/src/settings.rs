@@ -6,6 +6,14 @@ use serde::Deserialize;
 pub const SERVICE: &str = "journeys";
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
+/// The secrets a test harness or a benchmark starts the service with.
+pub fn harness_secrets() -> Vec<(String, String)> {
+    vec![(
+        "PERSONAL__WRAPPING_KEY".to_owned(),
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".to_owned(),
+    )]
+}
+
 /// Everything the service is configured with.
 pub type Settings = cep_kit::settings::ServiceSettings<JourneySettings>;
 
@@ -17,6 +25,7 @@ pub struct JourneySettings {
     pub nir: NirPolicySettings,
     pub statements: StatementSettings,
     pub billing: BillingSettings,
+    pub personal: cep_runtime::personal::PersonalSettings,
 }
 
 /// Which closures are billable. Always: an aiguillage (closed at once), a UO1 or
@@ -82,6 +91,7 @@ pub struct NirPolicySettings {
 impl Section for JourneySettings {
     fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
         self.reference.tables()?;
+        self.personal.keys()?;
         if !(1..=365).contains(&self.abandonment.inactivity_days) {
             return Err(SettingsError::invalid(
                 "abandonment.inactivity_days",

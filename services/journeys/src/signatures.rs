@@ -1,11 +1,10 @@
-//! The deliverables service's facts. Closure by signature: `cep.deliverables.signed` closes
+//! Closure by signature: the deliverables service's `cep.deliverables.signed` closes
 //! the UO1 or UO2.1 of the deliverable (billable, reason `LIVRABLE_SIGNE`, dated the
 //! day of the signature in the lot). Idempotent: a signature is recorded once by its
 //! deliverable id; a signature on a unit already closed is kept as a late signature,
 //! not a second closure — unless that closure is an abandonment dated on or after the
 //! signature (the signature arrived late, after the sweep): then the unit was signed
-//! in time and closes by its deliverable instead. A UO2.2's written trace
-//! (`cep.deliverables.closing_trace.recorded`) keeps the sweep from abandoning it.
+//! in time and closes by its deliverable instead.
 
 use cep_bus::{ConsumerSpec, Delivery, Handler, HandlerError};
 use cep_domain::Uo;
@@ -22,7 +21,7 @@ pub fn spec() -> ConsumerSpec {
     ConsumerSpec::new(
         "DELIVERABLES",
         crate::settings::SERVICE,
-        "cep.deliverables.>",
+        "cep.deliverables.signed",
     )
 }
 
@@ -47,9 +46,6 @@ impl Handler for Signatures {
         conn: &mut PgConnection,
         delivery: &Delivery,
     ) -> Result<(), HandlerError> {
-        if delivery.is_event::<events::ClosingTraceRecorded>() {
-            return trace(conn, delivery).await;
-        }
         if !delivery.is_event::<events::DeliverableSigned>() {
             return Ok(());
         }
@@ -103,6 +99,7 @@ impl Handler for Signatures {
             written_trace_reference: None,
             project_state: None,
             description: None,
+            sealed: Default::default(),
         });
         next.version += 1;
         next.updated_at = now;
@@ -119,18 +116,4 @@ impl Handler for Signatures {
         }
         Ok(())
     }
-}
-
-/// A UO2.2's written trace, recorded by the deliverables service: the unit is no longer
-/// abandoned at its deadline (it closes by `CloseVoluntarily` with that trace).
-async fn trace(conn: &mut PgConnection, delivery: &Delivery) -> Result<(), HandlerError> {
-    let e: events::ClosingTraceRecorded = delivery.decode()?;
-    let uo_id = Uuid::try_parse(&e.uo_id)
-        .map_err(|_| HandlerError::permanent("a closing trace without a valid uo id"))?;
-    let received = chrono::NaiveDate::parse_from_str(&e.received_on, "%Y-%m-%d")
-        .map_err(|_| HandlerError::permanent("a closing trace without a valid date"))?;
-    store::record_trace(conn, uo_id, received)
-        .await
-        .map_err(HandlerError::transient)?;
-    Ok(())
 }

@@ -374,9 +374,9 @@ struct UnitRow {
     request_reason: Option<String>,
     detailed_reason: Option<String>,
     outcome: Option<String>,
-    written_trace_reference: Option<String>,
+    written_trace_sealed: Option<Vec<u8>>,
     project_state: Option<String>,
-    description: Option<String>,
+    description_sealed: Option<Vec<u8>>,
     signed_at: Option<DateTime<Utc>>,
     last_requested_interaction: Option<NaiveDate>,
     cpir_project: bool,
@@ -396,9 +396,13 @@ impl TryFrom<UnitRow> for Unit {
                 date,
                 reason,
                 billable: r.billable,
-                written_trace_reference: r.written_trace_reference,
+                written_trace_reference: None,
                 project_state: r.project_state,
-                description: r.description,
+                description: None,
+                sealed: crate::model::SealedTexts {
+                    written_trace: r.written_trace_sealed,
+                    description: r.description_sealed,
+                },
             }),
             (None, None) => None,
             _ => {
@@ -443,7 +447,7 @@ macro_rules! unit_columns {
         "SELECT id, beneficiary_id, uo, lot, lot_taken_over, structure_id, dossier_number, line_id, \
          purchase_order_reference, engagement_date, deadline, follows, closure_date, \
          closure_reason, billable, referent, status_at_engagement, origin, request_reason, \
-         detailed_reason, outcome, written_trace_reference, project_state, description, \
+         detailed_reason, outcome, written_trace_sealed, project_state, description_sealed, \
          signed_at, last_requested_interaction, cpir_project, version, created_at, updated_at \
          FROM units "
     };
@@ -512,7 +516,7 @@ pub async fn update_unit(
     let c = u.closure.as_ref();
     let done = sqlx::query(
         "UPDATE units SET open = $3, closure_date = $4, closure_reason = $5, billable = $6, \
-         referent = $7, written_trace_reference = $8, project_state = $9, description = $10, \
+         referent = $7, written_trace_sealed = $8, project_state = $9, description_sealed = $10, \
          signed_at = $11, last_requested_interaction = $12, version = $13, updated_at = $14, \
          cpir_project = $15 WHERE id = $1 AND version = $2",
     )
@@ -523,9 +527,9 @@ pub async fn update_unit(
     .bind(c.map(|c| c.reason.clone()))
     .bind(c.is_some_and(|c| c.billable))
     .bind(&u.referent)
-    .bind(c.and_then(|c| c.written_trace_reference.clone()))
+    .bind(c.and_then(|c| c.sealed.written_trace.clone()))
     .bind(c.and_then(|c| c.project_state.clone()))
-    .bind(c.and_then(|c| c.description.clone()))
+    .bind(c.and_then(|c| c.sealed.description.clone()))
     .bind(u.signed_at)
     .bind(u.last_requested_interaction)
     .bind(u.version)
@@ -648,16 +652,17 @@ pub async fn insert_referent_change(
     conn: &mut PgConnection,
     uo: Uuid,
     referent: &str,
-    reason: &str,
+    reason_sealed: &[u8],
     changed_by: &str,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO referent_changes (uo_id, referent, reason, changed_by, at) VALUES ($1,$2,$3,$4,$5)",
+        "INSERT INTO referent_changes (uo_id, referent, reason_sealed, changed_by, at) \
+         VALUES ($1,$2,$3,$4,$5)",
     )
     .bind(uo)
     .bind(referent)
-    .bind(reason)
+    .bind(reason_sealed)
     .bind(changed_by)
     .bind(at)
     .execute(conn)
@@ -706,7 +711,6 @@ pub async fn lock_abandoned(
     let rows: Vec<UnitRow> = sqlx::query_as(concat!(
         unit_columns!(),
         "WHERE open AND lot = $1 AND deadline < $2 AND signed_at IS NULL \
-         AND trace_recorded_on IS NULL \
          AND (last_requested_interaction IS NULL OR last_requested_interaction <= $3) \
          ORDER BY deadline, id LIMIT $4 FOR UPDATE SKIP LOCKED"
     ))
@@ -717,24 +721,6 @@ pub async fn lock_abandoned(
     .fetch_all(conn)
     .await?;
     units(rows)
-}
-
-/// Records that the person of UO2.2 `uo` sent their written trace (the first date kept);
-/// false when `uo` is no UO2.2 of this service.
-pub async fn record_trace(
-    conn: &mut PgConnection,
-    uo: Uuid,
-    received_on: NaiveDate,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE units SET trace_recorded_on = COALESCE(trace_recorded_on, $2) \
-         WHERE id = $1 AND uo = 'UO2.2'",
-    )
-    .bind(uo)
-    .bind(received_on)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Records a signed deliverable once; false when it was already recorded.
@@ -1059,14 +1045,15 @@ pub async fn forget_texts(
     person: BeneficiaryId,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE units SET description = NULL, written_trace_reference = NULL \
-         WHERE beneficiary_id = $1 AND (description IS NOT NULL OR written_trace_reference IS NOT NULL)",
+        "UPDATE units SET description_sealed = NULL, written_trace_sealed = NULL \
+         WHERE beneficiary_id = $1 \
+         AND (description_sealed IS NOT NULL OR written_trace_sealed IS NOT NULL)",
     )
     .bind(person.as_uuid())
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE referent_changes SET reason = '(erased)' WHERE uo_id IN \
+        "UPDATE referent_changes SET reason_sealed = NULL WHERE uo_id IN \
          (SELECT id FROM units WHERE beneficiary_id = $1)",
     )
     .bind(person.as_uuid())

@@ -81,6 +81,7 @@ async fn sweep_lot(cases: &Cases, lot: Lot) -> Result<u64, store::StoreError> {
                 written_trace_reference: None,
                 project_state: None,
                 description: None,
+                sealed: Default::default(),
             });
             next.version += 1;
             next.updated_at = now;

@@ -12,6 +12,7 @@ use cep_domain::{
     eligibility,
 };
 use cep_kit::auth::Caller;
+use cep_kit::sealing;
 use cep_kit::settings::OperatorSettings;
 use cep_runtime::request::{Page, date, page_cursor, page_limit, reference};
 use cep_runtime::{ApiError, Violations};
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use crate::model::{
     Appointment, Closure, ComplementaryService, Interaction, Line, OperatorDelivery, Person,
-    PurchaseOrder, StatementLine, Unit, WorkDiscovery,
+    PurchaseOrder, SealedTexts, StatementLine, Unit, WorkDiscovery,
 };
 use crate::settings::{AbandonmentSettings, BillingSettings, NirPolicy, StatementSettings};
 use crate::{authz, events, store};
@@ -194,6 +195,8 @@ pub struct Cases {
     pub nir_policy: NirPolicy,
     pub statements: StatementSettings,
     pub billing: BillingSettings,
+    /// The people's data keys: their free texts are sealed with them.
+    pub people: cep_runtime::personal::People,
 }
 
 /// Free text: NFC, no control or invisible character; "" means none.
@@ -367,12 +370,63 @@ impl Cases {
         }
     }
 
+    /// A UO2.2's closing texts sealed with the person's data key.
+    async fn seal_texts(
+        &self,
+        conn: &mut PgConnection,
+        u: &Unit,
+        trace: &Option<String>,
+        description: &Option<String>,
+    ) -> Result<SealedTexts, ApiError> {
+        if trace.is_none() && description.is_none() {
+            return Ok(SealedTexts::default());
+        }
+        let owner = u.beneficiary_id.as_uuid();
+        let key = self.people.key(conn, owner).await?;
+        let seal = |t: &Option<String>| {
+            t.as_ref()
+                .map(|t| sealing::seal(&key, owner, t.as_bytes()))
+                .transpose()
+                .map_err(ApiError::internal)
+        };
+        Ok(SealedTexts {
+            written_trace: seal(trace)?,
+            description: seal(description)?,
+        })
+    }
+
+    /// Opens the closing texts of `u` for a reply (none once the person is erased).
+    async fn open_texts(&self, conn: &mut PgConnection, u: &mut Unit) -> Result<(), ApiError> {
+        let owner = u.beneficiary_id.as_uuid();
+        let Some(c) = u.closure.as_mut() else {
+            return Ok(());
+        };
+        if c.sealed == SealedTexts::default() || self.people.is_erased(conn, owner).await? {
+            return Ok(());
+        }
+        let key = self.people.key(conn, owner).await?;
+        let open = |b: &Option<Vec<u8>>| -> Result<Option<String>, ApiError> {
+            b.as_ref()
+                .map(|b| {
+                    let plain = sealing::open(&key, owner, b).map_err(ApiError::internal)?;
+                    String::from_utf8(plain).map_err(ApiError::internal)
+                })
+                .transpose()
+        };
+        c.written_trace_reference = open(&c.sealed.written_trace)?;
+        c.description = open(&c.sealed.description)?;
+        Ok(())
+    }
+
     /// Units with everything recorded in them.
     async fn shown_all(
         &self,
         conn: &mut PgConnection,
-        units: Vec<Unit>,
+        mut units: Vec<Unit>,
     ) -> Result<Vec<Shown>, ApiError> {
+        for u in &mut units {
+            self.open_texts(conn, u).await?;
+        }
         let ids: Vec<Uuid> = units.iter().map(|u| u.id).collect();
         let interactions = store::interactions_of(conn, &ids).await?;
         let services = store::complementary_services_of(conn, &ids).await?;
@@ -706,6 +760,7 @@ impl Cases {
                 written_trace_reference: None,
                 project_state: None,
                 description: None,
+                sealed: Default::default(),
             }),
             referent: None,
             status_at_engagement: person.employment_status.clone(),
@@ -1052,7 +1107,13 @@ impl Cases {
         if !store::update_unit(&mut tx, &next, current.version).await? {
             return Err(conflict(uo_id, version, current.version + 1));
         }
-        store::insert_referent_change(&mut tx, uo_id, &referent, &reason, &caller.subject, now)
+        let key = self
+            .people
+            .key(&mut tx, current.beneficiary_id.as_uuid())
+            .await?;
+        let sealed = sealing::seal(&key, current.beneficiary_id.as_uuid(), reason.as_bytes())
+            .map_err(ApiError::internal)?;
+        store::insert_referent_change(&mut tx, uo_id, &referent, &sealed, &caller.subject, now)
             .await?;
         let interactions = store::interactions_of(&mut tx, &[uo_id]).await?;
         tx.commit().await?;
@@ -1144,6 +1205,9 @@ impl Cases {
             // a UO2.2 closes by the person's written trace; a UO1 or UO2.1 is billable
             // by its signed deliverable, unless the settings pay voluntary closures
             billable: current.uo == Uo::Uo2_2 || self.billing.voluntary_closures,
+            sealed: self
+                .seal_texts(&mut tx, &current, &trace, &description)
+                .await?,
             written_trace_reference: trace,
             project_state: state,
             description,

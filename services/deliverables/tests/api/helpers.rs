@@ -44,6 +44,7 @@ pub async fn stack_with(journeys_settings: &[(&str, &str)]) -> Stack {
         settings: journeys_settings
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain(journeys::settings::harness_secrets())
             .collect(),
         ..Options::default()
     };

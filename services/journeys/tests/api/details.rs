@@ -236,7 +236,11 @@ async fn operator_deliveries_and_closures_make_the_quarterly_statement() {
 #[tokio::test]
 async fn the_settings_may_pay_voluntary_closures() {
     let app = cep_testkit::service::spawn::<journeys::Journeys>(
-        cep_testkit::service::Options::default().setting("BILLING__VOLUNTARY_CLOSURES", "true"),
+        cep_testkit::service::Options {
+            settings: journeys::settings::harness_secrets(),
+            ..Default::default()
+        }
+        .setting("BILLING__VOLUNTARY_CLOSURES", "true"),
     )
     .await;
     order(&app, &[("UO1", 5)]).await;

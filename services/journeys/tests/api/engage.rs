@@ -243,7 +243,11 @@ async fn an_information_officer_records_an_aiguillage_and_nothing_else() {
 #[tokio::test]
 async fn a_lot_19_engagement_names_the_lot_taken_over_and_writes_its_number() {
     let app = cep_testkit::service::spawn::<journeys::Journeys>(
-        cep_testkit::service::Options::default().setting("OPERATOR__LOTS", "8,19"),
+        cep_testkit::service::Options {
+            settings: journeys::settings::harness_secrets(),
+            ..Default::default()
+        }
+        .setting("OPERATOR__LOTS", "8,19"),
     )
     .await;
     let backup = app.token(cep_kit::auth::Role::Manager, &[19], &[]);

@@ -19,7 +19,11 @@ pub use cep_testkit::service::rule;
 pub type TestApp = TestService;
 
 pub async fn spawn_app() -> TestApp {
-    service::spawn::<Journeys>(Options::default()).await
+    service::spawn::<Journeys>(Options {
+        settings: journeys::settings::harness_secrets(),
+        ..Options::default()
+    })
+    .await
 }
 
 #[allow(async_fn_in_trait)]
@@ -157,6 +161,12 @@ pub async fn replica(app: &TestApp) -> journeys::usecases::Cases {
             voluntary_closures: false,
             abandonments: false,
         },
+        people: cep_runtime::personal::People::new(cep_kit::sealing::PersonalKeys::new(
+            cep_kit::keys::Keyring {
+                current: (1, [7u8; 32]),
+                retired: Default::default(),
+            },
+        )),
     }
 }
 

@@ -248,52 +248,86 @@ async fn uo2_2(app: &TestApp) -> (cep_domain::BeneficiaryId, pb::UnitOfWork) {
 }
 
 #[tokio::test]
-async fn a_uo2_2_whose_person_sent_the_written_trace_is_not_abandoned_at_its_deadline() {
+async fn a_uo2_2s_closing_texts_are_sealed_at_rest_and_shown_opened() {
     let app = spawn_app().await;
     app.clock.set(at("2026-12-10"));
     order(&app, &[("UO2.1", 10), ("UO2.2", 10)]).await;
     let (id, uo22) = uo2_2(&app).await;
-    let (silent, _) = uo2_2(&app).await;
-    let trace = events::ClosingTraceRecorded {
-        trace_id: uuid::Uuid::now_v7().to_string(),
-        uo_id: uo22.uo_id.clone(),
-        kind: "MESSAGE".into(),
-        received_on: "2027-03-01".into(),
-        reference: "TRACE-1".into(),
-        sha256: "0".repeat(64),
-    };
-    publish(&app, "cep.deliverables.closing_trace.recorded", &trace).await;
-    // the fact lands: then, long after the deadline (UO2.1's engagement + 18 months),
-    // with nothing asked for months, the sweep leaves the unit open
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let recorded: Option<chrono::NaiveDate> =
-                sqlx::query_scalar("SELECT trace_recorded_on FROM units WHERE id = $1")
-                    .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
-                    .fetch_one(&app.db.pool)
-                    .await
-                    .unwrap();
-            if recorded.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
+    let closed = app
+        .journeys()
+        .await
+        .close_voluntarily(authed(
+            pb::CloseVoluntarilyRequest {
+                uo_id: uo22.uo_id.clone(),
+                reason: "VOLONTAIRE_PROJET_ABOUTI".into(),
+                closure_date: "2026-12-10".into(),
+                version: uo22.version,
+                written_trace_reference: "TRACE-Lefèvre".into(),
+                project_state: "RECONVERSION_REALISEE".into(),
+                description: "Embauchée comme responsable qualité à Nantes".into(),
+            },
+            &counsellor(&app),
+        ))
+        .await
+        .expect("closed with its trace")
+        .into_inner();
+    assert_eq!(
+        closed.description,
+        "Embauchée comme responsable qualité à Nantes"
+    );
+    let row: (Option<String>, Option<String>, Option<Vec<u8>>) = sqlx::query_as(
+        "SELECT description, written_trace_reference, description_sealed FROM units WHERE id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+    .fetch_one(&app.db.pool)
     .await
-    .expect("the trace reaches journeys");
-    app.clock.set(at("2028-09-01"));
-    let cases = replica(&app).await;
+    .unwrap();
+    assert_eq!((row.0, row.1), (None, None), "nothing in clear");
+    let sealed = row.2.expect("sealed");
+    assert!(!sealed.windows(6).any(|w| w == b"Nantes"));
     assert_eq!(
-        journeys::sweep::sweep(&cases).await.expect("sweep"),
-        1,
-        "only the UO2.2 without a trace is abandoned"
+        unit_of(&app, id, 1).await.written_trace_reference,
+        "TRACE-Lefèvre"
     );
-    assert_eq!(unit_of(&app, silent, 1).await.closure_reason, "ABANDON");
-    let u = unit_of(&app, id, 1).await;
-    assert_eq!(
-        u.status,
-        pb::UoStatus::Open as i32,
-        "not abandoned: the person asked to close"
-    );
-    assert!(u.overdue);
+
+    // nothing may write the clear columns again
+    let refused = sqlx::query("UPDATE units SET description = 'en clair' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+        .execute(&app.db.pool)
+        .await;
+    assert!(refused.is_err(), "the trigger refuses clear texts");
+
+    // texts an earlier release wrote in clear are sealed by the upgrade step
+    let pool = &app.db.pool;
+    sqlx::query("ALTER TABLE units DISABLE TRIGGER units_refuse_clear_texts")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE units SET description = 'ancien texte', description_sealed = NULL WHERE id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE units ENABLE TRIGGER units_refuse_clear_texts")
+        .execute(pool)
+        .await
+        .unwrap();
+    let keys = cep_kit::sealing::PersonalKeys::new(cep_kit::keys::Keyring {
+        current: (1, [7u8; 32]),
+        retired: Default::default(),
+    });
+    let changed =
+        journeys::upgrade::seal_clear_texts(pool, &cep_runtime::personal::People::new(keys))
+            .await
+            .expect("upgrade");
+    assert_eq!(changed, 1);
+    assert_eq!(unit_of(&app, id, 1).await.description, "ancien texte");
+    let clear: Option<String> = sqlx::query_scalar("SELECT description FROM units WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(clear, None);
 }

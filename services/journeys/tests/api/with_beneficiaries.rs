@@ -15,7 +15,10 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn registered_engaged_then_abandoned_once_when_the_deadline_passes() {
-    let mut options = Options::default();
+    let mut options = Options {
+        settings: journeys::settings::harness_secrets(),
+        ..Options::default()
+    };
     options
         .settings
         .push(("ABANDONMENT__SWEEP_INTERVAL_SECONDS".into(), "1".into()));
