@@ -58,7 +58,7 @@ def load(path: Path) -> dict:
     for name, svc in services.items():
         if not SERVICE.match(name):
             fail(f"services.{name}: a service name is lowercase letters and digits")
-        allowed = {"stream", "subjects", "reads", "extra_publish"}
+        allowed = {"stream", "subjects", "reads", "extra_publish", "durables"}
         if unknown := set(svc) - allowed:
             fail(f"services.{name}: unknown keys {sorted(unknown)}")
         stream = svc.get("stream", "")
@@ -90,7 +90,21 @@ def load(path: Path) -> dict:
                 fail(f"services.{name}.reads: {read} is the stream of no service")
             if streams[read] == name:
                 fail(f"services.{name}.reads: {read} is its own stream")
+        for read, suffixes in svc.get("durables", {}).items():
+            if read not in svc.get("reads", []):
+                fail(f"services.{name}.durables: {read} is not a stream it reads")
+            for suffix in suffixes:
+                if not SERVICE.match(suffix):
+                    fail(f"services.{name}.durables.{read}: {suffix!r} is not lowercase letters and digits")
     return spec
+
+
+def durables(svc: dict, name: str, stream: str) -> list[str]:
+    """The durable consumers a service may open on `stream`: its own name, and
+    `<name>-<suffix>` for each suffix of `durables.<stream>` (a consumer's filter is
+    never changed in place: nats-server 2.9 stops delivering to a durable whose
+    filter was updated, so another filter is another durable)."""
+    return [name] + [f"{name}-{s}" for s in svc.get("durables", {}).get(stream, [])]
 
 
 def publish_allow(spec: dict, name: str) -> list[str]:
@@ -103,16 +117,17 @@ def publish_allow(spec: dict, name: str) -> list[str]:
         allow += [f"$JS.API.STREAM.{op}.{stream}" for op in ("INFO", "CREATE", "UPDATE")]
     for stream in svc.get("reads", []):
         allow.append(f"$JS.API.STREAM.INFO.{stream}")
-        # CONSUMER.CREATE carries the filter subject after the name (server >= 2.9)
-        allow.append(f"$JS.API.CONSUMER.CREATE.{stream}.{name}")
-        allow.append(f"$JS.API.CONSUMER.CREATE.{stream}.{name}.>")
-        allow.append(f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{name}")
-        allow.append(f"$JS.API.CONSUMER.INFO.{stream}.{name}")
-        allow.append(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{name}")
-        # ack, nak, in-progress and term of its messages: $JS.ACK.<stream>.<consumer>.…,
-        # and the form with domain and account hash in front of the stream
-        allow.append(f"$JS.ACK.{stream}.{name}.>")
-        allow.append(f"$JS.ACK.*.*.{stream}.{name}.>")
+        for durable in durables(svc, name, stream):
+            # CONSUMER.CREATE carries the filter subject after the name (server >= 2.9)
+            allow.append(f"$JS.API.CONSUMER.CREATE.{stream}.{durable}")
+            allow.append(f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>")
+            allow.append(f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}")
+            allow.append(f"$JS.API.CONSUMER.INFO.{stream}.{durable}")
+            allow.append(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}")
+            # ack, nak, in-progress and term of its messages: $JS.ACK.<stream>.<consumer>.…,
+            # and the form with domain and account hash in front of the stream
+            allow.append(f"$JS.ACK.{stream}.{durable}.>")
+            allow.append(f"$JS.ACK.*.*.{stream}.{durable}.>")
     allow += svc.get("extra_publish", [])
     return allow
 

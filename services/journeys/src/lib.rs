@@ -98,6 +98,7 @@ impl cep_runtime::Service for Journeys {
 
     fn consumers(&self, consumers: &mut Consumers) {
         consumers.add(people::spec(), people::PeopleFacts);
+        consumers.add(signatures::traces_spec(), signatures::Traces);
         consumers.add(
             signatures::spec(),
             signatures::Signatures {

@@ -117,3 +117,40 @@ impl Handler for Signatures {
         Ok(())
     }
 }
+
+/// The UO2.2 written traces the deliverables service records, on a durable of their
+/// own (`journeys-traces`, deploy/nats/permissions.toml): a consumer's filter is never
+/// changed in place.
+pub fn traces_spec() -> ConsumerSpec {
+    ConsumerSpec::new(
+        "DELIVERABLES",
+        format!("{}-traces", crate::settings::SERVICE),
+        "cep.deliverables.closing_trace.recorded",
+    )
+}
+
+/// Applies the written traces: a UO2.2 whose person asked in writing to close it is
+/// no longer abandoned at its deadline (it closes by `CloseVoluntarily` with that trace).
+#[derive(Debug, Clone, Copy)]
+pub struct Traces;
+
+impl Handler for Traces {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery,
+    ) -> Result<(), HandlerError> {
+        if !delivery.is_event::<events::ClosingTraceRecorded>() {
+            return Ok(());
+        }
+        let e: events::ClosingTraceRecorded = delivery.decode()?;
+        let uo_id = Uuid::try_parse(&e.uo_id)
+            .map_err(|_| HandlerError::permanent("a closing trace without a valid uo id"))?;
+        let received = chrono::NaiveDate::parse_from_str(&e.received_on, "%Y-%m-%d")
+            .map_err(|_| HandlerError::permanent("a closing trace without a valid date"))?;
+        store::record_trace(conn, uo_id, received)
+            .await
+            .map_err(HandlerError::transient)?;
+        Ok(())
+    }
+}

@@ -711,6 +711,7 @@ pub async fn lock_abandoned(
     let rows: Vec<UnitRow> = sqlx::query_as(concat!(
         unit_columns!(),
         "WHERE open AND lot = $1 AND deadline < $2 AND signed_at IS NULL \
+         AND trace_recorded_on IS NULL \
          AND (last_requested_interaction IS NULL OR last_requested_interaction <= $3) \
          ORDER BY deadline, id LIMIT $4 FOR UPDATE SKIP LOCKED"
     ))
@@ -721,6 +722,24 @@ pub async fn lock_abandoned(
     .fetch_all(conn)
     .await?;
     units(rows)
+}
+
+/// Records that the person of UO2.2 `uo` sent their written trace (the first date kept);
+/// false when `uo` is no UO2.2 of this service.
+pub async fn record_trace(
+    conn: &mut PgConnection,
+    uo: Uuid,
+    received_on: NaiveDate,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE units SET trace_recorded_on = COALESCE(trace_recorded_on, $2) \
+         WHERE id = $1 AND uo = 'UO2.2'",
+    )
+    .bind(uo)
+    .bind(received_on)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a signed deliverable once; false when it was already recorded.

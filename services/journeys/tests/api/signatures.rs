@@ -248,6 +248,58 @@ async fn uo2_2(app: &TestApp) -> (cep_domain::BeneficiaryId, pb::UnitOfWork) {
 }
 
 #[tokio::test]
+async fn a_uo2_2_whose_person_sent_the_written_trace_is_not_abandoned_at_its_deadline() {
+    let app = spawn_app().await;
+    app.clock.set(at("2026-12-10"));
+    order(&app, &[("UO2.1", 10), ("UO2.2", 10)]).await;
+    let (id, uo22) = uo2_2(&app).await;
+    let (silent, _) = uo2_2(&app).await;
+    let trace = events::ClosingTraceRecorded {
+        trace_id: uuid::Uuid::now_v7().to_string(),
+        uo_id: uo22.uo_id.clone(),
+        kind: "MESSAGE".into(),
+        received_on: "2027-03-01".into(),
+        reference: "TRACE-1".into(),
+        sha256: "0".repeat(64),
+    };
+    publish(&app, "cep.deliverables.closing_trace.recorded", &trace).await;
+    // the fact lands (on journeys' second durable): then, long after the deadline
+    // (UO2.1's engagement + 18 months), with nothing asked for months, the sweep
+    // abandons only the UO2.2 without a trace
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let recorded: Option<chrono::NaiveDate> =
+                sqlx::query_scalar("SELECT trace_recorded_on FROM units WHERE id = $1")
+                    .bind(uuid::Uuid::parse_str(&uo22.uo_id).unwrap())
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .unwrap();
+            if recorded.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the trace reaches journeys");
+    app.clock.set(at("2028-09-01"));
+    let cases = replica(&app).await;
+    assert_eq!(
+        journeys::sweep::sweep(&cases).await.expect("sweep"),
+        1,
+        "only the UO2.2 without a trace is abandoned"
+    );
+    assert_eq!(unit_of(&app, silent, 1).await.closure_reason, "ABANDON");
+    let u = unit_of(&app, id, 1).await;
+    assert_eq!(
+        u.status,
+        pb::UoStatus::Open as i32,
+        "not abandoned: the person asked to close"
+    );
+    assert!(u.overdue);
+}
+
+#[tokio::test]
 async fn a_uo2_2s_closing_texts_are_sealed_at_rest_and_shown_opened() {
     let app = spawn_app().await;
     app.clock.set(at("2026-12-10"));
