@@ -52,3 +52,12 @@ pub struct Document {
     /// Date of issue as printed ("le 4 décembre 2026") and as metadata.
     pub issued_on: chrono::NaiveDate,
 }
+
+/// The paragraphs of a free text: blank lines separate them, single line breaks
+/// inside one are read as spaces.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.trim().is_empty())
+        .collect()
+}

@@ -14,7 +14,7 @@ pub mod layout;
 pub mod mention;
 mod pdf;
 
-pub use document::{Document, Letterhead, Section, SignatureBlock};
+pub use document::{Document, Letterhead, Section, SignatureBlock, paragraphs};
 pub use pdf::{Rendered, SignatureBox, render};
 
 /// A document that cannot be rendered.

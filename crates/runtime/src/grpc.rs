@@ -187,3 +187,21 @@ impl PeerSettings {
         )
     }
 }
+
+/// What a call to another service on the caller's behalf answered, as this service's
+/// error: NOT_FOUND stays NOT_FOUND (the record, or one out of the caller's scope
+/// there); a refusal of the credentials says the token must name that service's
+/// audience; anything else is that service unavailable.
+#[must_use]
+pub fn peer_error(service: &str, s: &Status) -> crate::ApiError {
+    match s.code() {
+        tonic::Code::NotFound => crate::ApiError::NotFound(format!("{service}: {}", s.message())),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+            crate::ApiError::Unavailable(format!(
+                "{service} refused the caller's credentials (the token must name audience {service}): {}",
+                s.message()
+            ))
+        }
+        _ => crate::ApiError::Unavailable(format!("{service} did not answer: {}", s.message())),
+    }
+}

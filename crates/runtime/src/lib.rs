@@ -44,7 +44,7 @@ pub use cep_kit::settings::{NoSection, Section, ServiceSettings};
 pub use cli::{NoCommand, main};
 pub use consumers::Consumers;
 pub use error::{ApiError, Violations};
-pub use grpc::{Grpc, OnBehalf, PeerSettings, handle, handle_on_behalf};
+pub use grpc::{Grpc, OnBehalf, PeerSettings, handle, handle_on_behalf, peer_error};
 pub use tasks::{Stop, Tasks};
 
 use cep_bus::StreamSpec;

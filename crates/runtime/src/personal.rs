@@ -192,3 +192,37 @@ impl Handler for Erasures {
             .map_err(HandlerError::transient)
     }
 }
+
+/// The person's record, asked of the beneficiaries service on the caller's behalf at
+/// the moment it is needed (and never kept): the caller's rights apply there and its
+/// access log names the caller.
+///
+/// # Errors
+///
+/// The beneficiaries service's answer, as [`crate::peer_error`] maps it.
+pub async fn beneficiary(
+    channel: &tonic::transport::Channel,
+    on_behalf: &crate::OnBehalf,
+    id: Uuid,
+) -> Result<cep_proto::beneficiaries::Beneficiary, ApiError> {
+    use cep_proto::beneficiaries as bpb;
+    bpb::beneficiary_service_client::BeneficiaryServiceClient::new(channel.clone())
+        .get(on_behalf.request(bpb::GetRequest {
+            beneficiary_id: id.to_string(),
+        }))
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| crate::peer_error("beneficiaries", &s))
+}
+
+/// The name a document or a letter addresses the person by: first name, then the
+/// usual name when there is one, else the last name.
+#[must_use]
+pub fn display_name(p: &cep_proto::beneficiaries::Beneficiary) -> String {
+    let last = if p.usual_name.is_empty() {
+        &p.last_name
+    } else {
+        &p.usual_name
+    };
+    format!("{} {last}", p.first_name).trim().to_owned()
+}

@@ -12,12 +12,7 @@ use crate::model::Claim;
 
 /// The recipient block: the name, then the postal address or the email address.
 pub fn recipient(p: &Beneficiary, reply_by: &str) -> Vec<String> {
-    let last = if p.usual_name.is_empty() {
-        &p.last_name
-    } else {
-        &p.usual_name
-    };
-    let mut lines = vec![format!("{} {}", p.first_name, last).trim().to_owned()];
+    let mut lines = vec![cep_runtime::personal::display_name(p)];
     if reply_by == "EMAIL" {
         lines.push(format!("Par courriel : {}", p.email));
         return lines;
@@ -73,12 +68,7 @@ pub fn answer(c: &Claim, summary: &str) -> Vec<Section> {
         "Vous nous avez adressé une réclamation, reçue le {}. Voici notre réponse.",
         french_date(c.received_date)
     )];
-    paragraphs.extend(
-        summary
-            .split("\n\n")
-            .map(|p| p.replace('\n', " "))
-            .filter(|p| !p.trim().is_empty()),
-    );
+    paragraphs.extend(cep_render::paragraphs(summary));
     paragraphs.push(MEDIATOR_BODY.into());
     vec![Section {
         heading: "Réponse à votre réclamation".into(),

@@ -278,7 +278,7 @@ impl Cases {
             return Ok((c, texts));
         }
         let sealed_for = r.beneficiary_id.unwrap_or(id);
-        let mut c = Claim {
+        let c = Claim {
             id,
             lot: lot.number(),
             structure_id: structure,
@@ -308,7 +308,6 @@ impl Cases {
             .map_err(store::StoreError::from)?;
         // a claim recorded after its due dates is a breach at once
         self.breaches(&mut tx, &c, at).await?;
-        c.version = 1;
         tx.commit().await?;
         Ok((
             c,
@@ -388,7 +387,9 @@ impl Cases {
             Some(d)
         };
         let at = self.clock.now();
-        let event = match step {
+        // the facts the step publishes, once the claim is saved with its new version
+        type Fact = fn(&Claim, DateTime<Utc>) -> cep_bus::OutboxMessage;
+        let facts: Vec<Fact> = match step {
             Step::Acknowledge { date } => {
                 if c.acknowledged_on.is_some() {
                     return Err(ApiError::precondition(
@@ -399,7 +400,7 @@ impl Cases {
                 let d = dated(&mut v, &date);
                 v.into_result().map_err(ApiError::Invalid)?;
                 c.acknowledged_on = d;
-                "acknowledged"
+                vec![events::acknowledged]
             }
             Step::Answer { date, summary } => {
                 if c.answered_on.is_some() {
@@ -416,16 +417,19 @@ impl Cases {
                     v.add("date", format!("before the acknowledgement ({ack})"));
                 }
                 v.into_result().map_err(ApiError::Invalid)?;
+                let mut facts: Vec<Fact> = Vec::new();
                 if c.acknowledged_on.is_none() {
                     // an answer acknowledges too: the letter says both
                     c.acknowledged_on = d;
+                    facts.push(events::acknowledged);
                 }
+                facts.push(events::answered);
                 c.answered_on = d;
                 c.answer_sealed = Some(
                     self.seal(&mut tx, c.sealed_for, &summary.expect("checked"))
                         .await?,
                 );
-                "answered"
+                facts
             }
             Step::Referral {
                 date,
@@ -442,7 +446,7 @@ impl Cases {
                 v.into_result().map_err(ApiError::Invalid)?;
                 c.referral_date = d;
                 c.mediator_reference = reference.filter(|r| !r.is_empty());
-                "escalated"
+                vec![events::escalated]
             }
             Step::Outcome {
                 date,
@@ -473,25 +477,15 @@ impl Cases {
                 } else {
                     Some(self.seal(&mut tx, c.sealed_for, &summary).await?)
                 };
-                "escalated"
+                vec![events::escalated]
             }
         };
         c.version = store::save(&mut tx, &c, at).await?;
-        let message = match event {
-            "acknowledged" => events::acknowledged(&c, at),
-            "answered" => {
-                if c.acknowledged_on == c.answered_on && !c.acknowledged_late() {
-                    cep_bus::enqueue(&mut tx, events::acknowledged(&c, at))
-                        .await
-                        .map_err(store::StoreError::from)?;
-                }
-                events::answered(&c, at)
-            }
-            _ => events::escalated(&c, at),
-        };
-        cep_bus::enqueue(&mut tx, message)
-            .await
-            .map_err(store::StoreError::from)?;
+        for fact in facts {
+            cep_bus::enqueue(&mut tx, fact(&c, at))
+                .await
+                .map_err(store::StoreError::from)?;
+        }
         self.breaches(&mut tx, &c, at).await?;
         let texts = self.texts(&mut tx, &c).await?;
         if let Some(b) = c.beneficiary_id {
@@ -648,7 +642,10 @@ impl Cases {
             Some(b) => {
                 access_log::record(&mut tx, self.clock.now(), caller, "claims.letter", &[b])
                     .await?;
-                crate::letters::recipient(&self.person(on_behalf, b).await?, &c.reply_by)
+                crate::letters::recipient(
+                    &cep_runtime::personal::beneficiary(&self.beneficiaries, on_behalf, b).await?,
+                    &c.reply_by,
+                )
             }
             None => vec!["À l'attention de l'auteur de la réclamation".to_owned()],
         };
@@ -660,32 +657,6 @@ impl Cases {
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
         Ok((c, rendered.pdf))
-    }
-
-    async fn person(
-        &self,
-        on_behalf: &OnBehalf,
-        id: Uuid,
-    ) -> Result<cep_proto::beneficiaries::Beneficiary, ApiError> {
-        use cep_proto::beneficiaries as bpb;
-        let mut client = bpb::beneficiary_service_client::BeneficiaryServiceClient::new(
-            self.beneficiaries.clone(),
-        );
-        client
-            .get(on_behalf.request(bpb::GetRequest {
-                beneficiary_id: id.to_string(),
-            }))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| match s.code() {
-                tonic::Code::NotFound => {
-                    ApiError::NotFound(format!("beneficiaries: {}", s.message()))
-                }
-                _ => ApiError::Unavailable(format!(
-                    "beneficiaries did not answer (the token must name audience beneficiaries): {}",
-                    s.message()
-                )),
-            })
     }
 }
 

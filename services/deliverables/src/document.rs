@@ -9,29 +9,13 @@ use chrono::NaiveDate;
 use crate::model::{Deliverable, Kind};
 use crate::templates::Template;
 
-fn paragraphs(text: &str) -> Vec<String> {
-    text.split("\n\n")
-        .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-fn full_name(p: &Beneficiary) -> String {
-    let last = if p.usual_name.is_empty() {
-        &p.last_name
-    } else {
-        &p.usual_name
-    };
-    format!("{} {}", p.first_name, last).trim().to_owned()
-}
-
 pub fn of(
     d: &Deliverable,
     template: &Template,
     person: &Beneficiary,
     today: NaiveDate,
 ) -> Document {
-    let name = full_name(person);
+    let name = cep_runtime::personal::display_name(person);
     let mut references = vec![
         format!("Dossier n° {}", d.unit.dossier_number),
         format!(
@@ -50,7 +34,7 @@ pub fn of(
         .filter_map(|s| {
             d.sections.get(&s.key).map(|text| Section {
                 heading: s.heading.clone(),
-                paragraphs: paragraphs(text),
+                paragraphs: cep_render::paragraphs(text),
             })
         })
         .collect();

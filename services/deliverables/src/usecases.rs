@@ -175,19 +175,6 @@ impl<'a> Witness<'a> {
     }
 }
 
-fn remote(service: &str, s: tonic::Status) -> ApiError {
-    match s.code() {
-        tonic::Code::NotFound => ApiError::NotFound(format!("{service}: {}", s.message())),
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-            ApiError::Unavailable(format!(
-                "{service} refused the caller's credentials (the token must name audience {service}): {}",
-                s.message()
-            ))
-        }
-        _ => ApiError::Unavailable(format!("{service} did not answer: {}", s.message())),
-    }
-}
-
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     cep_domain::text::canonical_multiline(value, max)
         .map_err(|e| ApiError::invalid(field, e.to_string()))
@@ -473,16 +460,7 @@ impl Cases {
     // ---- rendering ---------------------------------------------------------------------
 
     async fn person(&self, on_behalf: &OnBehalf, id: Uuid) -> Result<bpb::Beneficiary, ApiError> {
-        let mut client = bpb::beneficiary_service_client::BeneficiaryServiceClient::new(
-            self.beneficiaries.clone(),
-        );
-        let reply = client
-            .get(on_behalf.request(bpb::GetRequest {
-                beneficiary_id: id.to_string(),
-            }))
-            .await
-            .map_err(|s| remote("beneficiaries", s))?;
-        Ok(reply.into_inner())
+        cep_runtime::personal::beneficiary(&self.beneficiaries, on_behalf, id).await
     }
 
     async fn rendered(
@@ -498,42 +476,38 @@ impl Cases {
             self.clock.now().date_naive(),
         );
         let letterhead = self.letterhead.clone();
-        let rendered = tokio::task::spawn_blocking(move || cep_render::render(&letterhead, &doc))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        let bytes = Bytes::from(rendered.pdf.clone());
+        let mut rendered =
+            tokio::task::spawn_blocking(move || cep_render::render(&letterhead, &doc))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+        // the bytes move out: the document is not held twice
+        let bytes = Bytes::from(std::mem::take(&mut rendered.pdf));
         Ok((rendered, bytes))
     }
 
-    /// Keeps a document of person `owner`, sealed with their data key.
+    /// Keeps a document of person `owner`, sealed with their data `key`.
     async fn keep(
         &self,
         conn: &mut PgConnection,
-        owner: Uuid,
+        (owner, key): (Uuid, &DataKey),
         parts: &[Bytes],
         media_type: &str,
     ) -> Result<(String, u64), ApiError> {
-        let key = self.person_key(conn, owner).await?;
         let (sha, size) = self
             .blobs
-            .put(owner, &key, parts)
+            .put(owner, key, parts)
             .await
             .map_err(ApiError::internal)?;
         store::put_blob(conn, owner, &sha, size, media_type, self.clock.now()).await?;
         Ok((sha, size))
     }
 
-    /// A document of person `owner`, opened and checked against its hash.
-    async fn document(
-        &self,
-        conn: &mut PgConnection,
-        owner: Uuid,
-        sha: &str,
-    ) -> Result<Bytes, ApiError> {
-        let key = self.person_key(conn, owner).await?;
+    /// A document of person `owner`, opened with their data `key` and checked against
+    /// its hash.
+    async fn document(&self, owner: Uuid, key: &DataKey, sha: &str) -> Result<Bytes, ApiError> {
         self.blobs
-            .get(owner, &key, sha)
+            .get(owner, key, sha)
             .await
             .map_err(ApiError::internal)
     }
@@ -548,13 +522,10 @@ impl Cases {
         let mut conn = self.pool.acquire().await?;
         let d = self.deliverable(&mut conn, caller, id, false).await?;
         let (rendered, bytes) = self.rendered(&d, on_behalf).await?;
+        let owner = d.unit.beneficiary_id;
+        let key = self.person_key(&mut conn, owner).await?;
         let (sha256, size) = self
-            .keep(
-                &mut conn,
-                d.unit.beneficiary_id,
-                &[bytes],
-                "application/pdf",
-            )
+            .keep(&mut conn, (owner, &key), &[bytes], "application/pdf")
             .await?;
         if d.state == State::Draft {
             store::set_rendered(&mut conn, id, &sha256).await?;
@@ -580,7 +551,7 @@ impl Cases {
                 uo_id: uo_id.to_string(),
             }))
             .await
-            .map_err(|s| remote("journeys", s))?;
+            .map_err(|s| cep_runtime::peer_error("journeys", &s))?;
         Ok(reply.into_inner().obstacles)
     }
 
@@ -641,8 +612,10 @@ impl Cases {
         let mut tx = self.pool.begin().await?;
         let d = self.deliverable(&mut tx, caller, id, true).await?;
         Self::stage(&d, &[State::Draft], "freezing for signature")?;
+        let owner = d.unit.beneficiary_id;
+        let key = self.person_key(&mut tx, owner).await?;
         let (sha, _) = self
-            .keep(&mut tx, d.unit.beneficiary_id, &[bytes], "application/pdf")
+            .keep(&mut tx, (owner, &key), &[bytes], "application/pdf")
             .await?;
         let at = self.clock.now();
         store::set_boxes(&mut tx, id, &boxes).await?;
@@ -678,7 +651,9 @@ impl Cases {
             .current_sha256
             .clone()
             .ok_or_else(|| ApiError::internal("a frozen deliverable without its document"))?;
-        let document = self.document(conn, d.unit.beneficiary_id, &current).await?;
+        let owner = d.unit.beneficiary_id;
+        let key = self.person_key(conn, owner).await?;
+        let document = self.document(owner, &key, &current).await?;
         let boxes = store::get_boxes(conn, d.id).await?;
         let b = boxes
             .iter()
@@ -708,7 +683,7 @@ impl Cases {
         let (sha, _) = self
             .keep(
                 conn,
-                d.unit.beneficiary_id,
+                (owner, &key),
                 &[document, Bytes::from(update)],
                 "application/pdf",
             )
@@ -967,10 +942,13 @@ impl Cases {
                 .acquire()
                 .await
                 .map_err(|_| "the database is unavailable")?;
-            let pdf = self
-                .document(&mut conn, d.unit.beneficiary_id, sha)
+            let owner = d.unit.beneficiary_id;
+            let unreadable = |_| "the signed document could not be read";
+            let key = self
+                .person_key(&mut conn, owner)
                 .await
-                .map_err(|_| "the signed document could not be read")?;
+                .map_err(unreadable)?;
+            let pdf = self.document(owner, &key, sha).await.map_err(unreadable)?;
             let file_name = format!(
                 "{}-{}.pdf",
                 d.kind.code().to_lowercase(),
@@ -1086,10 +1064,10 @@ impl Cases {
             ));
         }
         let owner = d.unit.beneficiary_id;
-        let (sha, _) = self
-            .keep(&mut tx, owner, &[p.pdf], "application/pdf")
-            .await?;
         let key = self.person_key(&mut tx, owner).await?;
+        let (sha, _) = self
+            .keep(&mut tx, (owner, &key), &[p.pdf], "application/pdf")
+            .await?;
         let attestation =
             sealing::seal(&key, owner, attestation.as_bytes()).map_err(ApiError::internal)?;
         store::insert_paper(
@@ -1175,8 +1153,8 @@ impl Cases {
         } else {
             "text/plain"
         };
-        let (sha, _) = self.keep(&mut tx, owner, &[content], media).await?;
         let key = self.person_key(&mut tx, owner).await?;
+        let (sha, _) = self.keep(&mut tx, (owner, &key), &[content], media).await?;
         let summary_sealed =
             sealing::seal(&key, owner, summary.as_bytes()).map_err(ApiError::internal)?;
         let id = Uuid::now_v7();
