@@ -2,10 +2,12 @@
 # `make bench`: benchmarks with their baseline measured in the same run: the
 # beneficiaries service (Register, Get) and the journeys service (Engage, the
 # abandonment sweep of 100,000 expired UO1s) and deliverables (render + two
-# signatures against rendering alone, the memory of signing a 20 MB PDF).
+# signatures against rendering alone, the memory of signing a 20 MB PDF) and claims
+# (ReceiveClaim against a bare insert).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 test_environment
 cargo bench -p beneficiaries --bench beneficiaries
 cargo bench -p journeys --bench journeys
 cargo bench -p deliverables --bench deliverables
+cargo bench -p claims --bench claims
