@@ -82,10 +82,12 @@ postgres_stop() {
 }
 
 # ensure_pdf_tools: the outside judges of our PDFs: poppler's pdfsig, pdftotext and
-# pdfinfo (Debian's poppler-utils) and pyHanko (PyPI, in .local/tools/pdf-venv, put
-# on PATH).
+# pdfinfo (Debian's poppler-utils), qpdf, and pyHanko (PyPI, in .local/tools/pdf-venv,
+# put on PATH).
 ensure_pdf_tools() {
     command -v pdfsig >/dev/null || { log "installing poppler-utils"; apt_install poppler-utils; }
+    # qpdf rewrites a document with xref and object streams for the signing tests
+    command -v qpdf >/dev/null || { log "installing qpdf"; apt_install qpdf; }
     local venv="$ROOT/.local/tools/pdf-venv"
     if [ ! -x "$venv/bin/pyhanko" ]; then
         log "installing pyHanko"

@@ -10,10 +10,11 @@ pub const DATABASE_URL_VAR: &str = "CEP_TEST_DATABASE_URL";
 
 /// A database created for one test, named `test_<uuid v7>`, with a pool connected to it.
 ///
-/// The database is left in the test cluster when this value is dropped, so a failed
-/// test's data can be inspected; call [`TestDatabase::drop_database`] to remove it at
-/// once. `scripts/test-postgres.sh start` drops the test databases created more than
-/// an hour ago (their age is in their UUID v7 name).
+/// Dropping this value drops the database, unless the thread is panicking: a failed
+/// test's data stays in the test cluster for inspection (`scripts/test-postgres.sh
+/// start` drops those created more than an hour ago, their age being in their UUID v7
+/// name). A whole run's databases would otherwise fill a small disk: a few hundred
+/// tests leave gigabytes. [`TestDatabase::drop_database`] drops it at once.
 #[derive(Debug)]
 pub struct TestDatabase {
     /// Pool connected to the fresh database.
@@ -23,6 +24,8 @@ pub struct TestDatabase {
     /// Name of the fresh database.
     pub name: String,
     admin_url: String,
+    /// Set once the database is gone, so that `Drop` has nothing left to do.
+    dropped: bool,
 }
 
 impl TestDatabase {
@@ -61,6 +64,7 @@ impl TestDatabase {
             url,
             name,
             admin_url,
+            dropped: false,
         }
     }
 
@@ -93,20 +97,49 @@ impl TestDatabase {
     /// # Panics
     ///
     /// When the cluster cannot be reached.
-    pub async fn drop_database(self) {
+    pub async fn drop_database(mut self) {
         self.pool.close().await;
-        let mut admin = PgConnection::connect(&self.admin_url)
+        drop_named(&self.admin_url, &self.name)
             .await
-            .unwrap_or_else(|e| panic!("cannot connect to the test cluster: {e}"));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            r#"drop database if exists "{}" with (force)"#,
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot drop test database {}: {e}", self.name));
-        let _ = admin.close().await;
+            .unwrap_or_else(|e| panic!("cannot drop test database {}: {e}", self.name));
+        self.dropped = true;
     }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database of a test that did not fail, on a thread of its own (this
+    /// may run inside the test's runtime, which cannot be blocked on). A failure to
+    /// drop is only reported: the stale-database sweep removes it later.
+    fn drop(&mut self) {
+        if self.dropped || std::thread::panicking() {
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(sqlx::Error::Io)?;
+            runtime.block_on(drop_named(&admin_url, &name))
+        });
+        match dropping.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("test database {} left behind: {e}", self.name),
+            Err(_) => eprintln!("test database {} left behind", self.name),
+        }
+    }
+}
+
+/// Drops database `name` of the cluster at `admin_url`, ending its connections.
+async fn drop_named(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut admin = PgConnection::connect(admin_url).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        r#"drop database if exists "{name}" with (force)"#
+    )))
+    .execute(&mut admin)
+    .await?;
+    let _ = admin.close().await;
+    Ok(())
 }
 
 /// Replaces the database (path) of a `postgres://` URL, keeping its query string.
