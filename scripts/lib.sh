@@ -42,6 +42,21 @@ ensure_nats_installed() {
     apt_install nats-server
 }
 
+# ensure_ftps_server_installed: vsftpd and openssl, for the FTPS tests (cep-testkit's
+# `ftps` feature spawns its own vsftpd per test, on loopback, from a configuration
+# of its own). The Debian package also enables a system vsftpd on port 21 where
+# systemd runs; the tests never use it, so a vsftpd installed here is stopped and
+# disabled rather than left serving FTP on the machine.
+ensure_ftps_server_installed() {
+    command -v openssl >/dev/null || { log "installing openssl"; apt_install openssl; }
+    [ -x /usr/sbin/vsftpd ] && return 0
+    log "installing vsftpd"
+    apt_install vsftpd
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+        systemctl disable --now vsftpd >/dev/null 2>&1 || true
+    fi
+}
+
 # as_pg_owner CMD...: PostgreSQL refuses to run as root; run as the postgres user then.
 as_pg_owner() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -97,12 +112,13 @@ ensure_pdf_tools() {
     export PATH="$venv/bin:$PATH"
 }
 
-# test_environment: what tests and benchmarks run against: PostgreSQL and nats-server
-# installed, the PDF validators, the test cluster started and CEP_TEST_DATABASE_URL
-# exported.
+# test_environment: what tests and benchmarks run against: PostgreSQL, nats-server and
+# vsftpd installed, the PDF validators, the test cluster started and
+# CEP_TEST_DATABASE_URL exported.
 test_environment() {
     ensure_postgres_installed
     ensure_nats_installed
+    ensure_ftps_server_installed
     ensure_pdf_tools
     CEP_TEST_DATABASE_URL="$(bash "$ROOT/scripts/test-postgres.sh" start)"
     export CEP_TEST_DATABASE_URL

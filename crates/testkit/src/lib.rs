@@ -10,7 +10,9 @@
 //! - [`metrics`] scrapes a service's `/metrics` endpoint and reads its samples;
 //! - [`free_port`] finds a free loopback TCP port;
 //! - `service` (feature `service`): spawns any service of the system as the runtime
-//!   runs it, and mints the tokens its callers present.
+//!   runs it, and mints the tokens its callers present;
+//! - `ftps` (feature `ftps`): a real vsftpd with explicit FTPS on loopback, its own
+//!   CA and a real (PAM) login, whose sessions a test can cut mid-transfer.
 //!
 //! This is test code: setup failures panic with a message saying what to fix.
 
@@ -18,6 +20,8 @@
 
 pub mod bench;
 mod database;
+#[cfg(feature = "ftps")]
+pub mod ftps;
 mod logs;
 pub mod metrics;
 mod nats;
