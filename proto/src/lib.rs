@@ -37,6 +37,11 @@ pub mod cep {
             include!(concat!(env!("OUT_DIR"), "/cep.deliverables.v1.rs"));
         }
     }
+    pub mod exchange {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/cep.exchange.v1.rs"));
+        }
+    }
     pub mod events {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/cep.events.v1.rs"));
@@ -59,5 +64,6 @@ pub use cep::claims::v1 as claims;
 pub use cep::common::v1 as common;
 pub use cep::deliverables::v1 as deliverables;
 pub use cep::events::v1 as events;
+pub use cep::exchange::v1 as exchange;
 pub use cep::journeys::v1 as journeys;
 pub use cep::skeleton::v1 as skeleton;

@@ -25,6 +25,8 @@ pub struct Context<'a, S> {
     pub pool: PgPool,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
+    /// The JetStream context once the bus is reached (never, for a command).
+    pub bus: crate::BusHandle,
 }
 
 /// Connects the database and applies every migration when `database.migrate_on_start`.
@@ -53,6 +55,7 @@ pub struct Application<S: Service> {
     service: Arc<S>,
     metrics: Arc<Metrics>,
     clock: SharedClock,
+    bus: crate::BusHandle,
 }
 
 impl<S: Service> Application<S> {
@@ -76,11 +79,13 @@ impl<S: Service> Application<S> {
             .await
             .with_context(|| format!("binding server.metrics_listen {}", server.metrics_listen))?;
         let metrics = Metrics::new(S::NAME)?;
+        let bus = crate::BusHandle::default();
         let ctx = Context {
             settings: &settings,
             pool: pool.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            bus: bus.clone(),
         };
         if settings.common.database.migrate_on_start {
             S::upgrade(&ctx)
@@ -96,6 +101,7 @@ impl<S: Service> Application<S> {
             service: Arc::new(service),
             metrics,
             clock,
+            bus,
         })
     }
 
@@ -201,6 +207,7 @@ impl<S: Service> Application<S> {
                 streams: S::streams(&common.nats),
                 consumers,
                 metrics: self.metrics.clone(),
+                handle: self.bus.clone(),
             },
             stopped,
         ));

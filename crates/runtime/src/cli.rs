@@ -114,6 +114,7 @@ async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
                 pool,
                 clock: clock.clone(),
                 metrics,
+                bus: crate::BusHandle::default(),
             };
             S::upgrade(&ctx)
                 .await
@@ -161,6 +162,7 @@ async fn run<S: Service>(matches: &ArgMatches) -> anyhow::Result<()> {
                 pool,
                 clock,
                 metrics,
+                bus: crate::BusHandle::default(),
             };
             S::command(&ctx, own).await
         }

@@ -45,6 +45,7 @@ pub use cli::{NoCommand, main};
 pub use consumers::Consumers;
 pub use error::{ApiError, Violations};
 pub use grpc::{Grpc, OnBehalf, PeerSettings, handle, handle_on_behalf, peer_error};
+pub use nats::BusHandle;
 pub use tasks::{Stop, Tasks};
 
 use cep_bus::StreamSpec;

@@ -16,6 +16,23 @@ use crate::Consumers;
 
 const RETRY: Duration = Duration::from_secs(2);
 
+/// The service's JetStream context once NATS is reached and its streams provisioned:
+/// for a service that reads a stream by itself, beyond its consumers (exchange's
+/// replay of every stream). `None` until then.
+#[derive(Debug, Clone, Default)]
+pub struct BusHandle(Arc<std::sync::OnceLock<async_nats::jetstream::Context>>);
+
+impl BusHandle {
+    #[must_use]
+    pub fn get(&self) -> Option<async_nats::jetstream::Context> {
+        self.0.get().cloned()
+    }
+
+    fn set(&self, js: async_nats::jetstream::Context) {
+        let _ = self.0.set(js);
+    }
+}
+
 /// What the service puts on the bus.
 pub(crate) struct BusWiring {
     pub service: &'static str,
@@ -25,6 +42,7 @@ pub(crate) struct BusWiring {
     pub streams: Vec<StreamSpec>,
     pub consumers: Consumers,
     pub metrics: Arc<Metrics>,
+    pub handle: BusHandle,
 }
 
 pub(crate) async fn run<F, Fut>(wiring: BusWiring, stopped: F)
@@ -40,6 +58,7 @@ where
         streams,
         consumers,
         metrics,
+        handle,
     } = wiring;
     let work = async {
         let gauge = metrics.nats_connected.clone();
@@ -74,6 +93,7 @@ where
         js = work => js,
         () = &mut stop => return,
     };
+    handle.set(js.clone());
     let mut tasks = Vec::new();
     for (name, task) in consumers.into_tasks() {
         tracing::debug!(consumer = %name, "starting consumer");

@@ -32,6 +32,29 @@ pub use database::TestDatabase;
 pub use logs::{CAPTURE_FILTER, LogCapture};
 pub use nats::NatsServer;
 
+/// Retries `attempt` every 100 ms until it answers `Some`, for up to 20 s: for what
+/// another process does in its own time (a consumer applying a fact).
+///
+/// # Panics
+///
+/// When `attempt` still answers `None` after 20 s.
+pub async fn eventually<T, F, Fut>(attempt: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            if let Some(v) = attempt().await {
+                break v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not in time (20 s)"))
+}
+
 /// Returns a TCP port that was free on 127.0.0.1 when asked (the operating system
 /// picks it; another process may still take it before the caller binds it).
 ///

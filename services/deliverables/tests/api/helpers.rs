@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use cep_kit::auth::Role;
 use cep_proto::beneficiaries as bpb;
@@ -349,23 +348,7 @@ pub fn sections(keys: &[&str]) -> Vec<pb::SectionText> {
         .collect()
 }
 
-/// Retries `attempt` every 100 ms for up to 20 s.
-pub async fn eventually<T, F, Fut>(attempt: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            if let Some(v) = attempt().await {
-                break v;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .expect("in time")
-}
+pub use cep_testkit::eventually;
 
 pub async fn download(stack: &Stack, id: &str) -> Vec<u8> {
     let mut stream = stack

@@ -1,0 +1,279 @@
+//! The indicators of a fixture population, against figures computed by hand.
+
+use cep_proto::events;
+use cep_testkit::TestDatabase;
+use chrono::{NaiveDate, TimeZone, Utc};
+use exchange::facts::{Fact, apply};
+use exchange::indicators::compute;
+use prost::{Message, Name};
+use uuid::Uuid;
+
+struct Fixture {
+    db: TestDatabase,
+}
+
+fn noon(day: &str) -> chrono::DateTime<Utc> {
+    let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+    Utc.from_utc_datetime(&d.and_hms_opt(12, 0, 0).unwrap())
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let db = TestDatabase::create().await;
+        db.migrate(&cep_runtime::migrator(&exchange::MIGRATOR))
+            .await;
+        Self { db }
+    }
+
+    async fn fact<E: Message + Name>(&self, e: &E, day: &str) {
+        let payload = e.encode_to_vec();
+        let ce_type = E::full_name();
+        let mut tx = self.db.pool.begin().await.unwrap();
+        apply(
+            &mut tx,
+            &Fact {
+                ce_type: &ce_type,
+                at: noon(day),
+                payload: &payload,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{ce_type} applied: {e:?}"));
+        tx.commit().await.unwrap();
+    }
+
+    async fn order(&self, year: i32, lines: &[(&str, i64)]) {
+        self.fact(
+            &events::PurchaseOrderCreated {
+                purchase_order_id: Uuid::now_v7().to_string(),
+                lot: 8,
+                year,
+                reference: format!("{year}-Lot08"),
+                lines: lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (uo, q))| events::PurchaseOrderLineCreated {
+                        line_id: Uuid::now_v7().to_string(),
+                        uo: (*uo).into(),
+                        quantity: *q,
+                        rank: i32::try_from(i).unwrap() + 1,
+                    })
+                    .collect(),
+            },
+            &format!("{year}-01-02"),
+        )
+        .await;
+    }
+
+    /// A unit of `person` engaged on `engaged` (status at engagement `status`),
+    /// closed on `closed` with `reason` (billable unless ABANDON).
+    async fn unit(
+        &self,
+        person: Uuid,
+        uo: &str,
+        status: &str,
+        engaged: &str,
+        closed: Option<(&str, &str)>,
+    ) {
+        let uo_id = Uuid::now_v7().to_string();
+        self.fact(
+            &events::UoEngaged {
+                uo_id: uo_id.clone(),
+                beneficiary_id: person.to_string(),
+                uo: uo.into(),
+                lot: 8,
+                structure_id: "nantes-centre".into(),
+                dossier_number: format!("AB{}", &uo_id[..13]),
+                engagement_date: engaged.into(),
+                employment_status_at_engagement: status.into(),
+                version: 1,
+                ..Default::default()
+            },
+            engaged,
+        )
+        .await;
+        if let Some((day, reason)) = closed {
+            self.fact(
+                &events::UoClosed {
+                    uo_id,
+                    beneficiary_id: person.to_string(),
+                    uo: uo.into(),
+                    lot: 8,
+                    closure_date: day.into(),
+                    closure_reason: reason.into(),
+                    billable: reason != "ABANDON",
+                    version: 2,
+                    ..Default::default()
+                },
+                day,
+            )
+            .await;
+        }
+    }
+
+    async fn claim(&self, received: &str, referred: Option<&str>) {
+        let claim_id = Uuid::now_v7().to_string();
+        self.fact(
+            &events::ClaimReceived {
+                claim_id: claim_id.clone(),
+                lot: 8,
+                structure_id: "nantes-centre".into(),
+                received_date: received.into(),
+                channel: "COURRIER".into(),
+                reason: "DELAI_RENDEZ_VOUS".into(),
+                version: 1,
+                ..Default::default()
+            },
+            received,
+        )
+        .await;
+        if let Some(day) = referred {
+            self.fact(
+                &events::ClaimEscalated {
+                    claim_id,
+                    lot: 8,
+                    referral_date: day.into(),
+                    version: 2,
+                    ..Default::default()
+                },
+                day,
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
+    let f = Fixture::new().await;
+    f.order(
+        2026,
+        &[("UO0", 20), ("UO1", 10), ("UO2.1", 4), ("UO2.2", 2)],
+    )
+    .await;
+    f.order(2025, &[("UO1", 5)]).await;
+    let p = || Uuid::now_v7();
+    // UO0: three in November (one actif occupé, one job seeker, one without a job),
+    // one in October
+    for status in ["SALARIE_PRIVE", "DEMANDEUR_EMPLOI", "SANS_EMPLOI"] {
+        f.unit(
+            p(),
+            "UO0",
+            status,
+            "2026-11-04",
+            Some(("2026-11-04", "AIGUILLAGE")),
+        )
+        .await;
+    }
+    f.unit(
+        p(),
+        "UO0",
+        "SALARIE_PRIVE",
+        "2026-10-04",
+        Some(("2026-10-04", "AIGUILLAGE")),
+    )
+    .await;
+    // UO1: A signed after 18 days, B abandoned, C open; D engaged a year before,
+    // signed in January
+    f.unit(
+        p(),
+        "UO1",
+        "SALARIE_PRIVE",
+        "2026-11-02",
+        Some(("2026-11-20", "SIGNATURE")),
+    )
+    .await;
+    f.unit(
+        p(),
+        "UO1",
+        "SALARIE_PRIVE",
+        "2026-11-03",
+        Some(("2026-11-25", "ABANDON")),
+    )
+    .await;
+    f.unit(p(), "UO1", "SALARIE_PRIVE", "2026-11-05", None)
+        .await;
+    f.unit(
+        p(),
+        "UO1",
+        "SALARIE_PRIVE",
+        "2025-11-10",
+        Some(("2026-01-15", "SIGNATURE")),
+    )
+    .await;
+    // UO2.1: E engaged in November; F and G signed in August, F back in September
+    f.unit(p(), "UO2.1", "SALARIE_PRIVE", "2026-11-06", None)
+        .await;
+    let person_f = p();
+    f.unit(
+        person_f,
+        "UO2.1",
+        "SALARIE_PRIVE",
+        "2026-03-02",
+        Some(("2026-08-10", "SIGNATURE")),
+    )
+    .await;
+    f.unit(person_f, "UO2.2", "SALARIE_PRIVE", "2026-09-01", None)
+        .await;
+    f.unit(
+        p(),
+        "UO2.1",
+        "SALARIE_PRIVE",
+        "2026-03-03",
+        Some(("2026-08-20", "SIGNATURE")),
+    )
+    .await;
+    // claims of the half-year July–December: three, one referred; one in June, referred
+    f.claim("2026-09-01", Some("2026-10-30")).await;
+    f.claim("2026-11-05", None).await;
+    f.claim("2026-12-01", None).await;
+    f.claim("2026-06-30", Some("2026-07-02")).await;
+    let lot = cep_domain::Lot::new(8).unwrap();
+    exchange::store::put_population(&f.db.pool, lot, 2026, 1000, 500)
+        .await
+        .unwrap();
+
+    let tables = cep_domain::ReferenceTables::builtin();
+    let month = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let values = compute(&f.db.pool, &tables, lot, month).await.unwrap();
+    let got = |code: &str| {
+        let v = values
+            .iter()
+            .find(|v| v.definition.code == code)
+            .unwrap_or_else(|| panic!("{code} computed"));
+        (v.numerator.unwrap(), v.denominator.unwrap(), v.value)
+    };
+    let expected: [(&str, f64, f64, Option<f64>); 21] = [
+        ("1.1", 1.0, 20.0, Some(0.05)),
+        ("1.2", 3.0, 10.0, Some(0.3)),
+        ("1.3", 1.0, 4.0, Some(0.25)),
+        ("1.4", 0.0, 2.0, Some(0.0)),
+        ("2.1", 2.0, 1000.0, Some(0.002)),
+        ("2.2", 4.0, 500.0, Some(0.008)),
+        ("3", 3.0, 1.0, Some(3.0)),
+        ("4.1", 4.0, 20.0, Some(0.2)),
+        ("4.2", 2.0, 10.0, Some(0.2)),
+        ("4.3", 2.0, 4.0, Some(0.5)),
+        ("4.4", 0.0, 2.0, Some(0.0)),
+        ("5.1", 4.0, 20.0, Some(0.2)),
+        ("5.2", 2.0, 15.0, Some(2.0 / 15.0)),
+        ("6.2", 18.0, 1.0, Some(18.0)),
+        ("6.3", 0.0, 0.0, None),
+        ("6.5", 1.0, 2.0, Some(0.5)),
+        ("6.6", 0.0, 0.0, None),
+        ("6.8", 1.0, 2.0, Some(0.5)),
+        ("8.7", 1.0, 3.0, Some(1.0 / 3.0)),
+        ("5.3", 2.0, 4.0, Some(0.5)),
+        ("5.4", 0.0, 2.0, Some(0.0)),
+    ];
+    for (code, n, d, v) in expected {
+        let (gn, gd, gv) = got(code);
+        assert_eq!((gn, gd), (n, d), "indicator {code}");
+        match (gv, v) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-12, "indicator {code}: {a} != {b}"),
+            (a, b) => assert_eq!(a, b, "indicator {code}"),
+        }
+    }
+    let none = values.iter().find(|v| v.definition.code == "6.3").unwrap();
+    assert!(!none.note.is_empty(), "an absent value says why");
+}
