@@ -60,3 +60,17 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// A reader that fails at once with its message (a local source gone wrong).
+#[derive(Debug)]
+pub struct FailingReader(pub &'static str);
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Err(std::io::Error::other(self.0)))
+    }
+}

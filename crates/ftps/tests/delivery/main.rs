@@ -214,3 +214,29 @@ async fn a_connection_dropped_mid_file_is_transient_and_a_retry_delivers_the_com
         "no temporary file remains"
     );
 }
+
+#[tokio::test]
+async fn a_failure_while_the_connection_holds_deletes_the_temporary_file() {
+    let server = FtpsServer::start().await;
+    let target = target(&server.target());
+    // 200 kB, then the local source fails (a disk error, a closed pipe)
+    let bytes = content(200_000);
+    let failing = tokio::io::AsyncReadExt::chain(
+        &bytes[..],
+        helpers::FailingReader("the source file vanished"),
+    );
+
+    let error = cep_ftps::upload(&target, DAY_FOLDER, NAME, failing)
+        .await
+        .expect_err("a failing source");
+
+    assert!(matches!(&error, FtpsError::Content(_)), "{error:?}");
+    assert!(!error.is_transient());
+    assert_eq!(
+        files_under(&server.root()),
+        Vec::<PathBuf>::new(),
+        "the temporary file is deleted; server log:\n{}",
+        server.log()
+    );
+    assert!(server.log().contains("DELE .CEP_LOT08_20261207.csv.part"));
+}
