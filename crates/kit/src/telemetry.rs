@@ -59,6 +59,11 @@ pub fn subscriber(
             |e: tracing_subscriber::filter::ParseError| TelemetryError::Filter(e.to_string()),
         )?);
     }
+    // suppaftp logs the FTPS password (`PASS …`) at TRACE: capped at INFO whatever
+    // the setting says (a directive for the same target replaces the setting's).
+    filter = filter.add_directive("suppaftp=info".parse().map_err(
+        |e: tracing_subscriber::filter::ParseError| TelemetryError::Filter(e.to_string()),
+    )?);
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
