@@ -124,4 +124,11 @@ claims_demo() {
 }
 claims_demo
 
+log "exchange: yesterday's annex-2 files of lot 8 (under .local/exchange/) and this month's indicators"
+CEP_TOKEN=$(token_for si 8)
+# Pays de la Loire, INSEE orders of magnitude: active population, and the CEP population
+cepctl exchange population --lot 8 --year "$(date +%Y)" --active 1800000 --cep 1250000 >/dev/null
+cepctl exchange daily --lot 8 --day "$(date -d yesterday +%F)"
+cepctl exchange indicators --lot 8 --month "$(date +%Y-%m)"
+
 log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

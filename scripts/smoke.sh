@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings the local stack up (as `make up` does, binaries already built), checks that
 # its NATS server admits only the services' users (tests/e2e/nats_accounts_smoke.py),
-# drives beneficiaries, journeys, deliverables and claims with a generic gRPC client through server
+# drives beneficiaries, journeys, deliverables, claims and exchange with a generic gRPC client through server
 # reflection only (tests/e2e/*_smoke.py), and takes it down.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -22,5 +22,8 @@ export CEP_TOKEN CEP_MANAGER_TOKEN
 "$python" tests/e2e/journeys_smoke.py
 ensure_pdf_tools
 CEP_LOCAL="$ROOT/.local" "$python" tests/e2e/deliverables_smoke.py
-CEP_MEDIATION_TOKEN="$(cepctl dev-token --role mediation --lot 8 --subject smoke-test)" \
-    "$python" tests/e2e/claims_smoke.py
+CEP_MEDIATION_TOKEN="$(cepctl dev-token --role mediation --lot 8 --subject smoke-test)"
+export CEP_MEDIATION_TOKEN
+"$python" tests/e2e/claims_smoke.py
+CEP_SI_TOKEN="$(cepctl dev-token --role si --lot 8 --subject smoke-test)" \
+    "$python" tests/e2e/exchange_smoke.py

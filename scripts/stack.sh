@@ -3,7 +3,7 @@
 # database per service), nats-server with JetStream (127.0.0.1:4222) admitting only
 # the services' users (k8s/base/nats/accounts.conf, generated from
 # deploy/nats/permissions.toml; a random password each under .local/secrets/) and
-# every service built so far (beneficiaries, journeys, deliverables, claims), each health-checked through
+# every service built so far (beneficiaries, journeys, deliverables, claims, exchange), each health-checked through
 # grpc.health.v1, state under .local/. Usage: stack.sh up|down|status|usage|wait
 source "$(dirname "$0")/lib.sh"
 
@@ -14,7 +14,7 @@ NATS_PORT=4222
 NATS_MONITOR_PORT=8222
 DATABASES=(beneficiaries journeys deliverables claims exchange pra)
 # service name, gRPC port, metrics port: the services that exist so far
-SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652" "deliverables 50053 9653" "claims 50054 9654")
+SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652" "deliverables 50053 9653" "claims 50054 9654" "exchange 50055 9655")
 OPERATOR_LOTS="1,8,13,16"
 # The NATS users of the services, one per service (deploy/nats/permissions.toml).
 NATS_ACCOUNTS="$ROOT/k8s/base/nats/accounts.conf"
@@ -79,6 +79,7 @@ grpc_service() {
         journeys) echo cep.journeys.v1.JourneyService ;;
         deliverables) echo cep.deliverables.v1.DeliverableService ;;
         claims) echo cep.claims.v1.ClaimService ;;
+        exchange) echo cep.exchange.v1.ExchangeService ;;
         *) echo "" ;;
     esac
 }
@@ -123,6 +124,10 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
         echo "CEP_CLAIMS__LETTERHEAD__OPERATOR_NAME='Opérateur CEP de démonstration'"
         # the local stack watches the deadlines often, so a breach is alerted while you watch
         echo "CEP_CLAIMS__DEADLINES__SWEEP_INTERVAL_SECONDS=5"
+    fi
+    if [ "$1" = exchange ]; then
+        # the annex-2 daily files land under .local/exchange/lot<NN>/<day>/
+        echo "CEP_EXCHANGE__EXPORT__DIRECTORY=$LOCAL/exchange"
     fi
 }
 
@@ -290,6 +295,7 @@ Any gRPC client works through server reflection, e.g.
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50052 list   # journeys
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50053 list   # deliverables
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50054 list   # claims
+  grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50055 list   # exchange
 The beneficiary's one-time signing codes land in .local/mail/*.eml (the local mail
 sink); signed documents verify with: pyhanko sign validate --trust .local/pki/ca.pem
 Logs: .local/logs/   Metrics: \$CEP_<SERVICE>_METRICS (e.g. \$CEP_CLAIMS_METRICS)

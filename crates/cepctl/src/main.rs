@@ -10,6 +10,7 @@ mod call;
 mod claim;
 mod deliverable;
 mod dev_token;
+mod exchange;
 mod failure;
 mod journey;
 mod output;
@@ -60,6 +61,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50054"
     )]
     claims_addr: String,
+    /// The exchange service: HOST:PORT or a URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CEP_EXCHANGE_ADDR",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    exchange_addr: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,6 +96,9 @@ enum Command {
     /// Claims and mediation (claims service).
     #[command(subcommand)]
     Claim(claim::Command),
+    /// The exchange with France compétences: daily files, delivery, indicators (exchange service).
+    #[command(subcommand)]
+    Exchange(exchange::Command),
     /// The local stack's test certificate authority (deliverables' signatures).
     #[command(subcommand)]
     Pki(pki::Command),
@@ -109,6 +121,9 @@ async fn main() -> std::process::ExitCode {
         Command::Journey(cmd) => journey::run(cmd, cli.token, &cli.journeys_addr, cli.output).await,
         Command::Pki(cmd) => pki::run(cmd),
         Command::Claim(cmd) => claim::run(cmd, cli.token, &cli.claims_addr, cli.output).await,
+        Command::Exchange(cmd) => {
+            exchange::run(cmd, cli.token, &cli.exchange_addr, cli.output).await
+        }
         Command::Deliverable(cmd) => {
             deliverable::run(cmd, cli.token, &cli.deliverables_addr, cli.output).await
         }

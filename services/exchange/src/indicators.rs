@@ -393,6 +393,13 @@ pub async fn compute(
         r.try_get::<i64, _>("received")? as f64,
         "no claim received in the half-year",
     ));
+    let order = |v: &Value| {
+        DEFINITIONS
+            .iter()
+            .chain(HALF_YEARLY.iter())
+            .position(|d| d.code == v.definition.code)
+    };
+    out.sort_by_key(order);
     Ok(out)
 }
 

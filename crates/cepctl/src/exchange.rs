@@ -1,0 +1,236 @@
+//! `cepctl exchange …`: the exchange with France compétences (exchange service): a
+//! day's annex-2 files, their FTPS delivery and its journal, the monthly indicators,
+//! the regional population, and the rebuild of the read model with its progress.
+
+use std::io::Write as _;
+
+use cep_proto::exchange as pb;
+use cep_proto::exchange::exchange_service_client::ExchangeServiceClient;
+
+use crate::call::{self, Target, request};
+use crate::output::{self, Format};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Build a day's files into the export folder (si).
+    Daily {
+        #[arg(long)]
+        lot: i32,
+        /// YYYY-MM-DD, a day that is over in the lot.
+        #[arg(long)]
+        day: String,
+        /// CSV or XML.
+        #[arg(long, default_value = "CSV")]
+        format: String,
+    },
+    /// Deliver a day's files to France compétences' FTPS server; without --day, every
+    /// undelivered day up to yesterday (si).
+    Deliver {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long, default_value = "")]
+        day: String,
+        #[arg(long, default_value = "CSV")]
+        format: String,
+    },
+    /// The transfer journal: every upload attempt.
+    Transfers {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long, default_value = "")]
+        day: String,
+        #[arg(long, default_value_t = 0)]
+        page_size: i32,
+    },
+    /// A month's steering indicators (CCTP 4.3).
+    Indicators {
+        #[arg(long)]
+        lot: i32,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+    },
+    /// The regional population figures of a year (indicators 2.1 and 2.2).
+    Population {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        active: i64,
+        #[arg(long)]
+        cep: i64,
+    },
+    /// Empty the read model and replay every stream, with a progress line (si).
+    Rebuild,
+}
+
+fn shown_file(f: &pb::ExportedFile) -> serde_json::Value {
+    serde_json::json!({
+        "name": f.name, "kind": f.kind, "size": f.size, "records": f.records, "sha256": f.sha256,
+    })
+}
+
+fn shown_indicator(i: &pb::Indicator) -> serde_json::Value {
+    let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    serde_json::json!({
+        "code": i.code,
+        "value": number(i.value),
+        "numerator": number(i.numerator),
+        "denominator": number(i.denominator),
+        "label": i.label,
+        "note": i.note,
+    })
+}
+
+pub async fn run(
+    cmd: Command,
+    token: Option<String>,
+    addr: &str,
+    format: Format,
+) -> anyhow::Result<()> {
+    let token = call::token(token)?;
+    let target = Target::new("exchange", addr, "--exchange-addr, CEP_EXCHANGE_ADDR")?;
+    let mut client = ExchangeServiceClient::new(target.channel());
+    let status = |e: tonic::Status| target.failure(e);
+    match cmd {
+        Command::Daily {
+            lot,
+            day,
+            format: f,
+        } => {
+            let reply = client
+                .build_daily_export(request(
+                    pb::BuildDailyExportRequest {
+                        lot,
+                        day,
+                        format: f,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            let rows: Vec<serde_json::Value> = reply.files.iter().map(shown_file).collect();
+            output::print_either(format, &serde_json::to_value(&reply)?, || {
+                format!("{}\n{}", reply.directory, output::table(&rows))
+            })
+        }
+        Command::Deliver {
+            lot,
+            day,
+            format: f,
+        } => {
+            let reply = client
+                .deliver_daily(request(
+                    pb::DeliverDailyRequest {
+                        lot,
+                        day,
+                        format: f,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::print_either(format, &serde_json::to_value(&reply)?, || {
+                if reply.days.is_empty() {
+                    return "nothing to deliver".to_owned();
+                }
+                reply
+                    .days
+                    .iter()
+                    .map(|d| {
+                        let rows: Vec<serde_json::Value> = d.files.iter().map(shown_file).collect();
+                        format!(
+                            "{} → {}\n{}",
+                            d.day,
+                            d.remote_directory,
+                            output::table(&rows)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Transfers {
+            lot,
+            day,
+            page_size,
+        } => {
+            let reply = client
+                .list_transfers(request(
+                    pb::ListTransfersRequest {
+                        lot,
+                        day,
+                        page_size,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::print(format, &reply, Some("transfers"))
+        }
+        Command::Indicators { lot, month } => {
+            let reply = client
+                .compute_indicators(request(
+                    pb::ComputeIndicatorsRequest { lot, month },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            let rows: Vec<serde_json::Value> =
+                reply.indicators.iter().map(shown_indicator).collect();
+            output::print_either(format, &serde_json::to_value(&reply)?, || {
+                output::table(&rows)
+            })
+        }
+        Command::Population {
+            lot,
+            year,
+            active,
+            cep,
+        } => {
+            let reply = client
+                .set_regional_population(request(
+                    pb::SetRegionalPopulationRequest {
+                        lot,
+                        year,
+                        active_population: active,
+                        cep_population: cep,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::print(format, &reply, None)
+        }
+        Command::Rebuild => {
+            let mut steps = client
+                .rebuild(request(pb::RebuildRequest {}, &token)?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            let mut done = Vec::new();
+            let mut err = std::io::stderr();
+            while let Some(step) = steps.message().await.map_err(status)? {
+                let _ = write!(
+                    err,
+                    "\r{}: {} / {} messages",
+                    step.stream, step.applied, step.total
+                );
+                if step.done {
+                    let _ = writeln!(err);
+                    done.push(serde_json::json!({"stream": step.stream, "applied": step.applied}));
+                }
+                let _ = err.flush();
+            }
+            output::print_either(format, &serde_json::json!({ "streams": done }), || {
+                output::table(&done)
+            })
+        }
+    }
+}
