@@ -32,6 +32,7 @@ status:
 
 build:
 	$(CARGO) build --workspace --bins
+	$(CARGO) build -p cep-testkit --features ftps --bin cep-local-ftps
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -130,5 +130,9 @@ CEP_TOKEN=$(token_for si 8)
 cepctl exchange population --lot 8 --year "$(date +%Y)" --active 1800000 --cep 1250000 >/dev/null
 cepctl exchange daily --lot 8 --day "$(date -d yesterday +%F)"
 cepctl exchange indicators --lot 8 --month "$(date +%Y-%m)"
+if [ -f "$ROOT/.local/ftps/ready" ]; then
+    log "exchange: yesterday's files delivered to the local FTPS server (.local/ftps/root/)"
+    cepctl exchange deliver --lot 8
+fi
 
 log "demo data loaded: lot 8 ($a $b $c $d), lot 1 ($e $f), lot 13 ($g), lot 16 ($h)"

@@ -16,6 +16,10 @@ DATABASES=(beneficiaries journeys deliverables claims exchange pra)
 # service name, gRPC port, metrics port: the services that exist so far
 SERVICES=("beneficiaries 50051 9651" "journeys 50052 9652" "deliverables 50053 9653" "claims 50054 9654" "exchange 50055 9655")
 OPERATOR_LOTS="1,8,13,16"
+# The stand-in for France compétences' FTPS server (vsftpd, explicit TLS): control
+# port and passive range, below the kernel's ephemeral ports.
+FTPS_PORT=2121
+FTPS_PASSIVE="2122 2131"
 # The NATS users of the services, one per service (deploy/nats/permissions.toml).
 NATS_ACCOUNTS="$ROOT/k8s/base/nats/accounts.conf"
 read -r -a NATS_USERS <<<"$(sed -n 's/^ *user: "\([a-z0-9]*\)"$/\1/p' "$NATS_ACCOUNTS" | tr '\n' ' ')"
@@ -126,8 +130,18 @@ service_env() { # the settings of service $1 on ports $2 (gRPC) and $3 (metrics)
         echo "CEP_CLAIMS__DEADLINES__SWEEP_INTERVAL_SECONDS=5"
     fi
     if [ "$1" = exchange ]; then
-        # the annex-2 daily files land under .local/exchange/lot<NN>/<day>/
+        # the annex-2 daily files land under .local/exchange/lot<NN>/<day>/, and are
+        # delivered to the local FTPS stand-in (.local/ftps/root/) when it runs
         echo "CEP_EXCHANGE__EXPORT__DIRECTORY=$LOCAL/exchange"
+        if [ -f "$LOCAL/ftps/ready" ]; then
+            echo "CEP_EXCHANGE__DELIVERY__ENABLED=true"
+            echo "CEP_EXCHANGE__DELIVERY__BACKOFF_MS=500"
+            echo "CEP_EXCHANGE__FTPS__HOST=127.0.0.1"
+            echo "CEP_EXCHANGE__FTPS__PORT=$FTPS_PORT"
+            echo "CEP_EXCHANGE__FTPS__USER=cep-fc"
+            echo "CEP_EXCHANGE__FTPS__PASSWORD=$(cat "$LOCAL/ftps/password")"
+            echo "CEP_EXCHANGE__FTPS__CA_PEM=$LOCAL/ftps/ca.pem"
+        fi
     fi
 }
 
@@ -157,6 +171,32 @@ start_nats() {
         echo $! >"$LOCAL/run/nats.pid"
     )
     wait_port $NATS_PORT nats-server
+}
+
+# start_ftps: the local stand-in for France compétences' FTPS server
+# (cep-local-ftps: vsftpd with a certificate of its own CA, .local/ftps/ca.pem). It
+# logs in a system account through PAM, so it needs root; without root the stack runs
+# without delivery (exchange's DeliverDaily then answers DELIVERY_NOT_CONFIGURED).
+start_ftps() {
+    local pidf="$LOCAL/run/ftps.pid" i
+    if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null && [ -f "$LOCAL/ftps/ready" ]; then return 0; fi
+    rm -f "$LOCAL/ftps/ready"
+    if [ "$(id -u)" -ne 0 ]; then
+        log "not root: no local FTPS server, exchange runs without delivery"; return 0
+    fi
+    ensure_ftps_server_installed || { log "no vsftpd: exchange runs without delivery"; return 0; }
+    [ -x "$BIN/cep-local-ftps" ] || { log "$BIN/cep-local-ftps is missing: build first (make up does)"; return 1; }
+    if port_open $FTPS_PORT; then log "port $FTPS_PORT is taken by another process: no local FTPS server"; return 0; fi
+    # shellcheck disable=SC2086
+    nohup "$BIN/cep-local-ftps" "$LOCAL/ftps" $FTPS_PORT $FTPS_PASSIVE >>"$LOCAL/logs/ftps.log" 2>&1 &
+    echo $! >"$pidf"
+    for i in $(seq 1 100); do
+        [ -f "$LOCAL/ftps/ready" ] && return 0
+        kill -0 "$(cat "$pidf")" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "the local FTPS server did not start (see $LOCAL/logs/ftps.log): exchange runs without delivery"
+    return 0
 }
 
 start_service() { # start_service NAME GRPC METRICS
@@ -206,7 +246,7 @@ write_env() {
         for s in "${SERVICES[@]}"; do
             # shellcheck disable=SC2086
             service_env $s | grep -v -e '__NATS__USER=' -e '__NATS__PASSWORD=' \
-                -e '__NIR__' -e '__PERSONAL__' -e '__CODE__HASHING_KEY' | sed 's/^/export /'
+                -e '__NIR__' -e '__PERSONAL__' -e '__CODE__HASHING_KEY' -e '__FTPS__PASSWORD=' | sed 's/^/export /'
         done
         echo "export CEP_DEV_JWT_SECRET_FILE=$LOCAL/secrets/jwt_secret"
         echo "# NATS admits only the services' users (deploy/nats/permissions.toml): a service"
@@ -240,6 +280,7 @@ up() {
     start_nats
     # the test certificate authority the deliverables service signs under
     "$BIN/cepctl" pki init --dir "$LOCAL/pki" >/dev/null
+    start_ftps
     local s
     for s in "${SERVICES[@]}"; do
         # shellcheck disable=SC2086
@@ -272,6 +313,7 @@ status() {
     local s name grpc metrics
     port_open $PG_PORT && echo "postgres      127.0.0.1:$PG_PORT  up" || echo "postgres      127.0.0.1:$PG_PORT  down"
     port_open $NATS_PORT && echo "nats          127.0.0.1:$NATS_PORT   up" || echo "nats          127.0.0.1:$NATS_PORT   down"
+    port_open $FTPS_PORT && echo "ftps (FC)     127.0.0.1:$FTPS_PORT   up" || echo "ftps (FC)     127.0.0.1:$FTPS_PORT   down"
     for s in "${SERVICES[@]}"; do
         read -r name grpc metrics <<<"$s"
         port_open "$grpc" && echo "$name 127.0.0.1:$grpc up" || echo "$name 127.0.0.1:$grpc down"
@@ -296,6 +338,8 @@ Any gRPC client works through server reflection, e.g.
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50053 list   # deliverables
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50054 list   # claims
   grpcurl -plaintext -H "authorization: Bearer \$CEP_TOKEN" 127.0.0.1:50055 list   # exchange
+The daily files of France compétences land in .local/exchange/ and, delivered, in
+.local/ftps/root/ (the local FTPS server standing in for France compétences').
 The beneficiary's one-time signing codes land in .local/mail/*.eml (the local mail
 sink); signed documents verify with: pyhanko sign validate --trust .local/pki/ca.pem
 Logs: .local/logs/   Metrics: \$CEP_<SERVICE>_METRICS (e.g. \$CEP_CLAIMS_METRICS)

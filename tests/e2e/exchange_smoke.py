@@ -85,6 +85,23 @@ def main():
     check([f.sha256 for f in again.files] == [f.sha256 for f in export.files], "built again: the same bytes")
     code, details = x.code_of(EXCHANGE, "BuildDailyExport", lot=8, day=datetime.date.today().isoformat())
     check("DAY_NOT_OVER" in details or code.name == "FAILED_PRECONDITION", f"today is not over ({details})")
+
+    # delivered to the local FTPS server standing in for France compétences
+    local = os.environ["CEP_LOCAL"]
+    if os.path.exists(os.path.join(local, "ftps", "ready")):
+        delivered = x.call(EXCHANGE, "DeliverDaily", lot=8, day=yesterday, timeout=60)
+        check([d.day for d in delivered.days] == [yesterday], f"yesterday delivered ({delivered.days})")
+        remote = os.path.join(local, "ftps", "root", delivered.days[0].remote_directory)
+        for f in delivered.days[0].files:
+            data = open(os.path.join(remote, f.name), "rb").read()
+            check(hashlib.sha256(data).hexdigest() == f.sha256, f"{f.name} arrived whole on the FTPS server")
+        check(not [n for n in os.listdir(remote) if n.endswith(".part")], "no partial file left on the server")
+        journal = x.call(EXCHANGE, "ListTransfers", lot=8, day=yesterday).transfers
+        names = {t.file for t in journal if t.outcome == "DELIVERED"}
+        check({f.name for f in delivered.days[0].files} <= names, "every upload in the transfer journal")
+    else:
+        code, details = x.code_of(EXCHANGE, "DeliverDaily", lot=8, day=yesterday)
+        check("DELIVERY_NOT_CONFIGURED" in details, f"no FTPS server, no delivery ({details})")
     print(f"exchange smoke test: {checks} checks passed")
 
 

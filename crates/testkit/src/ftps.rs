@@ -82,7 +82,10 @@ pub struct FtpsAccess {
 #[derive(Debug)]
 pub struct FtpsServer {
     port: u16,
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    /// The temporary folder of a test's server, removed with it (none for a server
+    /// serving a folder of its own, [`FtpsServer::serve_at`]).
+    _temporary: Option<tempfile::TempDir>,
     child: Option<Child>,
     password: String,
 }
@@ -96,6 +99,35 @@ impl FtpsServer {
     /// When not run as root, when `vsftpd` or `openssl` is missing (the message says
     /// what to install), or when the server does not come up in time.
     pub async fn start() -> FtpsServer {
+        let dir = tempfile::Builder::new()
+            .prefix("cep-ftps-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a folder for vsftpd: {e}"));
+        let port = crate::free_port();
+        let passive = free_port_range(PASSIVE_PORTS);
+        let path = dir.path().to_owned();
+        FtpsServer::launch(path, Some(dir), port, passive).await
+    }
+
+    /// Starts a server on `port` with passive ports `passive` (inclusive) serving the
+    /// folder `dir` (created when missing; what earlier runs uploaded under its `root`
+    /// stays): the local stack's stand-in for France compétences' server. Its CA and
+    /// certificate are made anew at each start.
+    ///
+    /// # Panics
+    ///
+    /// As [`FtpsServer::start`].
+    pub async fn serve_at(dir: &Path, port: u16, passive: (u16, u16)) -> FtpsServer {
+        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        FtpsServer::launch(dir.to_owned(), None, port, passive).await
+    }
+
+    async fn launch(
+        dir: PathBuf,
+        temporary: Option<tempfile::TempDir>,
+        port: u16,
+        (pasv_min, pasv_max): (u16, u16),
+    ) -> FtpsServer {
         let vsftpd = vsftpd_binary();
         if !Path::new(&vsftpd).is_file() {
             panic!(
@@ -113,14 +145,10 @@ impl FtpsServer {
             .await
             .unwrap_or_else(|e| panic!("the FTPS test account set-up failed: {e}"));
 
-        let dir = tempfile::Builder::new()
-            .prefix("cep-ftps-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a folder for vsftpd: {e}"));
-        let root = dir.path().join("root");
-        let empty = dir.path().join("empty");
+        let root = dir.join("root");
+        let empty = dir.join("empty");
         for folder in [&root, &empty] {
-            fs::create_dir(folder)
+            fs::create_dir_all(folder)
                 .unwrap_or_else(|e| panic!("cannot create {}: {e}", folder.display()));
         }
         // vsftpd's sessions write as the account; its secure chroot folder stays
@@ -130,18 +158,17 @@ impl FtpsServer {
         fs::set_permissions(&empty, fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("cannot set the mode of {}: {e}", empty.display()));
 
-        make_ca(dir.path(), "ca").await;
-        make_server_certificate(dir.path()).await;
+        make_ca(&dir, "ca").await;
+        make_server_certificate(&dir).await;
 
-        let port = crate::free_port();
-        let (pasv_min, pasv_max) = free_port_range(PASSIVE_PORTS);
-        let config = config(dir.path(), port, pasv_min, pasv_max);
-        fs::write(dir.path().join("vsftpd.conf"), config)
+        let config = config(&dir, port, pasv_min, pasv_max);
+        fs::write(dir.join("vsftpd.conf"), config)
             .unwrap_or_else(|e| panic!("cannot write vsftpd.conf: {e}"));
 
         let mut server = FtpsServer {
             port,
             dir,
+            _temporary: temporary,
             child: None,
             password: account.password,
         };
@@ -158,7 +185,7 @@ impl FtpsServer {
             port: self.port,
             user: FTPS_USER.to_owned(),
             password: self.password.clone(),
-            ca_pem: self.dir.path().join("ca.pem"),
+            ca_pem: self.dir.as_path().join("ca.pem"),
         }
     }
 
@@ -166,7 +193,7 @@ impl FtpsServer {
     /// clients upload lands here, owned by [`FTPS_USER`].
     #[must_use]
     pub fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.dir.as_path().join("root")
     }
 
     /// The port the server listens on.
@@ -179,8 +206,10 @@ impl FtpsServer {
     /// logins, transfers; for a failing test's message.
     #[must_use]
     pub fn log(&self) -> String {
-        let mut log = fs::read_to_string(self.dir.path().join("vsftpd.log")).unwrap_or_default();
-        log.push_str(&fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default());
+        let mut log = fs::read_to_string(self.dir.as_path().join("vsftpd.log")).unwrap_or_default();
+        log.push_str(
+            &fs::read_to_string(self.dir.as_path().join("stderr.log")).unwrap_or_default(),
+        );
         log
     }
 
@@ -192,8 +221,8 @@ impl FtpsServer {
     /// When `openssl` fails.
     pub async fn untrusted_ca(&self) -> PathBuf {
         let name = format!("untrusted-{}", uuid::Uuid::new_v4().simple());
-        make_ca(self.dir.path(), &name).await;
-        self.dir.path().join(format!("{name}.pem"))
+        make_ca(self.dir.as_path(), &name).await;
+        self.dir.as_path().join(format!("{name}.pem"))
     }
 
     /// Kills every session (the processes vsftpd forked for its connections, and
@@ -223,12 +252,12 @@ impl FtpsServer {
     }
 
     async fn spawn(&mut self, vsftpd: &str) {
-        let stderr = open_log(&self.dir.path().join("stderr.log"));
+        let stderr = open_log(&self.dir.as_path().join("stderr.log"));
         let stdout = stderr
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot share the vsftpd log file: {e}"));
         let child = Command::new(vsftpd)
-            .arg(self.dir.path().join("vsftpd.conf"))
+            .arg(self.dir.as_path().join("vsftpd.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::from(stderr))

@@ -181,15 +181,34 @@ fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Writes `bytes` at `path` through a temporary name in the same folder.
+/// Writes `bytes` at `path` through a temporary name in the same folder, readable by
+/// the service's user only (the files hold identities and NIRs).
 async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.part"));
-    tokio::fs::write(&tmp, bytes).await?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await?;
     tokio::fs::rename(&tmp, path).await
+}
+
+/// Creates the day's folder (and those above it), readable by the service's user only.
+async fn private_folder(path: &Path) -> std::io::Result<()> {
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .await
 }
 
 fn io(e: std::io::Error) -> ApiError {
@@ -233,7 +252,7 @@ pub async fn build(
     let names = Names::new(settings, lot, day);
     let relative = names.directory();
     let directory = settings.directory.join(&relative);
-    tokio::fs::create_dir_all(&directory).await.map_err(io)?;
+    private_folder(&directory).await.map_err(io)?;
     let records = store::daily_records(pool, lot, day).await?;
     let mut written = Vec::new();
     let lot_code = lot.two_digits();
