@@ -152,7 +152,7 @@ async fn identity(peers: &Peers, on_behalf: &OnBehalf, id: &str) -> Result<Vec<S
 /// The row of a record: its family's columns, then the trailer.
 async fn row(
     lot: Lot,
-    r: &DailyRecord,
+    r: DailyRecord,
     peers: &Peers,
     on_behalf: &OnBehalf,
 ) -> Result<Vec<String>, ApiError> {
@@ -181,22 +181,31 @@ fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Writes `bytes` at `path` through a temporary name in the same folder, readable by
-/// the service's user only (the files hold identities and NIRs).
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt as _;
+/// The temporary name a file is written under before it takes its own.
+fn temporary(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.part"));
-    let mut file = tokio::fs::OpenOptions::new()
+    path.with_file_name(format!(".{name}.part"))
+}
+
+/// A new file readable by the service's user only (the files hold identities and NIRs).
+async fn private_file(path: &Path) -> std::io::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)
-        .await?;
+        .open(path)
+        .await
+}
+
+/// Writes `bytes` at `path` through a temporary name in the same folder.
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let tmp = temporary(path);
+    let mut file = private_file(&tmp).await?;
     file.write_all(bytes).await?;
     file.sync_all().await?;
     tokio::fs::rename(&tmp, path).await
@@ -213,6 +222,65 @@ async fn private_folder(path: &Path) -> std::io::Result<()> {
 
 fn io(e: std::io::Error) -> ApiError {
     ApiError::Unavailable(format!("the export folder cannot be written: {e}"))
+}
+
+/// How many persons' identities are asked of beneficiaries at once.
+const IDENTITY_CALLS: usize = 16;
+/// How much text is gathered before it is written out.
+const CHUNK: usize = 64 * 1024;
+
+/// Writes the file of one family as the records are read (never the whole file in
+/// memory), through a temporary name; its size, SHA-256 and record count.
+async fn write_family(
+    pool: &sqlx::PgPool,
+    settings: &ExportSettings,
+    peers: &Peers,
+    on_behalf: &OnBehalf,
+    (lot, day, family): (Lot, NaiveDate, Family),
+    format: Format,
+    path: &Path,
+) -> Result<Written, ApiError> {
+    use futures::TryStreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let mut columns: Vec<&str> = family.columns().to_vec();
+    columns.extend(TRAILER);
+    let encoder = files::Encoder {
+        format,
+        separator: settings.separator(),
+        columns: &columns,
+    };
+    let tmp = temporary(path);
+    let mut file = private_file(&tmp).await.map_err(io)?;
+    let (mut hasher, mut size, mut records) = (Sha256::new(), 0_i64, 0_i64);
+    let mut buf = String::with_capacity(CHUNK * 2);
+    encoder.open(&mut buf, family.code(), &lot.two_digits(), &day.to_string());
+    let mut rows = store::daily_records(pool, lot, day, family)
+        .map_err(ApiError::from)
+        .map_ok(|r| row(lot, r, peers, on_behalf))
+        .try_buffered(IDENTITY_CALLS);
+    while let Some(values) = futures::TryStreamExt::try_next(&mut rows).await? {
+        encoder.row(&mut buf, &values);
+        records += 1;
+        if buf.len() >= CHUNK {
+            hasher.update(buf.as_bytes());
+            size += buf.len() as i64;
+            file.write_all(buf.as_bytes()).await.map_err(io)?;
+            buf.clear();
+        }
+    }
+    encoder.close(&mut buf);
+    hasher.update(buf.as_bytes());
+    size += buf.len() as i64;
+    file.write_all(buf.as_bytes()).await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    tokio::fs::rename(&tmp, path).await.map_err(io)?;
+    Ok(Written {
+        name: String::new(),
+        size,
+        sha256: hex::encode(hasher.finalize()),
+        records,
+        kind: String::new(),
+    })
 }
 
 /// A signed PDF, as deliverables streams it to the caller.
@@ -253,31 +321,23 @@ pub async fn build(
     let relative = names.directory();
     let directory = settings.directory.join(&relative);
     private_folder(&directory).await.map_err(io)?;
-    let records = store::daily_records(pool, lot, day).await?;
     let mut written = Vec::new();
-    let lot_code = lot.two_digits();
-    let day_code = day.to_string();
     for family in Family::ALL {
-        let mut rows = Vec::new();
-        for r in records.iter().filter(|r| r.family == family) {
-            rows.push(row(lot, r, peers, on_behalf).await?);
-        }
-        let mut columns: Vec<&str> = family.columns().to_vec();
-        columns.extend(TRAILER);
-        let bytes = match format {
-            Format::Csv => files::csv(&columns, &rows, settings.separator()),
-            Format::Xml => files::xml(family.code(), &lot_code, &day_code, &columns, &rows),
-        };
         let name = names.data(family, format);
-        write_atomically(&directory.join(&name), &bytes)
-            .await
-            .map_err(io)?;
+        let file = write_family(
+            pool,
+            settings,
+            peers,
+            on_behalf,
+            (lot, day, family),
+            format,
+            &directory.join(&name),
+        )
+        .await?;
         written.push(Written {
             name,
-            size: bytes.len() as i64,
-            sha256: hex_sha256(&bytes),
-            records: rows.len() as i64,
             kind: "DATA".into(),
+            ..file
         });
     }
     let next = day.succ_opt().unwrap_or(day);

@@ -61,18 +61,6 @@ fn csv_row<'a>(out: &mut String, values: impl IntoIterator<Item = &'a str>, sepa
     out.push_str("\r\n");
 }
 
-/// A CSV file: the header row, then one row per record (each as many values as
-/// columns).
-#[must_use]
-pub fn csv(columns: &[&str], rows: &[Vec<String>], separator: char) -> Vec<u8> {
-    let mut out = String::new();
-    csv_row(&mut out, columns.iter().copied(), separator);
-    for row in rows {
-        csv_row(&mut out, row.iter().map(String::as_str), separator);
-    }
-    out.into_bytes()
-}
-
 fn xml_escape(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
@@ -86,26 +74,94 @@ fn xml_escape(out: &mut String, value: &str) {
     }
 }
 
-/// An XML file: `<enregistrements famille=.. lot=.. jour=..>` holding one
-/// `<enregistrement>` per record, one element per column (an empty value is an empty
-/// element).
+/// Writes a file's text piece by piece: the opening, one row per record, the end. A
+/// file of any size is written as it is read, never held whole.
+#[derive(Debug, Clone)]
+pub struct Encoder<'a> {
+    pub format: Format,
+    pub separator: char,
+    pub columns: &'a [&'a str],
+}
+
+impl Encoder<'_> {
+    /// The CSV header row, or the XML declaration and the opening element naming the
+    /// family, lot and day.
+    pub fn open(&self, out: &mut String, family: &str, lot: &str, day: &str) {
+        match self.format {
+            Format::Csv => csv_row(out, self.columns.iter().copied(), self.separator),
+            Format::Xml => {
+                out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                let _ = writeln!(
+                    out,
+                    "<enregistrements famille=\"{family}\" lot=\"{lot}\" jour=\"{day}\">"
+                );
+            }
+        }
+    }
+
+    /// One record: as many values as columns.
+    pub fn row(&self, out: &mut String, values: &[String]) {
+        match self.format {
+            Format::Csv => csv_row(out, values.iter().map(String::as_str), self.separator),
+            Format::Xml => {
+                out.push_str("  <enregistrement>\n");
+                for (column, value) in self.columns.iter().zip(values) {
+                    let _ = write!(out, "    <{column}>");
+                    xml_escape(out, value);
+                    let _ = writeln!(out, "</{column}>");
+                }
+                out.push_str("  </enregistrement>\n");
+            }
+        }
+    }
+
+    pub fn close(&self, out: &mut String) {
+        if self.format == Format::Xml {
+            out.push_str("</enregistrements>\n");
+        }
+    }
+}
+
+/// A whole CSV file: the header row, then one row per record.
+#[must_use]
+pub fn csv(columns: &[&str], rows: &[Vec<String>], separator: char) -> Vec<u8> {
+    whole(
+        &Encoder {
+            format: Format::Csv,
+            separator,
+            columns,
+        },
+        ("", "", ""),
+        rows,
+    )
+}
+
+/// A whole XML file: `<enregistrements famille=.. lot=.. jour=..>` holding one
+/// `<enregistrement>` per record, one element per column.
 #[must_use]
 pub fn xml(family: &str, lot: &str, day: &str, columns: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<enregistrements famille=\"{family}\" lot=\"{lot}\" jour=\"{day}\">"
-    );
+    whole(
+        &Encoder {
+            format: Format::Xml,
+            separator: ';',
+            columns,
+        },
+        (family, lot, day),
+        rows,
+    )
+}
+
+fn whole(
+    encoder: &Encoder<'_>,
+    (family, lot, day): (&str, &str, &str),
+    rows: &[Vec<String>],
+) -> Vec<u8> {
+    let mut out = String::new();
+    encoder.open(&mut out, family, lot, day);
     for row in rows {
-        out.push_str("  <enregistrement>\n");
-        for (column, value) in columns.iter().zip(row) {
-            let _ = write!(out, "    <{column}>");
-            xml_escape(&mut out, value);
-            let _ = writeln!(out, "</{column}>");
-        }
-        out.push_str("  </enregistrement>\n");
+        encoder.row(&mut out, row);
     }
-    out.push_str("</enregistrements>\n");
+    encoder.close(&mut out);
     out.into_bytes()
 }
 

@@ -591,23 +591,23 @@ fn daily_record(r: &sqlx::postgres::PgRow) -> Result<DailyRecord, sqlx::Error> {
     })
 }
 
-/// The records of a lot and day, by family and id.
-pub async fn daily_records(
+/// The records of a lot, day and family, by id, as the database reads them out.
+pub fn daily_records(
     pool: &PgPool,
     lot: Lot,
     day: NaiveDate,
-) -> Result<Vec<DailyRecord>, sqlx::Error> {
+    family: Family,
+) -> impl futures::Stream<Item = Result<DailyRecord, sqlx::Error>> + Send + '_ {
+    use futures::StreamExt as _;
     sqlx::query(
         "select family, record_id, day, changed_at, fields, seq from daily_records \
-         where lot = $1 and day = $2 order by family, record_id",
+         where lot = $1 and day = $2 and family = $3 order by record_id",
     )
     .bind(i16::from(lot.number()))
     .bind(day)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(daily_record)
-    .collect()
+    .bind(family.code())
+    .fetch(pool)
+    .map(|row| row.and_then(|r| daily_record(&r)))
 }
 
 /// The records of a lot written after `after` (a `seq`), oldest first.

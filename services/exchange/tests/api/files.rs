@@ -75,6 +75,35 @@ async fn a_days_activity_becomes_its_files_with_a_matching_manifest_the_same_byt
     let counts: Vec<i64> = export.files.iter().map(|f| f.records).collect();
     assert_eq!(counts, [1, 0, 1, 0, 1, 0]);
 
+    // the same day in XML, beside the CSV files
+    let xml = stack
+        .client()
+        .await
+        .build_daily_export(authed(
+            pb::BuildDailyExportRequest {
+                lot: 8,
+                day: "2026-11-29".into(),
+                format: "xml".into(),
+            },
+            &token(Role::Si),
+        ))
+        .await
+        .expect("built in XML")
+        .into_inner();
+    assert_eq!(xml.format, "XML");
+    let uo1_xml = read_all(&xml)
+        .into_iter()
+        .find(|(n, _)| n == "uo1_08_20261129.xml")
+        .map(|(_, b)| String::from_utf8(b).expect("utf-8"))
+        .expect("the UO1 file in XML");
+    assert!(
+        uo1_xml.contains(&format!(
+            "<numero_dossier>{}</numero_dossier>",
+            unit.dossier_number
+        )),
+        "{uo1_xml}"
+    );
+
     // the same day built again: the same bytes
     let again = stack.build("2026-11-29").await.expect("built again");
     assert_eq!(read_all(&again), files);
