@@ -241,27 +241,50 @@ pub async fn compute(
 ) -> Result<Vec<Value>, sqlx::Error> {
     let end = start.checked_add_months(Months::new(1)).unwrap_or(start);
     let year = start.year();
+    let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(start);
     let lot_n = i16::from(lot.number());
     let (occupied, actifs) = statuses(tables);
+    // every count over the units in one pass
     let row = sqlx::query(
-        "with u as (select * from units where lot = $1) select \
-         (select count(*) from u where uo = 'UO0' and engagement_date >= $2 and engagement_date < $3 and status_at_engagement = any($4)) as uo0_occupied, \
-         (select count(*) from u where uo = 'UO0' and engagement_date >= $2 and engagement_date < $3 and status_at_engagement = any($5)) as uo0_actifs, \
-         (select count(*) from u where uo = 'UO1' and engagement_date >= $2 and engagement_date < $3) as e1, \
-         (select count(*) from u where uo = 'UO2.1' and engagement_date >= $2 and engagement_date < $3) as e21, \
-         (select count(*) from u where uo = 'UO2.2' and engagement_date >= $2 and engagement_date < $3) as e22, \
-         (select count(*) from u where uo in ('UO1', 'UO2.1', 'UO2.2') and engagement_date >= ($2::date - interval '1 year') and engagement_date < ($3::date - interval '1 year')) as e_last_year",
+        "select \
+         count(*) filter (where uo = 'UO0' and engagement_date >= $2 and engagement_date < $3 and status_at_engagement = any($4)) as uo0_occupied, \
+         count(*) filter (where uo = 'UO0' and engagement_date >= $2 and engagement_date < $3 and status_at_engagement = any($5)) as uo0_actifs, \
+         count(*) filter (where uo = 'UO1' and engagement_date >= $2 and engagement_date < $3) as e1, \
+         count(*) filter (where uo = 'UO2.1' and engagement_date >= $2 and engagement_date < $3) as e21, \
+         count(*) filter (where uo = 'UO2.2' and engagement_date >= $2 and engagement_date < $3) as e22, \
+         count(*) filter (where uo in ('UO1', 'UO2.1', 'UO2.2') and engagement_date >= ($2::date - interval '1 year') and engagement_date < ($3::date - interval '1 year')) as e_last_year, \
+         count(*) filter (where uo = 'UO0' and billable and closure_date >= $6 and closure_date < $3) as year_uo0, \
+         count(*) filter (where uo = 'UO1' and billable and closure_date >= $6 and closure_date < $3) as year_uo1, \
+         count(*) filter (where uo = 'UO2.1' and billable and closure_date >= $6 and closure_date < $3) as year_uo21, \
+         count(*) filter (where uo = 'UO2.2' and billable and closure_date >= $6 and closure_date < $3) as year_uo22, \
+         count(*) filter (where uo = 'UO0' and billable and closure_date < $3) as ever_uo0, \
+         count(*) filter (where uo = 'UO1' and billable and closure_date < $3) as ever_uo1, \
+         count(*) filter (where uo = 'UO2.1' and billable and closure_date < $3) as ever_uo21, \
+         count(*) filter (where uo = 'UO2.2' and billable and closure_date < $3) as ever_uo22, \
+         count(*) filter (where uo = 'UO1' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON') as voluntary_uo1, \
+         count(*) filter (where uo = 'UO2.1' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON') as voluntary_uo21, \
+         count(*) filter (where uo = 'UO2.2' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON') as voluntary_uo22, \
+         coalesce(sum(closure_date - engagement_date) filter (where uo = 'UO1' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON'), 0)::bigint as days_uo1, \
+         coalesce(sum(closure_date - engagement_date) filter (where uo = 'UO2.1' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON'), 0)::bigint as days_uo21, \
+         coalesce(sum(closure_date - engagement_date) filter (where uo = 'UO2.2' and closure_date >= $2 and closure_date < $3 and closure_reason <> 'ABANDON'), 0)::bigint as days_uo22, \
+         count(*) filter (where uo = 'UO1' and closure_date >= $2 and closure_date < $3 and closure_reason = 'ABANDON') as abandoned_uo1, \
+         count(*) filter (where uo = 'UO2.1' and closure_date >= $2 and closure_date < $3 and closure_reason = 'ABANDON') as abandoned_uo21, \
+         count(*) filter (where uo = 'UO2.2' and closure_date >= $2 and closure_date < $3 and closure_reason = 'ABANDON') as abandoned_uo22, \
+         count(*) filter (where uo = 'UO1' and closure_date >= $2 and closure_date < $3) as closed_uo1, \
+         count(*) filter (where uo = 'UO2.1' and closure_date >= $2 and closure_date < $3) as closed_uo21, \
+         count(*) filter (where uo = 'UO2.2' and closure_date >= $2 and closure_date < $3) as closed_uo22 \
+         from units where lot = $1 and engagement_date is not null",
     )
     .bind(lot_n)
     .bind(start)
     .bind(end)
     .bind(&occupied)
     .bind(&actifs)
+    .bind(year_start)
     .fetch_one(pool)
     .await?;
     let n = |name: &str| -> Result<f64, sqlx::Error> { Ok(row.try_get::<i64, _>(name)? as f64) };
-    let ordered_year = ordered(pool, lot_n, Some(year)).await?;
-    let ordered_all = ordered(pool, lot_n, None).await?;
+    let (ordered_year, ordered_all) = ordered(pool, lot_n, year).await?;
     let q = |uo: &str, from: &[(String, i64)]| -> f64 {
         from.iter()
             .filter(|(u, _)| u == uo)
@@ -310,49 +333,39 @@ pub async fn compute(
             String::new()
         },
     });
-    let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(start);
-    for (i, uo) in ["UO0", "UO1", "UO2.1", "UO2.2"].iter().enumerate() {
-        let this_year = billable(pool, lot_n, uo, Some(year_start), end).await?;
-        let ever = billable(pool, lot_n, uo, None, end).await?;
+    for (i, (uo, key)) in [
+        ("UO0", "uo0"),
+        ("UO1", "uo1"),
+        ("UO2.1", "uo21"),
+        ("UO2.2", "uo22"),
+    ]
+    .iter()
+    .enumerate()
+    {
         out.push(ratio(
             find(&format!("4.{}", i + 1)),
-            this_year,
+            n(&format!("year_{key}"))?,
             q(uo, &ordered_year),
             no_order,
         ));
         out.push(ratio(
             find(&format!("5.{}", i + 1)),
-            ever,
+            n(&format!("ever_{key}"))?,
             q(uo, &ordered_all),
             "no purchase-order line of this UO",
         ));
     }
-    for (i, uo) in ["UO1", "UO2.1", "UO2.2"].iter().enumerate() {
-        let r = sqlx::query(
-            "select count(*) filter (where closure_reason <> 'ABANDON') as voluntary, \
-                    coalesce(sum(closure_date - engagement_date) filter (where closure_reason <> 'ABANDON'), 0)::bigint as days, \
-                    count(*) filter (where closure_reason = 'ABANDON') as abandoned, count(*) as closed \
-             from units where lot = $1 and uo = $2 and closure_date >= $3 and closure_date < $4 \
-               and engagement_date is not null",
-        )
-        .bind(lot_n)
-        .bind(uo)
-        .bind(start)
-        .bind(end)
-        .fetch_one(pool)
-        .await?;
-        let voluntary = r.try_get::<i64, _>("voluntary")? as f64;
-        let days = r.try_get::<i64, _>("days")? as f64;
+    for (i, key) in ["uo1", "uo21", "uo22"].iter().enumerate() {
         out.push(ratio(
             find(&format!("6.{}", i + 2)),
-            days,
-            voluntary,
+            n(&format!("days_{key}"))?,
+            n(&format!("voluntary_{key}"))?,
             "no voluntary closure in the month",
         ));
         out.push(ratio(
             find(&format!("6.{}", i + 5)),
-            r.try_get::<i64, _>("abandoned")? as f64,
-            r.try_get::<i64, _>("closed")? as f64,
+            n(&format!("abandoned_{key}"))?,
+            n(&format!("closed_{key}"))?,
             "no closure in the month",
         ));
     }
@@ -415,45 +428,29 @@ pub fn half_year(day: NaiveDate) -> (NaiveDate, NaiveDate) {
     )
 }
 
-/// The quantities ordered per UO for the lot, in `year` or in all years.
+/// The quantities ordered per UO for the lot: in `year`, and in all years.
 async fn ordered(
     pool: &PgPool,
     lot: i16,
-    year: Option<i32>,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    year: i32,
+) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>), sqlx::Error> {
     let rows = sqlx::query(
-        "select l.uo, sum(l.quantity)::bigint from purchase_order_lines l \
-         join purchase_orders p using (purchase_order_id) \
-         where p.lot = $1 and ($2::int is null or p.year = $2) group by l.uo",
+        "select l.uo, coalesce(sum(l.quantity) filter (where p.year = $2), 0)::bigint, \
+         sum(l.quantity)::bigint from purchase_order_lines l \
+         join purchase_orders p using (purchase_order_id) where p.lot = $1 group by l.uo",
     )
     .bind(lot)
     .bind(year)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
-}
-
-/// Billable closures of `uo` from `from` (or ever) to before `to`.
-async fn billable(
-    pool: &PgPool,
-    lot: i16,
-    uo: &str,
-    from: Option<NaiveDate>,
-    to: NaiveDate,
-) -> Result<f64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "select count(*) from units where lot = $1 and uo = $2 and billable \
-         and ($3::date is null or closure_date >= $3) and closure_date < $4",
-    )
-    .bind(lot)
-    .bind(uo)
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await?;
-    Ok(n as f64)
+    let mut this_year = Vec::with_capacity(rows.len());
+    let mut all = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let uo: String = r.try_get(0)?;
+        this_year.push((uo.clone(), r.try_get(1)?));
+        all.push((uo, r.try_get(2)?));
+    }
+    Ok((this_year, all))
 }
 
 #[cfg(test)]
