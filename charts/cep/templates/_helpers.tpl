@@ -474,3 +474,62 @@ migration Job: migrate touches only the database).
     - port: {{ $np.database.port }}
       protocol: TCP
 {{- end -}}
+
+{{/*
+The scheduled jobs of a service, expanded, as JSON list: (dict "root" $ "svc" $svc).
+Each is the job's values plus: fullName (the CronJob's name), args ("{item}"
+replaced under forEach), client (true when `command` runs another binary than the
+service's: a client of the service, see cronjobs.yaml). A job with `forEach: <key>`
+is expanded once per element of the list services.<name>.<key> (none when empty).
+*/}}
+{{- define "cep.cronJobs" -}}
+{{- $svc := .svc -}}
+{{- $out := list -}}
+{{- range $job := (default list $svc.cronJobs) -}}
+{{- if not (and $job.name $job.schedule $job.args) -}}
+{{- fail (printf "services.%s.cronJobs: each job needs name, schedule and args" $svc.name) -}}
+{{- end -}}
+{{- $base := printf "%s-%s" $svc.resourceName $job.name -}}
+{{- $client := and $job.command (ne $job.command $svc.binary) | default false -}}
+{{- if and (or $job.env $job.secretEnv) (not $client) -}}
+{{- fail (printf "services.%s.cronJobs %s: env and secretEnv are for a job with its own command (a client of the service); a job of the service's binary has the service's environment" $svc.name $job.name) -}}
+{{- end -}}
+{{- if $job.forEach -}}
+{{- $items := index $svc $job.forEach -}}
+{{- if not (kindIs "slice" $items) -}}
+{{- fail (printf "services.%s.cronJobs %s: forEach %q names no list of services.%s" $svc.name $job.name $job.forEach $svc.name) -}}
+{{- end -}}
+{{- range $item := $items -}}
+{{- $label := toString $item -}}
+{{- if or (kindIs "float64" $item) (kindIs "int64" $item) (kindIs "int" $item) -}}
+{{- $label = toString (int64 $item) -}}
+{{- end -}}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $label) -}}
+{{- fail (printf "services.%s.%s: %q cannot be part of a CronJob name (lowercase letters, digits and '-')" $svc.name $job.forEach $label) -}}
+{{- end -}}
+{{- $name := printf "%s-%s" $base $label -}}
+{{- if gt (len $name) 52 -}}
+{{- fail (printf "services.%s.cronJobs %s: the CronJob name %s is longer than 52 characters: shorten the job's name (or the release's)" $svc.name $job.name $name) -}}
+{{- end -}}
+{{- $args := list -}}
+{{- range $a := $job.args -}}{{- $args = append $args (replace "{item}" $label (toString $a)) -}}{{- end -}}
+{{- $j := deepCopy $job -}}
+{{- $_ := set $j "fullName" $name -}}
+{{- $_ := set $j "args" $args -}}
+{{- $_ := set $j "client" $client -}}
+{{- $out = append $out $j -}}
+{{- end -}}
+{{- else -}}
+{{- $j := deepCopy $job -}}
+{{- $_ := set $j "fullName" ($base | trunc 52 | trimSuffix "-") -}}
+{{- $_ := set $j "client" $client -}}
+{{- $out = append $out $j -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Labels selecting the pods of a service's client jobs (cron jobs with their own command): (dict "root" $ "svc" $svc). */}}
+{{- define "cep.clientJobSelectorLabels" -}}
+{{- include "cep.selectorLabels" (dict "root" .root "svc" (dict "name" (printf "%s-client" .svc.name)) "role" "cron") -}}
+{{- end -}}
