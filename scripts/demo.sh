@@ -129,7 +129,10 @@ CEP_TOKEN=$(token_for si 8)
 # Pays de la Loire, INSEE orders of magnitude: active population, and the CEP population
 cepctl exchange population --lot 8 --year "$(date +%Y)" --active 1800000 --cep 1250000 >/dev/null
 cepctl exchange daily --lot 8 --day "$(date -d yesterday +%F)"
+cepctl exchange means --lot 8 --year "$(date +%Y)" --half "$(( $(date +%-m) <= 6 ? 1 : 2 ))" \
+    --fte UO0=1 --fte UO1=6.5 --fte UO2.1=4 --fte UO2.2=2 >/dev/null
 cepctl exchange indicators --lot 8 --month "$(date +%Y-%m)"
+cepctl exchange report --lot 8 --month "$(date +%Y-%m)" --out "$ROOT/.local/exchange/rapport-lot08.html"
 if [ -f "$ROOT/.local/ftps/ready" ]; then
     log "exchange: yesterday's files delivered to the local FTPS server (.local/ftps/root/)"
     cepctl exchange deliver --lot 8

@@ -61,6 +61,38 @@ pub enum Command {
         #[arg(long)]
         cep: i64,
     },
+    /// The full-time equivalents per UO of a half-year: --fte UO1=2.5 (repeatable).
+    Means {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long)]
+        year: i32,
+        /// 1 (January–June) or 2 (July–December).
+        #[arg(long)]
+        half: i32,
+        #[arg(long = "fte", value_name = "UO=FTE")]
+        fte: Vec<String>,
+    },
+    /// Import France compétences' figures from a CSV file: survey (8.1),
+    /// mystery-shopper (8.3) or deliverable-audit (8.5).
+    Import {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long, value_parser = ["survey", "mystery-shopper", "deliverable-audit"])]
+        kind: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+    },
+    /// The managers' report of a month (HTML with charts) into a file.
+    Report {
+        #[arg(long)]
+        lot: i32,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Empty the read model and replay every stream, with a progress line (si).
     Rebuild,
 }
@@ -75,6 +107,7 @@ fn shown_indicator(i: &pb::Indicator) -> serde_json::Value {
     let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     serde_json::json!({
         "code": i.code,
+        "dimension": i.dimension,
         "value": number(i.value),
         "numerator": number(i.numerator),
         "denominator": number(i.denominator),
@@ -207,6 +240,66 @@ pub async fn run(
                 .map_err(status)?
                 .into_inner();
             output::print(format, &reply, None)
+        }
+        Command::Means {
+            lot,
+            year,
+            half,
+            fte,
+        } => {
+            let mut lines = Vec::new();
+            for pair in fte {
+                let parsed = pair
+                    .split_once('=')
+                    .and_then(|(uo, f)| Some((uo.to_owned(), f.parse::<f64>().ok()?)));
+                let Some((uo, fte)) = parsed else {
+                    return Err(crate::failure::Failure::new(
+                        tonic::Code::InvalidArgument,
+                        format!("--fte {pair}: must be UO=FTE, e.g. UO1=2.5"),
+                    )
+                    .into());
+                };
+                lines.push(pb::UoFte { uo, fte });
+            }
+            let reply = client
+                .set_means(request(
+                    pb::SetMeansRequest {
+                        lot,
+                        year,
+                        half,
+                        fte: lines,
+                    },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::print(format, &reply, Some("fte"))
+        }
+        Command::Import { lot, kind, file } => {
+            let csv = std::fs::read_to_string(&file)?;
+            let req = request(pb::ImportRequest { lot, csv }, &token)?;
+            let reply = match kind.as_str() {
+                "survey" => client.import_survey_results(req).await,
+                "mystery-shopper" => client.import_mystery_shopper_results(req).await,
+                _ => client.import_deliverable_audit(req).await,
+            }
+            .map_err(status)?
+            .into_inner();
+            output::print(format, &reply, None)
+        }
+        Command::Report { lot, month, out } => {
+            let reply = client
+                .render_report(request(pb::RenderReportRequest { lot, month }, &token)?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            std::fs::write(&out, &reply.html)?;
+            output::print(
+                format,
+                &serde_json::json!({"file": out.display().to_string(), "sha256": reply.sha256}),
+                None,
+            )
         }
         Command::Rebuild => {
             let mut steps = client

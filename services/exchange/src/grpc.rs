@@ -11,6 +11,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::daily::Written;
+use crate::imports::Kind;
 use crate::store::DailyRecord;
 use crate::usecases::Cases;
 
@@ -55,6 +56,22 @@ fn change(r: DailyRecord) -> pb::ChangeRecord {
             .into_iter()
             .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
             .collect(),
+    }
+}
+
+impl ExchangeGrpc {
+    async fn import(
+        &self,
+        r: Request<pb::ImportRequest>,
+        kind: Kind,
+    ) -> Result<Response<pb::ImportResponse>, Status> {
+        handle(r, |caller, m| async move {
+            let accepted = self.cases.import(&caller, m.lot, kind, &m.csv).await?;
+            Ok(pb::ImportResponse {
+                accepted: i32::try_from(accepted).unwrap_or(i32::MAX),
+            })
+        })
+        .await
     }
 }
 
@@ -160,6 +177,7 @@ impl ExchangeService for ExchangeGrpc {
                         value: v.value,
                         periodicity: v.definition.periodicity.to_owned(),
                         note: v.note,
+                        dimension: v.dimension,
                     })
                     .collect(),
             })
@@ -188,6 +206,59 @@ impl ExchangeService for ExchangeGrpc {
                 active_population: m.active_population,
                 cep_population: m.cep_population,
             })
+        })
+        .await
+    }
+
+    async fn set_means(
+        &self,
+        r: Request<pb::SetMeansRequest>,
+    ) -> Result<Response<pb::Means>, Status> {
+        handle(r, |caller, m| async move {
+            let fte = m.fte.iter().map(|f| (f.uo.clone(), f.fte)).collect();
+            let lot = self
+                .cases
+                .set_means(&caller, m.lot, m.year, m.half, fte)
+                .await?;
+            Ok(pb::Means {
+                lot: i32::from(lot.number()),
+                year: m.year,
+                half: m.half,
+                fte: m.fte,
+            })
+        })
+        .await
+    }
+
+    async fn import_survey_results(
+        &self,
+        r: Request<pb::ImportRequest>,
+    ) -> Result<Response<pb::ImportResponse>, Status> {
+        self.import(r, Kind::Survey).await
+    }
+
+    async fn import_mystery_shopper_results(
+        &self,
+        r: Request<pb::ImportRequest>,
+    ) -> Result<Response<pb::ImportResponse>, Status> {
+        self.import(r, Kind::MysteryShopper).await
+    }
+
+    async fn import_deliverable_audit(
+        &self,
+        r: Request<pb::ImportRequest>,
+    ) -> Result<Response<pb::ImportResponse>, Status> {
+        self.import(r, Kind::DeliverableAudit).await
+    }
+
+    async fn render_report(
+        &self,
+        r: Request<pb::RenderReportRequest>,
+    ) -> Result<Response<pb::Report>, Status> {
+        handle(r, |caller, m| async move {
+            let html = self.cases.render_report(&caller, m.lot, &m.month).await?;
+            let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(html.as_bytes()));
+            Ok(pb::Report { html, sha256 })
         })
         .await
     }

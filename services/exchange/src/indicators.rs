@@ -17,8 +17,14 @@
 //!   within three months (91 days) of the closure;
 //! - 8.7 is half-yearly: the claims received in the half-year holding the month.
 //!
-//! Not computed here yet (no fact carries their data, or their inputs are not
-//! imported): 2.3, 2.4, 6.1, 7.1–7.4, 8.1–8.6.
+//! - 2.3 and 2.4 are distributions: the share of the month's UO1 and UO2 engagements
+//!   per social category (the person's, as known now) and per status at engagement;
+//!   8.2 the share of each service type among the month's UO2 interactions;
+//! - 7.1–7.4 are half-yearly: billable closures of the half-year (to the month's end)
+//!   over the full-time equivalents set for it (SetMeans);
+//! - 8.1, 8.3 and 8.5 are France compétences' own measures, imported per month.
+//!
+//! Not computed yet (no fact carries their data): 6.1, 8.4, 8.6.
 
 use cep_domain::{Lot, ReferenceTables};
 use chrono::{Datelike, Months, NaiveDate};
@@ -43,7 +49,7 @@ const fn def(code: &'static str, label: &'static str, cctp: &'static str) -> Def
     }
 }
 
-pub const DEFINITIONS: [Definition; 22] = [
+pub const DEFINITIONS: &[Definition] = &[
     def(
         "1.1",
         "Actifs occupés reçus en UO0 / cible du bon de commande",
@@ -73,6 +79,16 @@ pub const DEFINITIONS: [Definition; 22] = [
         "2.2",
         "Taux de recours au CEP",
         "nombre de personnes engagées en UO1 et UO2 rapporté à la population régionale cible du CEP",
+    ),
+    def(
+        "2.3",
+        "Recours au CEP par catégorie sociale",
+        "répartition des personnes engagées en UO1 et UO2 par catégorie sociale",
+    ),
+    def(
+        "2.4",
+        "Recours au CEP par statut",
+        "répartition des personnes engagées en UO1 et UO2 par statut au regard de l'emploi",
     ),
     def(
         "3",
@@ -154,14 +170,64 @@ pub const DEFINITIONS: [Definition; 22] = [
         "Réengagements dans les 3 mois après une UO2",
         "part des personnes sortant d'une UO2 qui sollicitent à nouveau le CEP dans les 3 mois",
     ),
+    def(
+        "8.1",
+        "Qualité perçue (enquête de France compétences)",
+        "part des bénéficiaires satisfaits selon l'enquête conduite par France compétences",
+    ),
+    def(
+        "8.2",
+        "Part de chaque type de service en UO2",
+        "part de chaque type de service parmi les interactions des UO2",
+    ),
+    def(
+        "8.3",
+        "Qualité de l'UO0 (visites mystère)",
+        "part des visites mystère de l'UO0 jugées conformes",
+    ),
+    def(
+        "8.5",
+        "Livrables conformes (audit de France compétences)",
+        "part des livrables audités par France compétences jugés conformes",
+    ),
 ];
 
-pub const HALF_YEARLY: [Definition; 1] = [Definition {
-    code: "8.7",
-    label: "Part des réclamations suivies d'une saisine du médiateur",
-    cctp: "nombre de réclamations adressées à l'opérateur ayant donné lieu à une saisine du médiateur de France compétences rapporté au nombre de réclamations",
-    periodicity: "HALF_YEARLY",
-}];
+const fn half(code: &'static str, label: &'static str, cctp: &'static str) -> Definition {
+    Definition {
+        code,
+        label,
+        cctp,
+        periodicity: "HALF_YEARLY",
+    }
+}
+
+pub const HALF_YEARLY: &[Definition] = &[
+    half(
+        "7.1",
+        "UO0 facturées par ETP",
+        "nombre d'UO0 facturées rapporté aux ETP consacrés à l'UO0 sur le semestre",
+    ),
+    half(
+        "7.2",
+        "UO1 facturées par ETP",
+        "nombre d'UO1 facturées rapporté aux ETP consacrés à l'UO1 sur le semestre",
+    ),
+    half(
+        "7.3",
+        "UO2.1 facturées par ETP",
+        "nombre d'UO2.1 facturées rapporté aux ETP consacrés à l'UO2.1 sur le semestre",
+    ),
+    half(
+        "7.4",
+        "UO2.2 facturées par ETP",
+        "nombre d'UO2.2 facturées rapporté aux ETP consacrés à l'UO2.2 sur le semestre",
+    ),
+    half(
+        "8.7",
+        "Part des réclamations suivies d'une saisine du médiateur",
+        "nombre de réclamations adressées à l'opérateur ayant donné lieu à une saisine du médiateur de France compétences rapporté au nombre de réclamations",
+    ),
+];
 
 /// One computed indicator.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +237,8 @@ pub struct Value {
     pub denominator: Option<f64>,
     pub value: Option<f64>,
     pub note: String,
+    /// The category of an indicator given per category (2.3, 2.4, 8.2), else "".
+    pub dimension: String,
 }
 
 impl PartialEq for Definition {
@@ -190,6 +258,15 @@ fn ratio(definition: Definition, n: f64, d: f64, missing: &str) -> Value {
         } else {
             String::new()
         },
+        dimension: String::new(),
+    }
+}
+
+/// `ratio` for one category of an indicator given per category.
+fn share(definition: Definition, dimension: String, n: f64, d: f64) -> Value {
+    Value {
+        dimension,
+        ..ratio(definition, n, d, "")
     }
 }
 
@@ -332,7 +409,9 @@ pub async fn compute(
         } else {
             String::new()
         },
+        dimension: String::new(),
     });
+    out.extend(by_category(pool, lot_n, start, end).await?);
     for (i, (uo, key)) in [
         ("UO0", "uo0"),
         ("UO1", "uo1"),
@@ -406,13 +485,190 @@ pub async fn compute(
         r.try_get::<i64, _>("received")? as f64,
         "no claim received in the half-year",
     ));
+    out.extend(per_fte(pool, lot_n, start).await?);
+    out.extend(service_types(pool, lot_n, start, end).await?);
+    out.extend(imported(pool, lot_n, start).await?);
     let order = |v: &Value| {
         DEFINITIONS
             .iter()
             .chain(HALF_YEARLY.iter())
             .position(|d| d.code == v.definition.code)
     };
-    out.sort_by_key(order);
+    out.sort_by(|a, b| {
+        order(a)
+            .cmp(&order(b))
+            .then_with(|| a.dimension.cmp(&b.dimension))
+    });
+    Ok(out)
+}
+
+/// 2.3 and 2.4: the UO1 and UO2 engagements of the month by the person's social
+/// category (as the read model holds it now) and by the status at engagement, each
+/// over all the month's engagements.
+async fn by_category(
+    pool: &PgPool,
+    lot: i16,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select 'c' as kind, coalesce(nullif(b.social_category, ''), 'NON_RENSEIGNE') as code, count(*) as n \
+           from units u left join beneficiaries b using (beneficiary_id) \
+          where u.lot = $1 and u.uo <> 'UO0' and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2 \
+         union all \
+         select 's', coalesce(nullif(u.status_at_engagement, ''), 'NON_RENSEIGNE'), count(*) \
+           from units u \
+          where u.lot = $1 and u.uo <> 'UO0' and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for (kind, code) in [("c", "2.3"), ("s", "2.4")] {
+        let mine: Vec<(String, f64)> = rows
+            .iter()
+            .filter(|r| r.try_get::<String, _>("kind").ok().as_deref() == Some(kind))
+            .map(|r| Ok((r.try_get("code")?, r.try_get::<i64, _>("n")? as f64)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let total: f64 = mine.iter().map(|(_, n)| n).sum();
+        if mine.is_empty() {
+            out.push(ratio(
+                find(code),
+                0.0,
+                0.0,
+                "no UO1 or UO2 engagement in the month",
+            ));
+        }
+        for (dimension, n) in mine {
+            out.push(share(find(code), dimension, n, total));
+        }
+    }
+    Ok(out)
+}
+
+/// 7.1–7.4: the billable closures of each UO in the half-year holding the month, up
+/// to its end, over the full-time equivalents given to that UO (SetMeans).
+async fn per_fte(pool: &PgPool, lot: i16, start: NaiveDate) -> Result<Vec<Value>, sqlx::Error> {
+    let (h_start, h_end) = half_year(start);
+    let half_number: i16 = if h_start.month() == 1 { 1 } else { 2 };
+    let month_end = start
+        .checked_add_months(Months::new(1))
+        .unwrap_or(h_end)
+        .min(h_end);
+    let billed: Vec<(String, i64)> = sqlx::query_as(
+        "select uo, count(*) from units where lot = $1 and billable \
+            and closure_date >= $2 and closure_date < $3 group by uo",
+    )
+    .bind(lot)
+    .bind(h_start)
+    .bind(month_end)
+    .fetch_all(pool)
+    .await?;
+    let fte: Vec<(String, f64)> = sqlx::query_as(
+        "select uo, fte::float8 from means where lot = $1 and year = $2 and half = $3",
+    )
+    .bind(lot)
+    .bind(h_start.year())
+    .bind(half_number)
+    .fetch_all(pool)
+    .await?;
+    Ok(["UO0", "UO1", "UO2.1", "UO2.2"]
+        .iter()
+        .enumerate()
+        .map(|(i, uo)| {
+            let n = billed.iter().find(|(u, _)| u == uo).map_or(0, |(_, n)| *n) as f64;
+            let d = fte.iter().find(|(u, _)| u == uo).map_or(0.0, |(_, f)| *f);
+            ratio(
+                find(&format!("7.{}", i + 1)),
+                n,
+                d,
+                "no full-time equivalents set for this UO and half-year (SetMeans)",
+            )
+        })
+        .collect())
+}
+
+/// 8.2: each service type's share among the month's interactions of UO2 units.
+async fn service_types(
+    pool: &PgPool,
+    lot: i16,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let total: i64 = sqlx::query_scalar(
+        "select count(*) from interactions i join units u using (uo_id) \
+          where i.lot = $1 and u.uo in ('UO2.1', 'UO2.2') and i.date >= $2 and i.date < $3",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    if total == 0 {
+        return Ok(vec![ratio(
+            find("8.2"),
+            0.0,
+            0.0,
+            "no interaction of a UO2 in the month",
+        )]);
+    }
+    let rows = sqlx::query(
+        "select t, count(*) from interactions i join units u using (uo_id), unnest(i.service_types) t \
+          where i.lot = $1 and u.uo in ('UO2.1', 'UO2.2') and i.date >= $2 and i.date < $3 group by t",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(share(
+                find("8.2"),
+                r.try_get(0)?,
+                r.try_get::<i64, _>(1)? as f64,
+                total as f64,
+            ))
+        })
+        .collect()
+}
+
+/// 8.1, 8.3, 8.5: France compétences' own measures of the month, as imported.
+async fn imported(pool: &PgPool, lot: i16, start: NaiveDate) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select code, numerator, denominator from imported_figures where lot = $1 and month = $2",
+    )
+    .bind(lot)
+    .bind(start)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for (code, import) in [
+        ("8.1", "ImportSurveyResults"),
+        ("8.3", "ImportMysteryShopperResults"),
+        ("8.5", "ImportDeliverableAudit"),
+    ] {
+        let found = rows
+            .iter()
+            .find(|r| r.try_get::<String, _>("code").ok().as_deref() == Some(code));
+        out.push(match found {
+            Some(r) => ratio(
+                find(code),
+                r.try_get::<i64, _>("numerator")? as f64,
+                r.try_get::<i64, _>("denominator")? as f64,
+                "nobody in the imported figures",
+            ),
+            None => Value {
+                numerator: None,
+                denominator: None,
+                value: None,
+                note: format!("not imported for the month ({import})"),
+                ..ratio(find(code), 0.0, 0.0, "")
+            },
+        });
+    }
     Ok(out)
 }
 

@@ -7,8 +7,9 @@
 //!   [`records`]: the daily records and the columns of each family;
 //! - [`daily`] and [`files`]: the daily files (CSV, XML, deliverables, manifest);
 //!   [`delivery`]: their upload, journal and catch-up;
-//! - [`indicators`]: each indicator's definition and computation; [`rebuild`]: the
-//!   replay of every stream;
+//! - [`indicators`]: each indicator's definition and computation, [`imports`]: FC's
+//!   own measures from CSV, [`report`]: the managers' report; [`rebuild`]: the replay
+//!   of every stream;
 //! - [`settings`]; [`usecases`]; [`store`]: the SQL; [`grpc`]: the contract's adapter.
 
 pub mod daily;
@@ -16,9 +17,11 @@ pub mod delivery;
 pub mod facts;
 pub mod files;
 pub mod grpc;
+pub mod imports;
 pub mod indicators;
 pub mod rebuild;
 pub mod records;
+pub mod report;
 pub mod settings;
 pub mod store;
 pub mod usecases;

@@ -834,3 +834,60 @@ pub async fn last_delivered(pool: &PgPool, lot: Lot) -> Result<Option<NaiveDate>
         .fetch_one(pool)
         .await
 }
+
+pub async fn put_means(
+    pool: &PgPool,
+    lot: Lot,
+    year: i32,
+    half: i16,
+    fte: &[(String, f64)],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("delete from means where lot = $1 and year = $2 and half = $3")
+        .bind(i16::from(lot.number()))
+        .bind(year)
+        .bind(half)
+        .execute(&mut *tx)
+        .await?;
+    for (uo, f) in fte {
+        sqlx::query(
+            "insert into means (lot, year, half, uo, fte) values ($1, $2, $3, $4, $5::numeric)",
+        )
+        .bind(i16::from(lot.number()))
+        .bind(year)
+        .bind(half)
+        .bind(uo)
+        .bind(f)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Records a whole import in one transaction (a month imported again is replaced).
+pub async fn put_imported(
+    pool: &PgPool,
+    lot: Lot,
+    code: &str,
+    rows: &[crate::imports::Row],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for r in rows {
+        sqlx::query(
+            "insert into imported_figures (lot, code, month, denominator, numerator, imported_at) \
+             values ($1, $2, $3, $4, $5, $6) on conflict (lot, code, month) do update set \
+             denominator = excluded.denominator, numerator = excluded.numerator, \
+             imported_at = excluded.imported_at",
+        )
+        .bind(i16::from(lot.number()))
+        .bind(code)
+        .bind(r.month)
+        .bind(r.denominator)
+        .bind(r.numerator)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}

@@ -61,6 +61,16 @@ fn format(code: &str) -> Result<Format, ApiError> {
     Format::parse(code).ok_or_else(|| ApiError::invalid("format", "must be CSV or XML"))
 }
 
+/// The first day of a month written `YYYY-MM`.
+fn month_start(month: &str) -> Result<NaiveDate, ApiError> {
+    month
+        .split_once('-')
+        .filter(|(y, m)| y.len() == 4 && m.len() == 2)
+        .and_then(|(y, m)| indicators::month_bounds(y.parse().ok()?, m.parse().ok()?))
+        .map(|(start, _)| start)
+        .ok_or_else(|| ApiError::invalid("month", "must be a month YYYY-MM"))
+}
+
 impl Cases {
     /// `day` parsed and over in the lot's time zone.
     pub(crate) fn past_day(&self, lot: Lot, day: &str) -> Result<NaiveDate, ApiError> {
@@ -161,6 +171,71 @@ impl Cases {
         v.into_result()?;
         store::put_population(&self.pool, lot, year, active, cep).await?;
         Ok(lot)
+    }
+
+    pub async fn set_means(
+        &self,
+        caller: &Caller,
+        lot_n: i32,
+        year: i32,
+        half: i32,
+        fte: Vec<(String, f64)>,
+    ) -> Result<Lot, ApiError> {
+        caller.require_any_role(&[Role::Director, Role::Si])?;
+        let lot = lot(caller, lot_n)?;
+        let mut v = Violations::default();
+        if !(2000..=2100).contains(&year) {
+            v.add("year", "must be from 2000 to 2100");
+        }
+        let half = match half {
+            1 => 1_i16,
+            2 => 2,
+            _ => {
+                v.add("half", "must be 1 (January–June) or 2 (July–December)");
+                0
+            }
+        };
+        let mut seen = Vec::new();
+        for (i, (uo, f)) in fte.iter().enumerate() {
+            if !["UO0", "UO1", "UO2.1", "UO2.2"].contains(&uo.as_str()) {
+                v.add(&format!("fte[{i}].uo"), "must be UO0, UO1, UO2.1 or UO2.2");
+            } else if seen.contains(uo) {
+                v.add(&format!("fte[{i}].uo"), "appears twice");
+            }
+            if !f.is_finite() || *f < 0.0 || *f > 100_000.0 {
+                v.add(&format!("fte[{i}].fte"), "must be from 0 to 100000");
+            }
+            seen.push(uo.clone());
+        }
+        v.into_result()?;
+        store::put_means(&self.pool, lot, year, half, &fte).await?;
+        Ok(lot)
+    }
+
+    pub async fn import(
+        &self,
+        caller: &Caller,
+        lot_n: i32,
+        kind: crate::imports::Kind,
+        csv: &str,
+    ) -> Result<usize, ApiError> {
+        caller.require_any_role(&[Role::Director, Role::Si, Role::Manager])?;
+        let lot = lot(caller, lot_n)?;
+        let rows = crate::imports::parse(kind, csv)?;
+        store::put_imported(&self.pool, lot, kind.code(), &rows, self.clock.now()).await?;
+        Ok(rows.len())
+    }
+
+    pub async fn render_report(
+        &self,
+        caller: &Caller,
+        lot_n: i32,
+        month: &str,
+    ) -> Result<String, ApiError> {
+        caller.require_any_role(&READERS)?;
+        let lot = lot(caller, lot_n)?;
+        let start = month_start(month)?;
+        Ok(crate::report::render(&self.pool, &self.tables, lot, start).await?)
     }
 
     pub async fn changes_since(

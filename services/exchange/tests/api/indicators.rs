@@ -74,8 +74,9 @@ impl Fixture {
         status: &str,
         engaged: &str,
         closed: Option<(&str, &str)>,
-    ) {
-        let uo_id = Uuid::now_v7().to_string();
+    ) -> Uuid {
+        let id = Uuid::now_v7();
+        let uo_id = id.to_string();
         self.fact(
             &events::UoEngaged {
                 uo_id: uo_id.clone(),
@@ -109,6 +110,25 @@ impl Fixture {
             )
             .await;
         }
+        id
+    }
+
+    async fn interaction(&self, unit: Uuid, day: &str, types: &[&str]) {
+        self.fact(
+            &events::InteractionRecorded {
+                interaction_id: Uuid::now_v7().to_string(),
+                uo_id: unit.to_string(),
+                beneficiary_id: Uuid::now_v7().to_string(),
+                lot: 8,
+                date: day.into(),
+                contact_mode: "PRESENTIEL".into(),
+                duration_minutes: 45,
+                service_types: types.iter().map(|t| (*t).to_owned()).collect(),
+                requested_by_beneficiary: true,
+            },
+            day,
+        )
+        .await;
     }
 
     async fn claim(&self, received: &str, referred: Option<&str>) {
@@ -202,8 +222,12 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
     )
     .await;
     // UO2.1: E engaged in November; F and G signed in August, F back in September
-    f.unit(p(), "UO2.1", "SALARIE_PRIVE", "2026-11-06", None)
+    let unit_e = f
+        .unit(p(), "UO2.1", "SALARIE_PRIVE", "2026-11-06", None)
         .await;
+    f.interaction(unit_e, "2026-11-10", &["BILAN", "INFORMATION"])
+        .await;
+    f.interaction(unit_e, "2026-11-17", &["BILAN"]).await;
     let person_f = p();
     f.unit(
         person_f,
@@ -230,6 +254,18 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
     f.claim("2026-06-30", Some("2026-07-02")).await;
     let lot = cep_domain::Lot::new(8).unwrap();
     exchange::store::put_population(&f.db.pool, lot, 2026, 1000, 500)
+        .await
+        .unwrap();
+    // two FTE on UO1 in the second half of 2026; the survey of November
+    exchange::store::put_means(&f.db.pool, lot, 2026, 2, &[("UO1".into(), 2.0)])
+        .await
+        .unwrap();
+    let survey = exchange::imports::parse(
+        exchange::imports::Kind::Survey,
+        "month;respondents;satisfied\n2026-11;50;40\n",
+    )
+    .unwrap();
+    exchange::store::put_imported(&f.db.pool, lot, "8.1", &survey, noon("2026-12-01"))
         .await
         .unwrap();
 
@@ -274,6 +310,33 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
             (a, b) => assert_eq!(a, b, "indicator {code}"),
         }
     }
+    // per category: who engaged in November (statuses at engagement; the categories of
+    // persons the read model does not know), and the service types of the UO2s
+    let by = |code: &str, dimension: &str| {
+        let v = values
+            .iter()
+            .find(|v| v.definition.code == code && v.dimension == dimension)
+            .unwrap_or_else(|| panic!("{code} for {dimension} in {values:?}"));
+        (v.numerator.unwrap(), v.denominator.unwrap())
+    };
+    assert_eq!(by("2.4", "SALARIE_PRIVE"), (4.0, 4.0));
+    assert_eq!(by("2.3", "NON_RENSEIGNE"), (4.0, 4.0));
+    assert_eq!(by("8.2", "BILAN"), (2.0, 2.0));
+    assert_eq!(by("8.2", "INFORMATION"), (1.0, 2.0));
+    // half-yearly per FTE: one billable UO1 closed from July to November, two FTE
+    let (n, d, v) = got("7.2");
+    assert_eq!((n, d, v), (1.0, 2.0, Some(0.5)));
+    let no_means = values.iter().find(|v| v.definition.code == "7.1").unwrap();
+    assert!(
+        no_means.value.is_none() && no_means.note.contains("SetMeans"),
+        "{no_means:?}"
+    );
+    assert_eq!(got("8.1"), (40.0, 50.0, Some(0.8)));
+    let not_imported = values.iter().find(|v| v.definition.code == "8.3").unwrap();
+    assert!(
+        not_imported.value.is_none() && not_imported.note.contains("ImportMysteryShopperResults")
+    );
+
     let none = values.iter().find(|v| v.definition.code == "6.3").unwrap();
     assert!(!none.note.is_empty(), "an absent value says why");
 }
