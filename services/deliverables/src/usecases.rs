@@ -802,7 +802,19 @@ impl Cases {
                 minutes: self.code.lifetime_minutes,
             })
             .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            .map_err(|e| match e {
+                // the mail server's reply may quote the address: neither logged nor
+                // returned
+                crate::mail::SendError::Transport(_) => {
+                    tracing::warn!(
+                        "the one-time code could not be sent: the mail transport failed"
+                    );
+                    ApiError::Unavailable(
+                        "the one-time code could not be sent by email; try again later".into(),
+                    )
+                }
+                other => ApiError::Unavailable(other.to_string()),
+            })?;
         tx.commit().await?;
         Ok((masked, expires_at))
     }
@@ -920,7 +932,7 @@ impl Cases {
             ),
         )
         .await?;
-        self.publish_signed(&mut tx, &d, "ELECTRONIC", &sha, at)
+        self.publish_signed(&mut tx, &d, "ELECTRONIC", &sha, (at, at))
             .await?;
         let d = self.deliverable(&mut tx, caller, id, false).await?;
         tx.commit().await?;
@@ -997,20 +1009,22 @@ impl Cases {
         }
     }
 
+    /// Publishes that `d` is signed: signed at `signed_at` (the last signature's
+    /// instant, or noon of the date written on a paper copy), recorded at `at`.
     async fn publish_signed(
         &self,
         conn: &mut PgConnection,
         d: &Deliverable,
         mode: &str,
         sha: &str,
-        at: DateTime<Utc>,
+        (signed_at, at): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<(), ApiError> {
         let e = events::DeliverableSigned {
             deliverable_id: d.id.to_string(),
             uo_id: d.unit.id.to_string(),
             beneficiary_id: d.unit.beneficiary_id.to_string(),
             kind: d.kind.code().to_owned(),
-            signed_at: at.to_rfc3339(),
+            signed_at: signed_at.to_rfc3339(),
             document_sha256: sha.to_owned(),
             mode: mode.to_owned(),
         };
@@ -1050,7 +1064,8 @@ impl Cases {
             "the paper path",
         )?;
         let at = self.clock.now();
-        let today = at.date_naive();
+        let lot = cep_domain::Lot::new(i64::from(d.unit.lot)).map_err(ApiError::internal)?;
+        let today = lot.today(at);
         if p.signed_on > today {
             return Err(ApiError::invalid(
                 "header.signed_on",
@@ -1092,7 +1107,11 @@ impl Cases {
             ),
         )
         .await?;
-        self.publish_signed(&mut tx, &d, "PAPER", &sha, at).await?;
+        // the person signed on the date written on the paper: the unit closes that day
+        // (a copy signed before the deadline but uploaded after it is not abandoned)
+        let signed_at = lot.start_of_day(p.signed_on) + chrono::Duration::hours(12);
+        self.publish_signed(&mut tx, &d, "PAPER", &sha, (signed_at.min(at), at))
+            .await?;
         let d = self.deliverable(&mut tx, caller, d.id, false).await?;
         tx.commit().await?;
         Ok(d)
