@@ -151,21 +151,26 @@ pub async fn lock_new_breaches(
     Ok(rows.iter().map(claim).collect())
 }
 
-/// The claims of `lots` (and `structure`, when given) with a step not done.
+/// The claims of `lots` (and `structure`, when given) with a step not done whose next
+/// due date is on or before `due_by`, soonest first: every one of them, however many
+/// (the partial indexes on the waiting steps serve it).
 pub async fn open_claims(
     conn: &mut PgConnection,
     lots: &[i16],
     structure: Option<&str>,
+    due_by: NaiveDate,
 ) -> Result<Vec<Claim>> {
     let rows = sqlx::query(
-        "SELECT * FROM claims WHERE lot = ANY($1) AND ($2::text IS NULL OR structure_id = $2) \
-         AND (acknowledged_on IS NULL OR answered_on IS NULL) \
-         ORDER BY LEAST(CASE WHEN acknowledged_on IS NULL THEN acknowledgement_due END, \
-                        CASE WHEN answered_on IS NULL THEN answer_due END), claim_id \
-         LIMIT 1000",
+        "SELECT * FROM ( \
+           SELECT *, LEAST(CASE WHEN acknowledged_on IS NULL THEN acknowledgement_due END, \
+                           CASE WHEN answered_on IS NULL THEN answer_due END) AS next_due \
+           FROM claims WHERE lot = ANY($1) AND ($2::text IS NULL OR structure_id = $2) \
+           AND (acknowledged_on IS NULL OR answered_on IS NULL)) open \
+         WHERE next_due <= $3 ORDER BY next_due, claim_id",
     )
     .bind(lots)
     .bind(structure)
+    .bind(due_by)
     .fetch_all(conn)
     .await?;
     Ok(rows.iter().map(claim).collect())

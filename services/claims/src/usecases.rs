@@ -528,7 +528,10 @@ impl Cases {
         let lots = self.lots(caller, lot)?;
         let structure = (!structure.trim().is_empty()).then(|| structure.trim().to_owned());
         let mut conn = self.pool.acquire().await?;
-        let open = store::open_claims(&mut conn, &lots, structure.as_deref()).await?;
+        // no lot's today is past tomorrow in UTC: a bound for every lot, refined below
+        let due_by = self.clock.now().date_naive()
+            + chrono::Duration::days(1 + i64::from(within.unwrap_or(0)));
+        let open = store::open_claims(&mut conn, &lots, structure.as_deref(), due_by).await?;
         Ok(open
             .into_iter()
             .filter(|c| caller.check_scope(self.lot(c), &c.structure_id).is_ok())
