@@ -93,6 +93,27 @@ done
 log "deliverables: two signed electronically, one on paper (through server reflection)"
 "$(grpc_python)" "$ROOT/scripts/demo_deliverables.py" anne="$a" sofia="$e" maeva="$g"
 
+log "journeys: Sofia goes on to implement her project (UO2.2, after her signed UO2.1)"
+uo22_demo() {
+    local out i
+    CEP_TOKEN=$(token_for counsellor 1)
+    for i in $(seq 1 40); do
+        # journeys closes the UO2.1 from the signature's fact within a second or two
+        if out=$(cepctl journey engage "$e" --uo UO2.2 --date "$(date +%F)" --origin ENTREPRISE \
+            --reason FAIRE_LE_POINT --output json 2>&1); then
+            echo "$out" | python3 -c 'import json,sys; u=json.load(sys.stdin); print(u["uo"], u["dossier_number"], "deadline", u["deadline"])'
+            return 0
+        fi
+        case "$out" in
+            *UO2_1_ALREADY_FOLLOWED*|*ONE_OPEN_UO*) log "journeys: Sofia's UO2.2 is already there"; return 0 ;;
+            *UO2_1_NOT_SIGNED*) sleep 0.5 ;;
+            *) echo "$out" >&2; return 1 ;;
+        esac
+    done
+    log "journeys: Sofia's UO2.1 was not closed by its signature in time"; return 1
+}
+uo22_demo
+
 log "claims: received, acknowledged (one late), answered, one referred to the mediator"
 claims_demo() {
     local ack_late on_time referred
