@@ -173,6 +173,22 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
         };
         store::interaction(conn, &interaction).await.map_err(t)?;
         Some(records::unit_key(uo_id))
+    } else if fact.is::<events::ComplementaryServiceRecorded>() {
+        let e: events::ComplementaryServiceRecorded = fact.decode()?;
+        let uo_id = id("uo_id", &e.uo_id)?;
+        let on = date("recorded_on", &e.recorded_on)?
+            .ok_or_else(|| HandlerError::permanent("a complementary service without its day"))?;
+        store::complementary_service(
+            conn,
+            id("complementary_service_id", &e.complementary_service_id)?,
+            uo_id,
+            lot(e.lot)?,
+            on,
+            &e,
+        )
+        .await
+        .map_err(t)?;
+        Some(records::unit_key(uo_id))
     } else if fact.is::<events::PurchaseOrderCreated>() {
         let e: events::PurchaseOrderCreated = fact.decode()?;
         let po = id("purchase_order_id", &e.purchase_order_id)?;

@@ -24,7 +24,11 @@
 //!   over the full-time equivalents set for it (SetMeans);
 //! - 8.1, 8.3 and 8.5 are France compétences' own measures, imported per month.
 //!
-//! Not computed yet (no fact carries their data): 6.1, 8.4, 8.6.
+//! - 6.1 counts the UO2 closed in the month with at least one complementary service;
+//!   8.6 the month's complementary services delivered by the operator or its
+//!   consortium (auto-prescription).
+//!
+//! Not computed yet (no fact carries first appointments): 8.4.
 
 use cep_domain::{Lot, ReferenceTables};
 use chrono::{Datelike, Months, NaiveDate};
@@ -136,6 +140,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "nombre d'UO2.2 clôturées facturables rapporté à l'ensemble des bons de commande",
     ),
     def(
+        "6.1",
+        "Part des UO2 clôturées avec une prestation complémentaire",
+        "part des UO2 clôturées ayant donné lieu à une prestation complémentaire",
+    ),
+    def(
         "6.2",
         "Durée moyenne engagement → clôture volontaire, UO1 (jours)",
         "durée moyenne entre l'engagement et la clôture volontaire de l'UO1",
@@ -179,6 +188,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "8.2",
         "Part de chaque type de service en UO2",
         "part de chaque type de service parmi les interactions des UO2",
+    ),
+    def(
+        "8.6",
+        "Taux d'autoprescription",
+        "part des prestations complémentaires délivrées par l'opérateur ou un membre de son groupement",
     ),
     def(
         "8.3",
@@ -485,6 +499,7 @@ pub async fn compute(
         r.try_get::<i64, _>("received")? as f64,
         "no claim received in the half-year",
     ));
+    out.extend(complementary(pool, lot_n, start, end).await?);
     out.extend(per_fte(pool, lot_n, start).await?);
     out.extend(service_types(pool, lot_n, start, end).await?);
     out.extend(imported(pool, lot_n, start).await?);
@@ -588,6 +603,51 @@ async fn per_fte(pool: &PgPool, lot: i16, start: NaiveDate) -> Result<Vec<Value>
             )
         })
         .collect())
+}
+
+/// 6.1: the UO2 units closed in the month that took up a complementary service, over
+/// the UO2 units closed in the month; 8.6: the complementary services recorded in the
+/// month that the operator or its consortium delivers, over all recorded then.
+async fn complementary(
+    pool: &PgPool,
+    lot: i16,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let (closed, with): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where exists \
+            (select 1 from complementary_services c where c.uo_id = u.uo_id)) \
+           from units u where u.lot = $1 and u.uo in ('UO2.1', 'UO2.2') \
+            and u.closure_date >= $2 and u.closure_date < $3",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    let (recorded, auto): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where auto_prescription) from complementary_services \
+          where lot = $1 and recorded_on >= $2 and recorded_on < $3",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    Ok(vec![
+        ratio(
+            find("6.1"),
+            with as f64,
+            closed as f64,
+            "no UO2 closed in the month",
+        ),
+        ratio(
+            find("8.6"),
+            auto as f64,
+            recorded as f64,
+            "no complementary service recorded in the month",
+        ),
+    ])
 }
 
 /// 8.2: each service type's share among the month's interactions of UO2 units.

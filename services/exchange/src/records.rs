@@ -111,6 +111,8 @@ impl Family {
                 "dates_interactions",
                 "modes_contact",
                 "types_service",
+                "prestations_complementaires",
+                "auto_prescription",
                 "date_cloture",
                 "motif_cloture",
                 "facturable",

@@ -198,6 +198,31 @@ pub async fn interaction(conn: &mut PgConnection, i: &Interaction) -> Result<(),
     Ok(())
 }
 
+pub async fn complementary_service(
+    conn: &mut PgConnection,
+    id: Uuid,
+    uo: Uuid,
+    lot: Lot,
+    recorded_on: NaiveDate,
+    e: &events::ComplementaryServiceRecorded,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into complementary_services (complementary_service_id, uo_id, lot, kind, \
+         auto_prescription, funding, recorded_on) values ($1, $2, $3, $4, $5, $6, $7) \
+         on conflict do nothing",
+    )
+    .bind(id)
+    .bind(uo)
+    .bind(i16::from(lot.number()))
+    .bind(&e.kind)
+    .bind(e.auto_prescription)
+    .bind(&e.funding)
+    .bind(recorded_on)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn purchase_order(
     conn: &mut PgConnection,
     id: Uuid,
@@ -407,7 +432,11 @@ pub async fn unit_record(conn: &mut PgConnection, id: Uuid) -> Result<Option<Rec
            (select coalesce(string_agg(i.contact_mode, '|' order by i.date, i.interaction_id), '') \
               from interactions i where i.uo_id = u.uo_id) as modes, \
            (select coalesce(string_agg(distinct t, '|' order by t), '') \
-              from interactions i, unnest(i.service_types) t where i.uo_id = u.uo_id) as types \
+              from interactions i, unnest(i.service_types) t where i.uo_id = u.uo_id) as types, \
+           (select coalesce(string_agg(c.kind, '|' order by c.recorded_on, c.complementary_service_id), '') \
+              from complementary_services c where c.uo_id = u.uo_id) as complementary, \
+           (select bool_or(c.auto_prescription) from complementary_services c where c.uo_id = u.uo_id) \
+              as auto_prescription \
          from units u where u.uo_id = $1 and u.engagement_date is not null",
     )
     .bind(id)
@@ -446,6 +475,7 @@ pub async fn unit_record(conn: &mut PgConnection, id: Uuid) -> Result<Option<Rec
         ("dates_interactions", "dates"),
         ("modes_contact", "modes"),
         ("types_service", "types"),
+        ("prestations_complementaires", "complementary"),
     ] {
         f.insert(column.into(), s(r.try_get::<String, _>(field)?));
     }
@@ -458,6 +488,10 @@ pub async fn unit_record(conn: &mut PgConnection, id: Uuid) -> Result<Option<Rec
             .unwrap_or_default()),
     );
     f.insert("facturable".into(), s(flag(r.try_get("billable")?)));
+    f.insert(
+        "auto_prescription".into(),
+        s(flag(r.try_get("auto_prescription")?)),
+    );
     f.insert(
         "etat_projet".into(),
         s(r.try_get::<Option<String>, _>("project_state")?
@@ -674,7 +708,7 @@ pub async fn signed_between(
 /// replay applied and the live consumer then receives changes nothing.
 pub async fn empty_read_model(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(
-        "truncate beneficiaries, units, interactions, claims, signed_deliverables, \
+        "truncate beneficiaries, units, interactions, complementary_services, claims, signed_deliverables, \
          purchase_order_lines, purchase_orders, daily_records",
     )
     .execute(conn)

@@ -17,6 +17,9 @@ pub const INTERACTION: Subject<events::InteractionRecorded> =
 pub const PURCHASE_ORDER: Subject<events::PurchaseOrderCreated> =
     Subject::new("cep.journeys.purchase_order.created");
 
+pub const COMPLEMENTARY_SERVICE: Subject<events::ComplementaryServiceRecorded> =
+    Subject::new("cep.journeys.complementary_service.recorded");
+
 pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
     StreamSpec::new(STREAM, ["cep.journeys.>"], nats.stream_replicas)
         .with_max_age(nats.stream_max_age())
@@ -96,6 +99,26 @@ pub fn interaction(u: &Unit, i: &Interaction, at: DateTime<Utc>) -> OutboxMessag
         requested_by_beneficiary: i.requested_by_beneficiary,
     };
     about_person(INTERACTION, &e, u, at)
+}
+
+/// The provider's name stays with the unit: the fact carries codes only.
+pub fn complementary_service(
+    u: &Unit,
+    c: &crate::model::ComplementaryService,
+    on: chrono::NaiveDate,
+    at: DateTime<Utc>,
+) -> OutboxMessage {
+    let e = events::ComplementaryServiceRecorded {
+        complementary_service_id: c.id.to_string(),
+        uo_id: u.id.to_string(),
+        beneficiary_id: u.beneficiary_id.to_string(),
+        lot: i32::from(u.lot.number()),
+        kind: c.kind.clone(),
+        auto_prescription: c.auto_prescription,
+        funding: c.funding.clone().unwrap_or_default(),
+        recorded_on: on.to_string(),
+    };
+    about_person(COMPLEMENTARY_SERVICE, &e, u, at)
 }
 
 pub fn purchase_order(po: &PurchaseOrder, at: DateTime<Utc>) -> OutboxMessage {

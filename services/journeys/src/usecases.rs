@@ -1383,7 +1383,7 @@ impl Cases {
             return Err(ApiError::invalid("kind", "is required"));
         };
         let mut tx = self.pool.begin().await?;
-        self.open_uo2(&mut tx, caller, uo_id).await?;
+        let unit = self.open_uo2(&mut tx, caller, uo_id).await?;
         let c = ComplementaryService {
             id: Uuid::now_v7(),
             uo_id,
@@ -1392,7 +1392,12 @@ impl Cases {
             auto_prescription,
             funding,
         };
-        store::insert_complementary_service(&mut tx, &c, self.now()).await?;
+        let at = self.now();
+        store::insert_complementary_service(&mut tx, &c, at).await?;
+        let on = unit.lot.today(at);
+        cep_bus::enqueue(&mut tx, events::complementary_service(&unit, &c, on, at))
+            .await
+            .map_err(store::StoreError::from)?;
         tx.commit().await?;
         Ok(c)
     }

@@ -131,6 +131,23 @@ impl Fixture {
         .await;
     }
 
+    async fn complementary(&self, unit: Uuid, day: &str, auto: bool) {
+        self.fact(
+            &events::ComplementaryServiceRecorded {
+                complementary_service_id: Uuid::now_v7().to_string(),
+                uo_id: unit.to_string(),
+                beneficiary_id: Uuid::now_v7().to_string(),
+                lot: 8,
+                kind: "FORMATION".into(),
+                auto_prescription: auto,
+                funding: String::new(),
+                recorded_on: day.into(),
+            },
+            day,
+        )
+        .await;
+    }
+
     async fn claim(&self, received: &str, referred: Option<&str>) {
         let claim_id = Uuid::now_v7().to_string();
         self.fact(
@@ -239,6 +256,19 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
     .await;
     f.unit(person_f, "UO2.2", "SALARIE_PRIVE", "2026-09-01", None)
         .await;
+    // H signed in November after 192 days, with a training the operator delivers; E
+    // took up one from another organisation
+    let unit_h = f
+        .unit(
+            p(),
+            "UO2.1",
+            "SALARIE_PRIVE",
+            "2026-05-04",
+            Some(("2026-11-12", "SIGNATURE")),
+        )
+        .await;
+    f.complementary(unit_h, "2026-11-05", true).await;
+    f.complementary(unit_e, "2026-11-20", false).await;
     f.unit(
         p(),
         "UO2.1",
@@ -279,7 +309,7 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
             .unwrap_or_else(|| panic!("{code} computed"));
         (v.numerator.unwrap(), v.denominator.unwrap(), v.value)
     };
-    let expected: [(&str, f64, f64, Option<f64>); 21] = [
+    let expected: [(&str, f64, f64, Option<f64>); 23] = [
         ("1.1", 1.0, 20.0, Some(0.05)),
         ("1.2", 3.0, 10.0, Some(0.3)),
         ("1.3", 1.0, 4.0, Some(0.25)),
@@ -289,17 +319,19 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
         ("3", 3.0, 1.0, Some(3.0)),
         ("4.1", 4.0, 20.0, Some(0.2)),
         ("4.2", 2.0, 10.0, Some(0.2)),
-        ("4.3", 2.0, 4.0, Some(0.5)),
+        ("4.3", 3.0, 4.0, Some(0.75)),
         ("4.4", 0.0, 2.0, Some(0.0)),
         ("5.1", 4.0, 20.0, Some(0.2)),
         ("5.2", 2.0, 15.0, Some(2.0 / 15.0)),
         ("6.2", 18.0, 1.0, Some(18.0)),
-        ("6.3", 0.0, 0.0, None),
+        ("6.3", 192.0, 1.0, Some(192.0)),
         ("6.5", 1.0, 2.0, Some(0.5)),
-        ("6.6", 0.0, 0.0, None),
+        ("6.6", 0.0, 1.0, Some(0.0)),
+        ("6.1", 1.0, 1.0, Some(1.0)),
+        ("8.6", 1.0, 2.0, Some(0.5)),
         ("6.8", 1.0, 2.0, Some(0.5)),
         ("8.7", 1.0, 3.0, Some(1.0 / 3.0)),
-        ("5.3", 2.0, 4.0, Some(0.5)),
+        ("5.3", 3.0, 4.0, Some(0.75)),
         ("5.4", 0.0, 2.0, Some(0.0)),
     ];
     for (code, n, d, v) in expected {
@@ -337,6 +369,6 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
         not_imported.value.is_none() && not_imported.note.contains("ImportMysteryShopperResults")
     );
 
-    let none = values.iter().find(|v| v.definition.code == "6.3").unwrap();
+    let none = values.iter().find(|v| v.definition.code == "6.4").unwrap();
     assert!(!none.note.is_empty(), "an absent value says why");
 }

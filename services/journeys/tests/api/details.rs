@@ -54,6 +54,26 @@ async fn a_uo2_records_complementary_services_work_discoveries_and_a_cpir_projec
     ))
     .await
     .expect("service");
+    // exchange counts it (6.1, 8.6): a fact of codes, without the provider's name
+    assert_eq!(
+        facts(&app, "cep.journeys.complementary_service.recorded").await,
+        1
+    );
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE subject = 'cep.journeys.complementary_service.recorded'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("the fact");
+    let fact = <cep_proto::events::ComplementaryServiceRecorded as prost::Message>::decode(
+        payload.as_slice(),
+    )
+    .expect("decoded");
+    assert!(
+        fact.auto_prescription && fact.uo_id == uo21.uo_id,
+        "{fact:?}"
+    );
+    assert!(!String::from_utf8_lossy(&payload).contains("Centre de bilan"));
     j.record_work_discovery(authed(
         pb::RecordWorkDiscoveryRequest {
             uo_id: uo21.uo_id.clone(),
