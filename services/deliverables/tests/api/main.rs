@@ -5,5 +5,6 @@
 mod ceremony;
 mod drafting;
 mod erasure;
+mod exchange;
 mod helpers;
 mod paper;

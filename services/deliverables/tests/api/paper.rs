@@ -6,7 +6,7 @@ use cep_proto::deliverables as pb;
 
 use crate::helpers::*;
 
-fn upload(
+pub fn upload(
     parts: Vec<pb::UploadPaperSignedRequest>,
 ) -> impl tonic::IntoStreamingRequest<Message = pb::UploadPaperSignedRequest> {
     let mut r = tonic::Request::new(tokio_stream::iter(parts));
