@@ -25,5 +25,5 @@ CEP_LOCAL="$ROOT/.local" "$python" tests/e2e/deliverables_smoke.py
 CEP_MEDIATION_TOKEN="$(cepctl dev-token --role mediation --lot 8 --subject smoke-test)"
 export CEP_MEDIATION_TOKEN
 "$python" tests/e2e/claims_smoke.py
-CEP_SI_TOKEN="$(cepctl dev-token --role si --lot 8 --subject smoke-test)" \
+CEP_SI_TOKEN="$(cepctl dev-token --role si --lot 8 --subject smoke-test)" CEP_LOCAL="$ROOT/.local" \
     "$python" tests/e2e/exchange_smoke.py
