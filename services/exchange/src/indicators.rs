@@ -372,10 +372,55 @@ pub async fn compute(
     .bind(&occupied)
     .bind(&actifs)
     .bind(year_start)
-    .fetch_one(pool)
-    .await?;
+    .fetch_one(pool);
+    let back = start.checked_sub_months(Months::new(3)).unwrap_or(start);
+    let back_end = back.checked_add_months(Months::new(1)).unwrap_or(back);
+    let reengaged = sqlx::query(
+        "select count(*) as closed, count(*) filter (where exists ( \
+            select 1 from units n where n.beneficiary_id = u.beneficiary_id and n.uo_id <> u.uo_id \
+              and n.uo in ('UO1', 'UO2.1', 'UO2.2') and n.engagement_date > u.closure_date \
+              and n.engagement_date <= u.closure_date + 91)) as again \
+         from units u where u.lot = $1 and u.uo in ('UO2.1', 'UO2.2') \
+           and u.closure_date >= $2 and u.closure_date < $3",
+    )
+    .bind(lot_n)
+    .bind(back)
+    .bind(back_end)
+    .fetch_one(pool);
+    let (h_start, h_end) = half_year(start);
+    let claims = sqlx::query(
+        "select count(*) as received, count(*) filter (where referral_date is not null) as referred \
+         from claims where lot = $1 and received_date >= $2 and received_date < $3",
+    )
+    .bind(lot_n)
+    .bind(h_start)
+    .bind(h_end)
+    .fetch_one(pool);
+    let population = sqlx::query(
+        "select active_population, cep_population from regional_populations where lot = $1 and year = $2",
+    )
+    .bind(lot_n)
+    .bind(year)
+    .fetch_optional(pool);
+    // the queries are independent: they run at once, each on its own connection
+    let (row, (ordered_year, ordered_all), population, reengaged, claims, categories, more) = tokio::try_join!(
+        row,
+        ordered(pool, lot_n, year),
+        population,
+        reengaged,
+        claims,
+        by_category(pool, lot_n, start, end),
+        async {
+            let (a, b, c, d) = tokio::try_join!(
+                complementary(pool, lot_n, start, end),
+                per_fte(pool, lot_n, start),
+                service_types(pool, lot_n, start, end),
+                imported(pool, lot_n, start),
+            )?;
+            Ok::<_, sqlx::Error>([a, b, c, d].concat())
+        },
+    )?;
     let n = |name: &str| -> Result<f64, sqlx::Error> { Ok(row.try_get::<i64, _>(name)? as f64) };
-    let (ordered_year, ordered_all) = ordered(pool, lot_n, year).await?;
     let q = |uo: &str, from: &[(String, i64)]| -> f64 {
         from.iter()
             .filter(|(u, _)| u == uo)
@@ -394,13 +439,7 @@ pub async fn compute(
         ratio(find("1.3"), n("e21")?, q("UO2.1", &ordered_year), no_order),
         ratio(find("1.4"), n("e22")?, q("UO2.2", &ordered_year), no_order),
     ];
-    let population = sqlx::query(
-        "select active_population, cep_population from regional_populations where lot = $1 and year = $2",
-    )
-    .bind(lot_n)
-    .bind(year)
-    .fetch_optional(pool)
-    .await?;
+
     let no_population = "no regional population set for the year (SetRegionalPopulation)";
     let (active, cep) = match &population {
         Some(p) => (
@@ -425,7 +464,7 @@ pub async fn compute(
         },
         dimension: String::new(),
     });
-    out.extend(by_category(pool, lot_n, start, end).await?);
+    out.extend(categories);
     for (i, (uo, key)) in [
         ("UO0", "uo0"),
         ("UO1", "uo1"),
@@ -462,47 +501,21 @@ pub async fn compute(
             "no closure in the month",
         ));
     }
-    let back = start.checked_sub_months(Months::new(3)).unwrap_or(start);
-    let back_end = back.checked_add_months(Months::new(1)).unwrap_or(back);
-    let r = sqlx::query(
-        "select count(*) as closed, count(*) filter (where exists ( \
-            select 1 from units n where n.beneficiary_id = u.beneficiary_id and n.uo_id <> u.uo_id \
-              and n.uo in ('UO1', 'UO2.1', 'UO2.2') and n.engagement_date > u.closure_date \
-              and n.engagement_date <= u.closure_date + 91)) as again \
-         from units u where u.lot = $1 and u.uo in ('UO2.1', 'UO2.2') \
-           and u.closure_date >= $2 and u.closure_date < $3",
-    )
-    .bind(lot_n)
-    .bind(back)
-    .bind(back_end)
-    .fetch_one(pool)
-    .await?;
+    let r = reengaged;
     out.push(ratio(
         find("6.8"),
         r.try_get::<i64, _>("again")? as f64,
         r.try_get::<i64, _>("closed")? as f64,
         "no UO2 closed three months before",
     ));
-    let (h_start, h_end) = half_year(start);
-    let r = sqlx::query(
-        "select count(*) as received, count(*) filter (where referral_date is not null) as referred \
-         from claims where lot = $1 and received_date >= $2 and received_date < $3",
-    )
-    .bind(lot_n)
-    .bind(h_start)
-    .bind(h_end)
-    .fetch_one(pool)
-    .await?;
+    let r = claims;
     out.push(ratio(
         find("8.7"),
         r.try_get::<i64, _>("referred")? as f64,
         r.try_get::<i64, _>("received")? as f64,
         "no claim received in the half-year",
     ));
-    out.extend(complementary(pool, lot_n, start, end).await?);
-    out.extend(per_fte(pool, lot_n, start).await?);
-    out.extend(service_types(pool, lot_n, start, end).await?);
-    out.extend(imported(pool, lot_n, start).await?);
+    out.extend(more);
     let order = |v: &Value| {
         DEFINITIONS
             .iter()
