@@ -542,11 +542,11 @@ async fn by_category(
     let rows = sqlx::query(
         "select 'c' as kind, coalesce(nullif(b.social_category, ''), 'NON_RENSEIGNE') as code, count(*) as n \
            from units u left join beneficiaries b using (beneficiary_id) \
-          where u.lot = $1 and u.uo <> 'UO0' and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2 \
+          where u.lot = $1 and u.uo in ('UO1', 'UO2.1', 'UO2.2') and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2 \
          union all \
          select 's', coalesce(nullif(u.status_at_engagement, ''), 'NON_RENSEIGNE'), count(*) \
            from units u \
-          where u.lot = $1 and u.uo <> 'UO0' and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2",
+          where u.lot = $1 and u.uo in ('UO1', 'UO2.1', 'UO2.2') and u.engagement_date >= $2 and u.engagement_date < $3 group by 1, 2",
     )
     .bind(lot)
     .bind(start)
