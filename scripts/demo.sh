@@ -63,16 +63,39 @@ j=$(register 8 nantes-centre Girard Théo 1977-11-05 SALARIE_PRIVE 44200)
 k=$(register 8 angers Faure Inès 1993-06-29 SALARIE_PRIVE 49000)
 l=$(register 8 angers Blanc Jules 1989-08-12 SALARIE_PRIVE 49100)
 
-# Anne (lot 8) completes her UO1 profile and, at UO1 closure, her NIR.
+# complete_profile LOT ID POSTAL_CODE CITY: the fields annex 2 makes mandatory from
+# UO1 on (journeys asks beneficiaries for them before it engages a UO1 or a UO2), for
+# a person whose counsellor has gathered them; a rerun finds them there.
+complete_profile() {
+    local version email extra=()
+    CEP_TOKEN=$(token_for counsellor "$1")
+    if cepctl beneficiary validate "$2" --uo UO1 --output json 2>/dev/null \
+        | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("complete") else 1)'; then
+        return 0
+    fi
+    read -r version email < <(cepctl beneficiary get "$2" --output json \
+        | python3 -c 'import json,sys; b=json.load(sys.stdin); print(b["version"], b.get("email") or "-")')
+    [ "$email" = "-" ] && extra=(--set "email=contact.${2:0:8}@example.fr")
+    cepctl beneficiary update "$2" --version "$version" "${extra[@]}" --set profile.sex=F \
+        --set profile.address_street_number=12 --set profile.address_street_type=rue \
+        --set "profile.address_street_name=de la Gare" --set "profile.address_postal_code=$3" \
+        --set "profile.address_city=$4" --set profile.education_level=NIVEAU_5 \
+        --set profile.naf_section=C --set profile.company_size=TAILLE_10_49 \
+        --set profile.social_category=PCS_4 --set "profile.sector_label=Industrie" \
+        --set "profile.job_label=Technicienne méthodes" --set profile.company_entry_month=2015-09 >/dev/null
+}
+complete_profile 8 "$a" 44000 Nantes
+complete_profile 8 "$b" 44300 Nantes
+complete_profile 8 "$d" 49100 Angers
+complete_profile 1 "$e" 75018 Paris
+complete_profile 1 "$f" 93200 Saint-Denis
+complete_profile 13 "$g" 97400 Saint-Denis
+complete_profile 16 "$h" 20090 Ajaccio
+complete_profile 8 "$i" 44100 Nantes
+complete_profile 8 "$j" 44200 Nantes
+complete_profile 8 "$k" 49000 Angers
+complete_profile 8 "$l" 49100 Angers
 CEP_TOKEN=$(token_for counsellor 8)
-version=$(cepctl beneficiary get "$a" --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
-cepctl beneficiary update "$a" --version "$version" --set profile.sex=F \
-    --set profile.address_street_number=12 --set profile.address_street_type=rue \
-    --set "profile.address_street_name=Crébillon" --set profile.address_postal_code=44000 \
-    --set profile.address_city=Nantes --set profile.education_level=NIVEAU_5 \
-    --set profile.naf_section=C --set profile.company_size=TAILLE_10_49 \
-    --set profile.social_category=PCS_4 --set "profile.sector_label=Industrie navale" \
-    --set "profile.job_label=Technicienne méthodes" --set profile.company_entry_month=2015-09 >/dev/null || true
 cepctl beneficiary eligibility "$a" --uo UO1
 cepctl beneficiary eligibility "$c" --uo UO1 || true
 cepctl beneficiary validate "$a" --uo UO1 || true

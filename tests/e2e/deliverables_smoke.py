@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 
 from ceremony import DELIVERABLES, download, draft, sign_electronically
-from reflection_client import Reflected
+from reflection_client import Reflected, complete_profile
 
 JOURNEYS = "cep.journeys.v1.JourneyService"
 ORDERS = "cep.journeys.v1.PurchaseOrderService"
@@ -54,6 +54,7 @@ def main():
                     last_name="Essai", first_name=first, birth_date="1985-05-05",
                     employment_status="SALARIE_PRIVE", home_postal_code="44000",
                     email="essai.signature@example.org").beneficiary_id
+    complete_profile(b, person)
     unit = j.call_when_known(JOURNEYS, "Engage", beneficiary_id=person, uo="UO1", engagement_date=today,
                              origin="ENTREPRISE", request_reason="FAIRE_LE_POINT")
 

@@ -19,7 +19,7 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from reflection_client import Reflected
+from reflection_client import Reflected, complete_profile
 
 JOURNEYS = "cep.journeys.v1.JourneyService"
 ORDERS = "cep.journeys.v1.PurchaseOrderService"
@@ -105,11 +105,13 @@ def journey_rules(client, manager, beneficiaries_addr, counsellor):
     long_ago = today - datetime.timedelta(days=130)
 
     def register(first):
-        return people.call("cep.beneficiaries.v1.BeneficiaryService", "Register", lot=8,
-                           structure_id="nantes-centre", last_name="Smoke", first_name=first,
-                           birth_date="1984-12-03", employment_status="SALARIE_PRIVE",
-                           home_postal_code="44000", allow_duplicate=True,
-                           duplicate_reason="smoke test person").beneficiary_id
+        who = people.call("cep.beneficiaries.v1.BeneficiaryService", "Register", lot=8,
+                          structure_id="nantes-centre", last_name="Smoke", first_name=first,
+                          birth_date="1984-12-03", employment_status="SALARIE_PRIVE",
+                          home_postal_code="44000", allow_duplicate=True,
+                          duplicate_reason="smoke test person").beneficiary_id
+        complete_profile(people, who)
+        return who
 
     for year in sorted({today.year, long_ago.year}):
         client.call(ORDERS, "CreatePurchaseOrder", token=manager, lot=8, year=year, reference="SMOKE-RULES",

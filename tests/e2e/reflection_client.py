@@ -97,3 +97,24 @@ class Reflected:
         """A client-streaming call: `messages` (dicts) sent in order, one reply."""
         stub, request = self._stub(service, method, "stream_unary")
         return stub(iter([request(**m) for m in messages]), metadata=self._metadata(token), timeout=timeout)
+
+
+# The fields annex 2 makes mandatory from UO1 on, which journeys asks beneficiaries for
+# before it engages a UO1 or a UO2.
+FULL_PROFILE = {
+    "sex": "F", "address_street_number": "12", "address_street_type": "rue",
+    "address_street_name": "de la Gare", "address_postal_code": "44000", "address_city": "Nantes",
+    "education_level": "NIVEAU_5", "naf_section": "C", "company_size": "TAILLE_10_49",
+    "social_category": "PCS_4", "sector_label": "Industrie", "job_label": "Technicienne méthodes",
+    "company_entry_month": "2015-09",
+}
+
+
+def complete_profile(beneficiaries, beneficiary_id):
+    """Completes a person's record with what annex 2 makes mandatory from UO1 on (an
+    email too when it has none), through BeneficiaryService.Update."""
+    service = "cep.beneficiaries.v1.BeneficiaryService"
+    person = beneficiaries.call(service, "Get", beneficiary_id=beneficiary_id)
+    extra = {} if person.email else {"email": f"contact.{beneficiary_id[:8]}@example.fr"}
+    beneficiaries.call(service, "Update", beneficiary_id=beneficiary_id, version=person.version,
+                       profile=FULL_PROFILE, **extra)

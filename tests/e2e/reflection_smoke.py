@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 
 import grpc
-from reflection_client import Reflected
+from reflection_client import Reflected, complete_profile
 from google.protobuf import message_factory
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -116,7 +116,10 @@ def main():
     code, details = code_of("SetNir", beneficiary_id=bid, nir=nir)
     check(code == grpc.StatusCode.FAILED_PRECONDITION and "NIR_BEFORE_ENGAGEMENT" in details,
           "the NIR is refused before any UO1 or UO2.1 engagement")
-    # engage a UO1 in journeys: the fact reaches beneficiaries, the NIR is accepted
+    # engage a UO1 in journeys (the record completed with what annex 2 makes mandatory
+    # from UO1 on, which journeys asks for): the fact reaches beneficiaries, the NIR is
+    # accepted
+    complete_profile(Reflected(os.environ["CEP_BENEFICIARIES_ADDR"], token), bid)
     journeys = Reflected(os.environ["CEP_JOURNEYS_ADDR"], token)
     engage = dict(beneficiary_id=bid, uo="UO1", engagement_date=time.strftime("%Y-%m-%d"),
                   origin="ENTREPRISE", request_reason="FAIRE_LE_POINT")
@@ -149,12 +152,13 @@ def main():
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.UNAUTHENTICATED, "a call without token is UNAUTHENTICATED")
 
-    # registered + nir_set: two facts, each exactly once on the stream.
+    # registered + updated (the profile) + nir_set: three facts, each exactly once on
+    # the stream.
     deadline = time.time() + 15
-    while stream_messages(monitor) < before + 2 and time.time() < deadline:
+    while stream_messages(monitor) < before + 3 and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1)
-    check(stream_messages(monitor) == before + 2, f"stream BENEFICIARIES got exactly 2 new messages (had {before})")
+    check(stream_messages(monitor) == before + 3, f"stream BENEFICIARIES got exactly 3 new messages (had {before})")
     metrics_url = os.environ.get("CEP_BENEFICIARIES_METRICS")
     if metrics_url:
         with urllib.request.urlopen(metrics_url, timeout=5) as r:

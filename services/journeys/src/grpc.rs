@@ -5,8 +5,8 @@ use cep_domain::{BeneficiaryId, Uo};
 use cep_proto::journeys as pb;
 use cep_proto::journeys::journey_service_server::JourneyService;
 use cep_proto::journeys::purchase_order_service_server::PurchaseOrderService;
-use cep_runtime::handle;
 use cep_runtime::request::{parse_id, parse_typed_id};
+use cep_runtime::{handle, handle_on_behalf};
 use tonic::{Request, Response, Status};
 
 use crate::model::{
@@ -333,7 +333,7 @@ impl JourneyService for JourneyGrpc {
         &self,
         request: Request<pb::EngageRequest>,
     ) -> Result<Response<pb::UnitOfWork>, Status> {
-        handle(request, |caller, r| async move {
+        handle_on_behalf(request, |caller, on_behalf, r| async move {
             let id = beneficiary(&r.beneficiary_id)?;
             let e = Engagement {
                 uo: Uo::from_proto(r.uo),
@@ -343,7 +343,12 @@ impl JourneyService for JourneyGrpc {
                 referent: r.referent,
             };
             let request = request_id(&r.request_id)?;
-            Ok(fresh(&self.cases.engage(&caller, id, e, request).await?))
+            Ok(fresh(
+                &self
+                    .cases
+                    .engage(&caller, Some(&on_behalf), id, e, request)
+                    .await?,
+            ))
         })
         .await
     }

@@ -25,6 +25,8 @@ pub mod usecases;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use cep_kit::settings::NatsSettings;
 use cep_proto::journeys::journey_service_server::JourneyServiceServer;
 use cep_proto::journeys::purchase_order_service_server::PurchaseOrderServiceServer;
@@ -84,6 +86,10 @@ impl cep_runtime::Service for Journeys {
                 statements: own.statements.clone(),
                 billing: own.billing,
                 people: cep_runtime::personal::People::new(own.personal.keys()?),
+                beneficiaries: own
+                    .beneficiaries
+                    .channel()
+                    .context("beneficiaries.endpoint")?,
             },
         })
     }

@@ -6,12 +6,17 @@ use serde::Deserialize;
 pub const SERVICE: &str = "journeys";
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
-/// The secrets a test harness or a benchmark starts the service with.
+/// The secrets a test harness or a benchmark starts the service with, and no
+/// beneficiaries service to ask (a test that runs one beside sets
+/// `BENEFICIARIES__ENDPOINT` to it).
 pub fn harness_secrets() -> Vec<(String, String)> {
-    vec![(
-        "PERSONAL__WRAPPING_KEY".to_owned(),
-        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".to_owned(),
-    )]
+    vec![
+        (
+            "PERSONAL__WRAPPING_KEY".to_owned(),
+            "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".to_owned(),
+        ),
+        ("BENEFICIARIES__ENDPOINT".to_owned(), "none".to_owned()),
+    ]
 }
 
 /// Everything the service is configured with.
@@ -26,6 +31,35 @@ pub struct JourneySettings {
     pub statements: StatementSettings,
     pub billing: BillingSettings,
     pub personal: cep_runtime::personal::PersonalSettings,
+    /// The beneficiaries service, asked on the caller's behalf at each engagement
+    /// whether the person's record holds the fields annex 2 makes mandatory for the UO
+    /// (`ValidateFor`). `none` asks nobody: only for journeys run alone (its own
+    /// tests); production names the service.
+    pub beneficiaries: BeneficiariesPeer,
+}
+
+/// `[beneficiaries] endpoint`: an http(s) address, or `none`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeneficiariesPeer {
+    pub endpoint: String,
+}
+
+impl BeneficiariesPeer {
+    fn peer(&self) -> Option<cep_runtime::PeerSettings> {
+        (self.endpoint != "none").then(|| cep_runtime::PeerSettings {
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
+    /// A channel to it, or none when no endpoint is set.
+    ///
+    /// # Errors
+    ///
+    /// An endpoint that is not a URI.
+    pub fn channel(&self) -> anyhow::Result<Option<tonic::transport::Channel>> {
+        self.peer().map(|p| p.channel()).transpose()
+    }
 }
 
 /// Which closures are billable. Always: an aiguillage (closed at once), a UO1 or
@@ -92,6 +126,9 @@ impl Section for JourneySettings {
     fn validate(&self, _common: &CommonSettings) -> Result<(), SettingsError> {
         self.reference.tables()?;
         self.personal.keys()?;
+        if let Some(peer) = self.beneficiaries.peer() {
+            peer.validate("beneficiaries.endpoint")?;
+        }
         if !(1..=365).contains(&self.abandonment.inactivity_days) {
             return Err(SettingsError::invalid(
                 "abandonment.inactivity_days",
@@ -117,5 +154,39 @@ impl Section for JourneySettings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_asks_no_beneficiaries_service() {
+        let env = [
+            ("CEP_JOURNEYS__BENEFICIARIES__ENDPOINT", "none"),
+            ("CEP_JOURNEYS__ENVIRONMENT", "local"),
+            ("CEP_JOURNEYS__DATABASE__URL", "postgres://127.0.0.1/x"),
+            (
+                "CEP_JOURNEYS__AUTH__JWT_SECRET",
+                "a-local-secret-of-at-least-32-bytes-long",
+            ),
+            ("CEP_JOURNEYS__OPERATOR__ID", "AB"),
+            ("CEP_JOURNEYS__OPERATOR__LOTS", "8,1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain(
+            harness_secrets()
+                .into_iter()
+                .map(|(k, v)| (format!("CEP_JOURNEYS__{k}"), v)),
+        )
+        .collect();
+        let dir = std::env::temp_dir();
+        let s = Settings::load_from(SERVICE, DEFAULTS, &dir, Some(env))
+            .expect("settings")
+            .own;
+        assert_eq!(s.beneficiaries.endpoint, "none");
+        assert!(s.beneficiaries.channel().expect("no channel").is_none());
     }
 }

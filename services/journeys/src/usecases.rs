@@ -43,6 +43,7 @@ pub mod rules {
     pub const NOT_A_UO2: &str = "NOT_A_UO2";
     pub const UO2_1_ALREADY_FOLLOWED: &str = "UO2_1_ALREADY_FOLLOWED";
     pub const REFERENT_IS_THE_UO2_1S: &str = "REFERENT_IS_THE_UO2_1S";
+    pub const MANDATORY_FIELDS_MISSING: &str = "MANDATORY_FIELDS_MISSING";
 }
 
 /// The first exchange follows the request within 30 working days (CCTP).
@@ -197,6 +198,9 @@ pub struct Cases {
     pub billing: BillingSettings,
     /// The people's data keys: their free texts are sealed with them.
     pub people: cep_runtime::personal::People,
+    /// The beneficiaries service asked for the mandatory fields at engagement (none:
+    /// not asked, journeys run alone).
+    pub beneficiaries: Option<tonic::transport::Channel>,
 }
 
 /// Free text: NFC, no control or invisible character; "" means none.
@@ -792,9 +796,45 @@ impl Cases {
     }
 
     /// A UO1, UO2.1 or UO2.2, after every rule of the journey.
+    /// Refuses an engagement whose person's record lacks a field annex 2 makes
+    /// mandatory for `uo`, naming them, as the beneficiaries service judges it on the
+    /// caller's behalf (`ValidateFor`).
+    async fn check_mandatory_fields(
+        &self,
+        on_behalf: Option<&cep_runtime::OnBehalf>,
+        beneficiary: BeneficiaryId,
+        uo: Uo,
+    ) -> Result<(), ApiError> {
+        use cep_proto::beneficiaries as bpb;
+        let (Some(channel), Some(on_behalf)) = (&self.beneficiaries, on_behalf) else {
+            return Ok(());
+        };
+        let answer =
+            bpb::beneficiary_service_client::BeneficiaryServiceClient::new(channel.clone())
+                .validate_for(on_behalf.request(bpb::ValidateForRequest {
+                    beneficiary_id: beneficiary.to_string(),
+                    uo: uo.to_proto(),
+                }))
+                .await
+                .map_err(|s| cep_runtime::peer_error("beneficiaries", &s))?
+                .into_inner();
+        if answer.complete {
+            return Ok(());
+        }
+        Err(ApiError::precondition(
+            rules::MANDATORY_FIELDS_MISSING,
+            format!(
+                "the person's record lacks what annex 2 makes mandatory for {}: {}",
+                uo.code(),
+                answer.missing_fields.join(", ")
+            ),
+        ))
+    }
+
     pub async fn engage(
         &self,
         caller: &Caller,
+        on_behalf: Option<&cep_runtime::OnBehalf>,
         beneficiary: BeneficiaryId,
         e: Engagement,
         request: Option<Uuid>,
@@ -819,6 +859,20 @@ impl Cases {
         let Some(uo) = uo else {
             return Err(ApiError::invalid("uo", "is required"));
         };
+        if let Some(request) = request {
+            // a retry answers what the first call did, whatever the record holds now
+            let mut conn = self.pool.acquire().await?;
+            if let Some(unit) = self
+                .replayed_unit(&mut conn, caller, Some(request), "engagement")
+                .await?
+            {
+                return Ok(unit);
+            }
+        }
+        // asked before any lock is taken: a call to another service inside the
+        // transaction would hold the person's lock for its duration
+        self.check_mandatory_fields(on_behalf, beneficiary, uo)
+            .await?;
         let mut tx = self.pool.begin().await?;
         if let Some(unit) = self
             .replayed_unit(&mut tx, caller, request, "engagement")

@@ -161,6 +161,7 @@ pub async fn replica(app: &TestApp) -> journeys::usecases::Cases {
             voluntary_closures: false,
             abandonments: false,
         },
+        beneficiaries: None,
         people: cep_runtime::personal::People::new(cep_kit::sealing::PersonalKeys::new(
             cep_kit::keys::Keyring {
                 current: (1, [7u8; 32]),

@@ -52,7 +52,7 @@ async fn sixteen_concurrent_engagers_on_two_replicas_get_sixteen_numbers_without
                     referent: String::new(),
                 };
                 cases
-                    .engage(&caller, id, e, None)
+                    .engage(&caller, None, id, e, None)
                     .await
                     .expect("engaged")
                     .dossier_number
