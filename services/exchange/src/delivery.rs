@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use sqlx::Acquire;
 use uuid::Uuid;
 
-use crate::daily::{self, Written};
+use crate::daily::Written;
 use crate::files::Format;
 use crate::store::{self, TransferRow};
 use crate::usecases::Cases;
@@ -80,11 +80,8 @@ impl Cases {
         format_code: &str,
     ) -> Result<(Lot, Vec<Delivered>), ApiError> {
         caller.require_any_role(&[cep_kit::auth::Role::Si])?;
-        let lot = Lot::new(i64::from(lot_n))
-            .map_err(|_| ApiError::invalid("lot", "must be from 1 to 19"))?;
-        caller.check_lot(lot)?;
-        let format = Format::parse(format_code)
-            .ok_or_else(|| ApiError::invalid("format", "must be CSV or XML"))?;
+        let lot = crate::usecases::lot(caller, lot_n)?;
+        let format = crate::usecases::format(format_code)?;
         let day = if day.is_empty() {
             None
         } else {
@@ -133,25 +130,7 @@ impl Cases {
         day: NaiveDate,
         format: Format,
     ) -> Result<Delivered, ApiError> {
-        let export = daily::build(
-            &self.pool,
-            &self.export,
-            &self.peers,
-            on_behalf,
-            lot,
-            day,
-            format,
-        )
-        .await?;
-        store::put_export(
-            &self.pool,
-            lot,
-            day,
-            format.code(),
-            &export,
-            self.clock.now(),
-        )
-        .await?;
+        let export = self.build_and_record(on_behalf, lot, day, format).await?;
         let remote = remote_directory(&self.delivery.remote_root, &export.relative);
         for file in &export.files {
             self.upload(target, lot, day, &export.directory, &remote, file)
@@ -259,9 +238,7 @@ impl Cases {
             Role::Auditor,
             Role::Sre,
         ])?;
-        let lot = Lot::new(i64::from(lot_n))
-            .map_err(|_| ApiError::invalid("lot", "must be from 1 to 19"))?;
-        caller.check_lot(lot)?;
+        let lot = crate::usecases::lot(caller, lot_n)?;
         let mut v = cep_runtime::Violations::default();
         let day = if day.is_empty() {
             None

@@ -50,14 +50,15 @@ pub struct Cases {
     pub ftps: Option<Arc<cep_ftps::FtpsTarget>>,
 }
 
-fn lot(caller: &Caller, n: i32) -> Result<Lot, ApiError> {
+/// Lot `n`, refused unless it is one of the caller's.
+pub(crate) fn lot(caller: &Caller, n: i32) -> Result<Lot, ApiError> {
     let lot =
         Lot::new(i64::from(n)).map_err(|_| ApiError::invalid("lot", "must be from 1 to 19"))?;
     caller.check_lot(lot)?;
     Ok(lot)
 }
 
-fn format(code: &str) -> Result<Format, ApiError> {
+pub(crate) fn format(code: &str) -> Result<Format, ApiError> {
     Format::parse(code).ok_or_else(|| ApiError::invalid("format", "must be CSV or XML"))
 }
 
@@ -102,6 +103,19 @@ impl Cases {
         let lot = lot(caller, lot_n)?;
         let format = format(format_code)?;
         let day = self.past_day(lot, day)?;
+        let export = self.build_and_record(on_behalf, lot, day, format).await?;
+        tracing::info!(lot = lot.number(), %day, files = export.files.len(), "daily files built");
+        Ok((lot, day, format, export))
+    }
+
+    /// Builds a day's files and records what was built.
+    pub(crate) async fn build_and_record(
+        &self,
+        on_behalf: &OnBehalf,
+        lot: Lot,
+        day: NaiveDate,
+        format: Format,
+    ) -> Result<Export, ApiError> {
         let export = daily::build(
             &self.pool,
             &self.export,
@@ -121,8 +135,7 @@ impl Cases {
             self.clock.now(),
         )
         .await?;
-        tracing::info!(lot = lot.number(), %day, files = export.files.len(), "daily files built");
-        Ok((lot, day, format, export))
+        Ok(export)
     }
 
     pub async fn compute_indicators(

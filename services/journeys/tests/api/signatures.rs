@@ -383,3 +383,54 @@ async fn a_uo2_2s_closing_texts_are_sealed_at_rest_and_shown_opened() {
         .unwrap();
     assert_eq!(clear, None);
 }
+
+#[tokio::test]
+async fn a_uo2_2_starts_within_18_months_of_its_uo2_1s_engagement() {
+    let app = spawn_app().await;
+    app.clock.set(at("2026-12-10"));
+    order(&app, &[("UO2.1", 10)]).await;
+    app.orders()
+        .await
+        .create_purchase_order(authed(
+            pb::CreatePurchaseOrderRequest {
+                lot: 8,
+                year: 2028,
+                lines: vec![pb::NewLine {
+                    uo: "UO2.2".into(),
+                    quantity: 10,
+                }],
+                ..Default::default()
+            },
+            &manager(&app),
+        ))
+        .await
+        .expect("the 2028 order");
+    let id = person(&app).await;
+    let mut j = app.journeys().await;
+    let c = counsellor(&app);
+    let uo21 = j
+        .engage(authed(
+            engagement(id, Uo::Uo21, "2026-12-10", "Mme Roux"),
+            &c,
+        ))
+        .await
+        .expect("UO2.1")
+        .into_inner();
+    sign(&app, uuid::Uuid::now_v7(), &uo21, "PROJET_PROFESSIONNEL").await;
+    until_closed(&app, id, 0).await;
+
+    // 10 June 2028 is the last day of the window: the 11th is too late
+    app.clock.set(at("2028-06-11"));
+    let late = j
+        .engage(authed(engagement(id, Uo::Uo22, "2028-06-11", ""), &c))
+        .await
+        .expect_err("a day after the window");
+    assert_eq!(rule(&late), "UO2_2_WINDOW_PASSED", "{}", late.message());
+    let uo22 = j
+        .engage(authed(engagement(id, Uo::Uo22, "2028-06-10", ""), &c))
+        .await
+        .expect("on the window's last day")
+        .into_inner();
+    assert_eq!(uo22.deadline, "2028-06-10");
+    app.stop().await;
+}
