@@ -189,6 +189,21 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
         .await
         .map_err(t)?;
         Some(records::unit_key(uo_id))
+    } else if fact.is::<events::AppointmentRequested>() {
+        let e: events::AppointmentRequested = fact.decode()?;
+        let on = date("requested_on", &e.requested_on)?
+            .ok_or_else(|| HandlerError::permanent("an appointment request without its day"))?;
+        store::appointment(
+            conn,
+            id("appointment_id", &e.appointment_id)?,
+            id("beneficiary_id", &e.beneficiary_id)?,
+            lot(e.lot)?,
+            on,
+            &e.channel,
+        )
+        .await
+        .map_err(t)?;
+        None
     } else if fact.is::<events::PurchaseOrderCreated>() {
         let e: events::PurchaseOrderCreated = fact.decode()?;
         let po = id("purchase_order_id", &e.purchase_order_id)?;

@@ -28,7 +28,8 @@
 //!   8.6 the month's complementary services delivered by the operator or its
 //!   consortium (auto-prescription).
 //!
-//! Not computed yet (no fact carries first appointments): 8.4.
+//! - 8.4 averages, over the month's first-appointment requests that have had their
+//!   first exchange, the calendar days from the request to it.
 
 use cep_domain::{Lot, ReferenceTables};
 use chrono::{Datelike, Months, NaiveDate};
@@ -198,6 +199,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "8.3",
         "Qualité de l'UO0 (visites mystère)",
         "part des visites mystère de l'UO0 jugées conformes",
+    ),
+    def(
+        "8.4",
+        "Délai moyen de la demande au premier rendez-vous (jours)",
+        "délai entre le premier contact et le premier rendez-vous",
     ),
     def(
         "8.5",
@@ -411,13 +417,14 @@ pub async fn compute(
         claims,
         by_category(pool, lot_n, start, end),
         async {
-            let (a, b, c, d) = tokio::try_join!(
+            let (a, b, c, d, e) = tokio::try_join!(
                 complementary(pool, lot_n, start, end),
                 per_fte(pool, lot_n, start),
                 service_types(pool, lot_n, start, end),
                 imported(pool, lot_n, start),
+                first_appointment(pool, lot_n, start, end),
             )?;
-            Ok::<_, sqlx::Error>([a, b, c, d].concat())
+            Ok::<_, sqlx::Error>([a, b, c, d, vec![e]].concat())
         },
     )?;
     let n = |name: &str| -> Result<f64, sqlx::Error> { Ok(row.try_get::<i64, _>(name)? as f64) };
@@ -661,6 +668,35 @@ async fn complementary(
             "no complementary service recorded in the month",
         ),
     ])
+}
+
+/// 8.4: over the month's first-appointment requests that have had their first
+/// exchange (the person's first interaction on or after the request, as journeys
+/// counts it), the average delay in calendar days.
+async fn first_appointment(
+    pool: &PgPool,
+    lot: i16,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    let (days, answered): (i64, i64) = sqlx::query_as(
+        "select coalesce(sum(f.first - a.requested_on), 0)::bigint, count(f.first) \
+           from appointment_requests a \
+           left join lateral (select min(i.date) as first from interactions i \
+                where i.beneficiary_id = a.beneficiary_id and i.date >= a.requested_on) f on true \
+          where a.lot = $1 and a.requested_on >= $2 and a.requested_on < $3",
+    )
+    .bind(lot)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await?;
+    Ok(ratio(
+        find("8.4"),
+        days as f64,
+        answered as f64,
+        "no request of the month has had its first exchange yet",
+    ))
 }
 
 /// 8.2: each service type's share among the month's interactions of UO2 units.

@@ -223,6 +223,28 @@ pub async fn complementary_service(
     Ok(())
 }
 
+pub async fn appointment(
+    conn: &mut PgConnection,
+    id: Uuid,
+    beneficiary: Uuid,
+    lot: Lot,
+    requested_on: NaiveDate,
+    channel: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into appointment_requests (appointment_id, beneficiary_id, lot, requested_on, channel) \
+         values ($1, $2, $3, $4, $5) on conflict do nothing",
+    )
+    .bind(id)
+    .bind(beneficiary)
+    .bind(i16::from(lot.number()))
+    .bind(requested_on)
+    .bind(channel)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn purchase_order(
     conn: &mut PgConnection,
     id: Uuid,
@@ -708,7 +730,8 @@ pub async fn signed_between(
 /// replay applied and the live consumer then receives changes nothing.
 pub async fn empty_read_model(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(
-        "truncate beneficiaries, units, interactions, complementary_services, claims, signed_deliverables, \
+        "truncate beneficiaries, units, interactions, complementary_services, appointment_requests, \
+         claims, signed_deliverables, \
          purchase_order_lines, purchase_orders, daily_records",
     )
     .execute(conn)

@@ -20,6 +20,9 @@ pub const PURCHASE_ORDER: Subject<events::PurchaseOrderCreated> =
 pub const COMPLEMENTARY_SERVICE: Subject<events::ComplementaryServiceRecorded> =
     Subject::new("cep.journeys.complementary_service.recorded");
 
+pub const APPOINTMENT: Subject<events::AppointmentRequested> =
+    Subject::new("cep.journeys.appointment.requested");
+
 pub fn stream(nats: &cep_kit::settings::NatsSettings) -> StreamSpec {
     StreamSpec::new(STREAM, ["cep.journeys.>"], nats.stream_replicas)
         .with_max_age(nats.stream_max_age())
@@ -119,6 +122,19 @@ pub fn complementary_service(
         recorded_on: on.to_string(),
     };
     about_person(COMPLEMENTARY_SERVICE, &e, u, at)
+}
+
+pub fn appointment(a: &crate::model::Appointment, at: DateTime<Utc>) -> OutboxMessage {
+    let e = events::AppointmentRequested {
+        appointment_id: a.id.to_string(),
+        beneficiary_id: a.beneficiary_id.to_string(),
+        lot: i32::from(a.lot.number()),
+        requested_on: a.requested_on.to_string(),
+        channel: a.channel.clone(),
+    };
+    OutboxMessage::event(APPOINTMENT, &e, at)
+        .with_lot(a.lot.number())
+        .with_key(a.beneficiary_id.to_string())
 }
 
 pub fn purchase_order(po: &PurchaseOrder, at: DateTime<Utc>) -> OutboxMessage {

@@ -1576,6 +1576,9 @@ impl Cases {
             first_exchange_on: None,
         };
         store::insert_appointment(&mut tx, &a, self.now()).await?;
+        cep_bus::enqueue(&mut tx, events::appointment(&a, self.now()))
+            .await
+            .map_err(store::StoreError::from)?;
         tx.commit().await?;
         Ok(a)
     }

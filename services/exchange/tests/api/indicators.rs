@@ -114,11 +114,15 @@ impl Fixture {
     }
 
     async fn interaction(&self, unit: Uuid, day: &str, types: &[&str]) {
+        self.interaction_of(Uuid::now_v7(), unit, day, types).await;
+    }
+
+    async fn interaction_of(&self, person: Uuid, unit: Uuid, day: &str, types: &[&str]) {
         self.fact(
             &events::InteractionRecorded {
                 interaction_id: Uuid::now_v7().to_string(),
                 uo_id: unit.to_string(),
-                beneficiary_id: Uuid::now_v7().to_string(),
+                beneficiary_id: person.to_string(),
                 lot: 8,
                 date: day.into(),
                 contact_mode: "PRESENTIEL".into(),
@@ -142,6 +146,20 @@ impl Fixture {
                 auto_prescription: auto,
                 funding: String::new(),
                 recorded_on: day.into(),
+            },
+            day,
+        )
+        .await;
+    }
+
+    async fn appointment(&self, person: Uuid, day: &str) {
+        self.fact(
+            &events::AppointmentRequested {
+                appointment_id: Uuid::now_v7().to_string(),
+                beneficiary_id: person.to_string(),
+                lot: 8,
+                requested_on: day.into(),
+                channel: "ONLINE".into(),
             },
             day,
         )
@@ -268,6 +286,16 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
         )
         .await;
     f.complementary(unit_h, "2026-11-05", true).await;
+    // first appointments: R asked on the 3rd and was first seen on the 13th (a
+    // contact on the 1st came before the request); S still waits; T asked in October
+    let (r, s, t) = (p(), p(), p());
+    f.appointment(r, "2026-11-03").await;
+    f.interaction_of(r, p(), "2026-11-01", &[]).await;
+    f.interaction_of(r, p(), "2026-11-13", &[]).await;
+    f.interaction_of(r, p(), "2026-11-20", &[]).await;
+    f.appointment(s, "2026-11-25").await;
+    f.appointment(t, "2026-10-20").await;
+    f.interaction_of(t, p(), "2026-10-22", &[]).await;
     f.complementary(unit_e, "2026-11-20", false).await;
     f.unit(
         p(),
@@ -309,7 +337,7 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
             .unwrap_or_else(|| panic!("{code} computed"));
         (v.numerator.unwrap(), v.denominator.unwrap(), v.value)
     };
-    let expected: [(&str, f64, f64, Option<f64>); 23] = [
+    let expected: [(&str, f64, f64, Option<f64>); 24] = [
         ("1.1", 1.0, 20.0, Some(0.05)),
         ("1.2", 3.0, 10.0, Some(0.3)),
         ("1.3", 1.0, 4.0, Some(0.25)),
@@ -328,6 +356,7 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
         ("6.5", 1.0, 2.0, Some(0.5)),
         ("6.6", 0.0, 1.0, Some(0.0)),
         ("6.1", 1.0, 1.0, Some(1.0)),
+        ("8.4", 10.0, 1.0, Some(10.0)),
         ("8.6", 1.0, 2.0, Some(0.5)),
         ("6.8", 1.0, 2.0, Some(0.5)),
         ("8.7", 1.0, 3.0, Some(1.0 / 3.0)),

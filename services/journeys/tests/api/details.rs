@@ -139,6 +139,8 @@ async fn a_first_appointment_late_is_listed_until_the_first_exchange() {
         .into_inner();
     // 30 working days of lot 8 from Friday 30 October 2026, 11 November off
     assert_eq!(asked.first_exchange_due, "2026-12-14");
+    // exchange measures the delay to the first exchange (indicator 8.4)
+    assert_eq!(facts(&app, "cep.journeys.appointment.requested").await, 1);
     let at_risk = || pb::ListAppointmentsAtRiskRequest {
         within_working_days: 15,
         ..Default::default()
