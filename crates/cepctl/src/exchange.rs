@@ -93,6 +93,17 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// A quarter's data: each purchase-order line's consumption, claims handling,
+    /// deliveries (the consumption statement and the UO4 action report).
+    Quarterly {
+        #[arg(long)]
+        lot: i32,
+        #[arg(long)]
+        year: i32,
+        /// 1 to 4.
+        #[arg(long)]
+        quarter: i32,
+    },
     /// Empty the read model and replay every stream, with a progress line (si).
     Rebuild,
 }
@@ -300,6 +311,17 @@ pub async fn run(
                 &serde_json::json!({"file": out.display().to_string(), "sha256": reply.sha256}),
                 None,
             )
+        }
+        Command::Quarterly { lot, year, quarter } => {
+            let reply = client
+                .quarterly_report(request(
+                    pb::QuarterlyReportRequest { lot, year, quarter },
+                    &token,
+                )?)
+                .await
+                .map_err(status)?
+                .into_inner();
+            output::print(format, &reply, Some("lines"))
         }
         Command::Rebuild => {
             let mut steps = client

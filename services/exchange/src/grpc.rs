@@ -263,6 +263,52 @@ impl ExchangeService for ExchangeGrpc {
         .await
     }
 
+    async fn quarterly_report(
+        &self,
+        r: Request<pb::QuarterlyReportRequest>,
+    ) -> Result<Response<pb::QuarterlyData>, Status> {
+        handle(r, |caller, m| async move {
+            let (lot, q) = self
+                .cases
+                .quarterly(&caller, m.lot, m.year, m.quarter)
+                .await?;
+            Ok(pb::QuarterlyData {
+                lot: i32::from(lot.number()),
+                year: m.year,
+                quarter: m.quarter,
+                lines: q
+                    .lines
+                    .into_iter()
+                    .map(|l| pb::LineConsumption {
+                        remaining: l.quantity - l.engaged_to_date,
+                        purchase_order_reference: l.reference,
+                        year: l.year,
+                        uo: l.uo,
+                        rank: l.rank,
+                        quantity: l.quantity,
+                        engaged: l.engaged,
+                        closed: l.closed,
+                        billable: l.billable,
+                        engaged_to_date: l.engaged_to_date,
+                        billable_to_date: l.billable_to_date,
+                    })
+                    .collect(),
+                claims: Some(pb::ClaimsHandling {
+                    received: q.claims.received,
+                    acknowledged_in_time: q.claims.acknowledged_in_time,
+                    answered_in_time: q.claims.answered_in_time,
+                    escalated: q.claims.escalated,
+                    overdue_at_end: q.claims.overdue_at_end,
+                }),
+                deliveries: Some(pb::DeliveryHandling {
+                    days_delivered: q.days_delivered,
+                    failed_attempts: q.failed_attempts,
+                }),
+            })
+        })
+        .await
+    }
+
     async fn list_changes_since(
         &self,
         r: Request<pb::ListChangesSinceRequest>,

@@ -19,6 +19,7 @@ pub mod files;
 pub mod grpc;
 pub mod imports;
 pub mod indicators;
+pub mod quarterly;
 pub mod rebuild;
 pub mod records;
 pub mod report;

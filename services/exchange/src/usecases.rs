@@ -239,6 +239,33 @@ impl Cases {
         Ok(rows.len())
     }
 
+    pub async fn quarterly(
+        &self,
+        caller: &Caller,
+        lot_n: i32,
+        year: i32,
+        quarter: i32,
+    ) -> Result<(Lot, crate::quarterly::Quarter), ApiError> {
+        caller.require_any_role(&READERS)?;
+        let lot = lot(caller, lot_n)?;
+        let mut v = Violations::default();
+        if !(2000..=2100).contains(&year) {
+            v.add("year", "must be from 2000 to 2100");
+        }
+        let bounds = crate::quarterly::bounds(year, quarter);
+        if bounds.is_none() {
+            v.add("quarter", "must be from 1 to 4");
+        }
+        v.into_result()?;
+        let Some((start, end)) = bounds else {
+            return Err(ApiError::invalid("quarter", "must be from 1 to 4"));
+        };
+        Ok((
+            lot,
+            crate::quarterly::compute(&self.pool, lot, start, end).await?,
+        ))
+    }
+
     pub async fn render_report(
         &self,
         caller: &Caller,

@@ -51,12 +51,12 @@ impl Fixture {
                 reference: format!("{year}-Lot08"),
                 lines: lines
                     .iter()
-                    .enumerate()
-                    .map(|(i, (uo, q))| events::PurchaseOrderLineCreated {
+                    .map(|(uo, q)| events::PurchaseOrderLineCreated {
                         line_id: Uuid::now_v7().to_string(),
                         uo: (*uo).into(),
                         quantity: *q,
-                        rank: i32::try_from(i).unwrap() + 1,
+                        // each UO has its own ranks: the first line of each is 1
+                        rank: 1,
                     })
                     .collect(),
             },
@@ -176,6 +176,15 @@ impl Fixture {
                 received_date: received.into(),
                 channel: "COURRIER".into(),
                 reason: "DELAI_RENDEZ_VOUS".into(),
+                // as the claims service computes them (cep_domain::claim)
+                acknowledgement_due: {
+                    let d = NaiveDate::parse_from_str(received, "%Y-%m-%d").unwrap();
+                    cep_domain::claim::acknowledgement_due(d).to_string()
+                },
+                answer_due: {
+                    let d = NaiveDate::parse_from_str(received, "%Y-%m-%d").unwrap();
+                    cep_domain::claim::answer_due(d).to_string()
+                },
                 version: 1,
                 ..Default::default()
             },
@@ -400,4 +409,101 @@ async fn the_indicators_of_a_month_match_the_hand_computed_fixture() {
 
     let none = values.iter().find(|v| v.definition.code == "6.4").unwrap();
     assert!(!none.note.is_empty(), "an absent value says why");
+}
+
+#[tokio::test]
+async fn a_quarters_figures_match_the_hand_computed_fixture() {
+    let f = Fixture::new().await;
+    f.order(2026, &[("UO1", 10), ("UO2.1", 4)]).await;
+    let reference = |uo: &str, n: u32| format!("2026-Lot08-{uo}-01-{n:05}");
+    // three UO1 of the line: one engaged in Q3 and signed in Q4, one engaged and
+    // abandoned in Q4, one engaged in Q4 still open; a UO2.1 engaged in Q4
+    for (uo, code, engaged, closed, n) in [
+        (
+            "UO1",
+            "UO01",
+            "2026-09-20",
+            Some(("2026-10-05", "SIGNATURE")),
+            1,
+        ),
+        (
+            "UO1",
+            "UO01",
+            "2026-10-02",
+            Some(("2026-12-01", "ABANDON")),
+            2,
+        ),
+        ("UO1", "UO01", "2026-11-15", None, 3),
+        ("UO2.1", "UO2.1", "2026-12-01", None, 1),
+    ] {
+        let id = Uuid::now_v7();
+        f.fact(
+            &events::UoEngaged {
+                uo_id: id.to_string(),
+                beneficiary_id: Uuid::now_v7().to_string(),
+                uo: uo.into(),
+                lot: 8,
+                dossier_number: format!("AB26{n:011}"),
+                purchase_order_reference: reference(code, n),
+                engagement_date: engaged.into(),
+                version: 1,
+                ..Default::default()
+            },
+            engaged,
+        )
+        .await;
+        if let Some((day, reason)) = closed {
+            f.fact(
+                &events::UoClosed {
+                    uo_id: id.to_string(),
+                    beneficiary_id: Uuid::now_v7().to_string(),
+                    uo: uo.into(),
+                    lot: 8,
+                    closure_date: day.into(),
+                    closure_reason: reason.into(),
+                    billable: reason != "ABANDON",
+                    version: 2,
+                    ..Default::default()
+                },
+                day,
+            )
+            .await;
+        }
+    }
+    // claims of Q4: two received, one acknowledged in time, one referred
+    f.claim("2026-10-10", Some("2026-11-30")).await;
+    f.claim("2026-12-20", None).await;
+    let lot = cep_domain::Lot::new(8).unwrap();
+    let (start, end) = exchange::quarterly::bounds(2026, 4).unwrap();
+    let q = exchange::quarterly::compute(&f.db.pool, lot, start, end)
+        .await
+        .unwrap();
+    let uo1 = q
+        .lines
+        .iter()
+        .find(|l| l.uo == "UO1")
+        .expect("the UO1 line");
+    assert_eq!(
+        (
+            uo1.quantity,
+            uo1.engaged,
+            uo1.closed,
+            uo1.billable,
+            uo1.engaged_to_date,
+            uo1.billable_to_date
+        ),
+        (10, 2, 2, 1, 3, 1)
+    );
+    let uo21 = q
+        .lines
+        .iter()
+        .find(|l| l.uo == "UO2.1")
+        .expect("the UO2.1 line");
+    assert_eq!((uo21.engaged, uo21.engaged_to_date), (1, 1));
+    assert_eq!(q.claims.received, 2);
+    assert_eq!(q.claims.escalated, 1);
+    // neither claim was acknowledged: the one of 10 October is past its 7 days
+    assert_eq!(q.claims.acknowledged_in_time, 0);
+    assert_eq!(q.claims.overdue_at_end, 2);
+    assert_eq!((q.days_delivered, q.failed_attempts), (0, 0));
 }
