@@ -138,6 +138,15 @@ async fn both_signatures_validate_outside_and_the_uo1_closes_once_by_signature()
     let unit = stack.closed_unit(&person, &uo).await;
     assert_eq!(unit.closure_reason, "LIVRABLE_SIGNE");
     assert!(unit.billable);
+    let closures: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject = 'cep.journeys.uo.closed'")
+            .fetch_one(&stack.journeys.db.pool)
+            .await
+            .expect("count");
+    assert_eq!(
+        closures, 1,
+        "one closure fact for the one signed deliverable"
+    );
 
     // the downloaded copy: ours, and valid for the outside validators
     let pdf = download(&stack, &id).await;

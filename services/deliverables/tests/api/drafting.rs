@@ -210,7 +210,7 @@ async fn a_projet_professionnel_carries_every_provider_of_the_lot_for_the_servic
         ["PDL-BC-001", "PDL-BC-002"],
         "both providers of lot 8, none of lot 1"
     );
-    assert_eq!(updated.provider_directory_version, "2026-11");
+    assert_eq!(updated.provider_directory_version, "2026-12");
     assert!(updated.wants_uo2_2);
     let unknown = client
         .update_draft(authed(
