@@ -51,8 +51,13 @@ pub struct BlobSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningSettings {
+    /// The operator's issuing certificate and key as PEM files, or instead…
     pub issuer_certificate_path: String,
     pub issuer_key_path: String,
+    /// …as one PKCS#12 file (the key and its certificate first in the chain) and its
+    /// password.
+    pub issuer_pkcs12_path: String,
+    pub issuer_pkcs12_password: secrecy::SecretString,
     pub trust_path: String,
     pub certificate_days: u32,
     pub location: String,
@@ -102,12 +107,22 @@ impl Section for DeliverableSettings {
         }
         crate::templates::Templates::load(&self.templates)?;
         crate::providers::Directory::load(&self.providers)?;
-        if self.signing.issuer_certificate_path.is_empty()
-            || self.signing.issuer_key_path.is_empty()
+        let pem = !self.signing.issuer_certificate_path.is_empty()
+            || !self.signing.issuer_key_path.is_empty();
+        let pkcs12 = !self.signing.issuer_pkcs12_path.is_empty();
+        if pem && pkcs12 {
+            return Err(SettingsError::invalid(
+                "signing.issuer_pkcs12_path",
+                "give the issuing certificate and key either as PEM files or as one PKCS#12 file, not both",
+            ));
+        }
+        if !pkcs12
+            && (self.signing.issuer_certificate_path.is_empty()
+                || self.signing.issuer_key_path.is_empty())
         {
             return Err(SettingsError::invalid(
                 "signing.issuer_certificate_path",
-                "the operator's issuing certificate and key (PEM) are needed to sign",
+                "the operator's issuing certificate and key (PEM files, or issuer_pkcs12_path) are needed to sign",
             ));
         }
         if !(1..=825).contains(&self.signing.certificate_days) {

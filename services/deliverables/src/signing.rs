@@ -41,6 +41,46 @@ fn read(key: &'static str, path: &str) -> Result<String, SigningError> {
     })
 }
 
+/// The issuing certificate (the first of the key's chain) and key of a PKCS#12 file.
+fn from_pkcs12(
+    path: &str,
+    password: &secrecy::SecretString,
+) -> Result<(x509_cert::Certificate, p256::ecdsa::SigningKey), SigningError> {
+    use p256::pkcs8::DecodePrivateKey as _;
+    use secrecy::ExposeSecret as _;
+    use x509_cert::der::Decode as _;
+    let refused = |message: String| SigningError::Settings {
+        key: "issuer_pkcs12_path",
+        message,
+    };
+    let data = std::fs::read(path).map_err(|e| refused(format!("cannot read {path}: {e}")))?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &data,
+        password.expose_secret(),
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    // the cause is a wrong password or a damaged file; the password is never quoted
+    .map_err(|e| {
+        refused(format!(
+            "cannot open the PKCS#12 file (wrong password?): {e}"
+        ))
+    })?;
+    let (_, chain) = store
+        .private_key_chain()
+        .ok_or_else(|| refused("no private key with its certificate in the file".into()))?;
+    let certificate = chain
+        .certs()
+        .first()
+        .ok_or_else(|| refused("the key has no certificate".into()))
+        .and_then(|c| {
+            x509_cert::Certificate::from_der(c.as_der())
+                .map_err(|e| refused(format!("its certificate cannot be read: {e}")))
+        })?;
+    let key = p256::ecdsa::SigningKey::from_pkcs8_der(chain.key().as_der())
+        .map_err(|e| refused(format!("its key is not a P-256 key: {e}")))?;
+    Ok((certificate, key))
+}
+
 /// What one signature says.
 #[derive(Debug)]
 pub struct Signing<'a> {
@@ -62,19 +102,24 @@ impl Authority {
                 message: e.to_string(),
             }
         };
-        let certificate = pki::certs_from_pem(&read(
-            "issuer_certificate_path",
-            &s.issuer_certificate_path,
-        )?)
-        .map_err(settings("issuer_certificate_path"))?
-        .into_iter()
-        .next()
-        .ok_or(SigningError::Settings {
-            key: "issuer_certificate_path",
-            message: "no certificate in the file".into(),
-        })?;
-        let key = pki::key_from_pem(&read("issuer_key_path", &s.issuer_key_path)?)
-            .map_err(settings("issuer_key_path"))?;
+        let (certificate, key) = if s.issuer_pkcs12_path.is_empty() {
+            let certificate = pki::certs_from_pem(&read(
+                "issuer_certificate_path",
+                &s.issuer_certificate_path,
+            )?)
+            .map_err(settings("issuer_certificate_path"))?
+            .into_iter()
+            .next()
+            .ok_or(SigningError::Settings {
+                key: "issuer_certificate_path",
+                message: "no certificate in the file".into(),
+            })?;
+            let key = pki::key_from_pem(&read("issuer_key_path", &s.issuer_key_path)?)
+                .map_err(settings("issuer_key_path"))?;
+            (certificate, key)
+        } else {
+            from_pkcs12(&s.issuer_pkcs12_path, &s.issuer_pkcs12_password)?
+        };
         let trust = if s.trust_path.is_empty() {
             vec![certificate.clone()]
         } else {

@@ -8,3 +8,4 @@ mod erasure;
 mod exchange;
 mod helpers;
 mod paper;
+mod pkcs12;
