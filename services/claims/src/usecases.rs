@@ -319,13 +319,15 @@ impl Cases {
     }
 
     /// Records and alerts (once) every breach `c` has committed by now.
+    /// Records the breaches of `c` not recorded yet, each with its alert; how many.
     async fn breaches(
         &self,
         conn: &mut PgConnection,
         c: &Claim,
         at: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<u64, ApiError> {
         let today = self.today(c);
+        let mut recorded = 0;
         let checks = [
             (
                 Breach::Acknowledgement,
@@ -343,9 +345,10 @@ impl Cases {
                 cep_bus::enqueue(conn, events::overdue(c, breach, due, today, at))
                     .await
                     .map_err(store::StoreError::from)?;
+                recorded += 1;
             }
         }
-        Ok(())
+        Ok(recorded)
     }
 
     pub async fn step(
@@ -599,9 +602,10 @@ impl Cases {
                     break;
                 }
                 for c in &batch {
-                    self.breaches(&mut tx, c, at).await?;
+                    // a claim another replica alerted meanwhile is locked again here
+                    // (its breaches are in another table): it records nothing twice
+                    alerted += self.breaches(&mut tx, c, at).await?;
                 }
-                alerted += batch.len() as u64;
                 tx.commit().await?;
             }
         }
