@@ -13,7 +13,7 @@ use prost::{Message, Name};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::records::{self, Family};
+use crate::records::{self, Key};
 use crate::store;
 
 /// The streams the read model is fed from, with the subjects read.
@@ -130,12 +130,12 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
         let e: events::BeneficiaryNirSet = fact.decode()?;
         let who = id("beneficiary_id", &e.beneficiary_id)?;
         store::nir_set(conn, who, e.version).await.map_err(t)?;
-        Some(Family::Beneficiaires.key(who))
+        Some(Key::Person(who))
     } else if fact.is::<events::BeneficiaryErased>() {
         let e: events::BeneficiaryErased = fact.decode()?;
         let who = id("beneficiary_id", &e.beneficiary_id)?;
         store::erased(conn, who, e.version).await.map_err(t)?;
-        Some(Family::Beneficiaires.key(who))
+        Some(Key::Person(who))
     } else if fact.is::<events::UoEngaged>() {
         let e: events::UoEngaged = fact.decode()?;
         let unit = store::Engaged {
@@ -147,7 +147,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             e,
         };
         store::engaged(conn, &unit).await.map_err(t)?;
-        Some(records::unit_key(unit.uo_id))
+        Some(Key::Unit(unit.uo_id))
     } else if fact.is::<events::UoClosed>() {
         let e: events::UoClosed = fact.decode()?;
         let closed = store::Closed {
@@ -158,7 +158,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             e,
         };
         store::closed(conn, &closed).await.map_err(t)?;
-        Some(records::unit_key(closed.uo_id))
+        Some(Key::Unit(closed.uo_id))
     } else if fact.is::<events::InteractionRecorded>() {
         let e: events::InteractionRecorded = fact.decode()?;
         let uo_id = id("uo_id", &e.uo_id)?;
@@ -172,7 +172,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             e,
         };
         store::interaction(conn, &interaction).await.map_err(t)?;
-        Some(records::unit_key(uo_id))
+        Some(Key::Unit(uo_id))
     } else if fact.is::<events::ComplementaryServiceRecorded>() {
         let e: events::ComplementaryServiceRecorded = fact.decode()?;
         let uo_id = id("uo_id", &e.uo_id)?;
@@ -188,7 +188,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
         )
         .await
         .map_err(t)?;
-        Some(records::unit_key(uo_id))
+        Some(Key::Unit(uo_id))
     } else if fact.is::<events::AppointmentRequested>() {
         let e: events::AppointmentRequested = fact.decode()?;
         let on = date("requested_on", &e.requested_on)?
@@ -247,7 +247,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
         store::claim_received(conn, claim, lot(e.lot)?, beneficiary, dates, &e)
             .await
             .map_err(t)?;
-        Some(Family::Reclamations.key(claim))
+        Some(Key::Claim(claim))
     } else if fact.is::<events::ClaimAcknowledged>() {
         let e: events::ClaimAcknowledged = fact.decode()?;
         let claim = id("claim_id", &e.claim_id)?;
@@ -259,7 +259,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             e.version,
         )
         .await?;
-        Some(Family::Reclamations.key(claim))
+        Some(Key::Claim(claim))
     } else if fact.is::<events::ClaimAnswered>() {
         let e: events::ClaimAnswered = fact.decode()?;
         let claim = id("claim_id", &e.claim_id)?;
@@ -271,7 +271,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             e.version,
         )
         .await?;
-        Some(Family::Reclamations.key(claim))
+        Some(Key::Claim(claim))
     } else if fact.is::<events::ClaimEscalated>() {
         let e: events::ClaimEscalated = fact.decode()?;
         let claim = id("claim_id", &e.claim_id)?;
@@ -281,7 +281,7 @@ pub async fn apply(conn: &mut PgConnection, fact: &Fact<'_>) -> Result<(), Handl
             outcome_date: date("outcome_date", &e.outcome_date)?,
         };
         step(conn, claim, escalated, e.version).await?;
-        Some(Family::Reclamations.key(claim))
+        Some(Key::Claim(claim))
     } else {
         // cep.claims.overdue, closing traces and later facts: nothing FC receives
         None
@@ -313,10 +313,10 @@ async fn step(
 async fn person(
     conn: &mut PgConnection,
     snapshot: Option<events::BeneficiarySnapshot>,
-) -> Result<Option<records::Key>, HandlerError> {
+) -> Result<Option<Key>, HandlerError> {
     let s = snapshot.ok_or_else(|| HandlerError::permanent("a fact without its snapshot"))?;
     let who = id("beneficiary_id", &s.beneficiary_id)?;
     lot(s.lot)?;
     store::person(conn, who, &s).await.map_err(t)?;
-    Ok(Some(Family::Beneficiaires.key(who)))
+    Ok(Some(Key::Person(who)))
 }

@@ -81,7 +81,7 @@ async fn bounds(
 pub async fn run(
     pool: &sqlx::PgPool,
     js: &jetstream::Context,
-    progress: &mpsc::Sender<Progress>,
+    progress: &mpsc::Sender<Result<Progress, cep_runtime::ApiError>>,
 ) -> Result<(u64, u64), RebuildError> {
     let mut tx = pool.begin().await?;
     store::empty_read_model(&mut tx).await?;
@@ -89,12 +89,12 @@ pub async fn run(
     for (name, _) in facts::STREAMS {
         let Some((stream, first, last)) = bounds(js, name).await? else {
             let _ = progress
-                .send(Progress {
+                .send(Ok(Progress {
                     stream: name.to_owned(),
                     applied: 0,
                     total: 0,
                     done: true,
-                })
+                }))
                 .await;
             continue;
         };
@@ -143,23 +143,23 @@ pub async fn run(
             applied += 1;
             if applied % PROGRESS_EVERY == 0 {
                 let _ = progress
-                    .send(Progress {
+                    .send(Ok(Progress {
                         stream: name.to_owned(),
                         applied,
                         total,
                         done: false,
-                    })
+                    }))
                     .await;
             }
         }
         applied_all += applied;
         let _ = progress
-            .send(Progress {
+            .send(Ok(Progress {
                 stream: name.to_owned(),
                 applied,
                 total,
                 done: true,
-            })
+            }))
             .await;
     }
     tx.commit().await?;

@@ -138,15 +138,6 @@ impl Family {
             ],
         }
     }
-
-    /// The key of a person's or a claim's record.
-    #[must_use]
-    pub fn key(self, id: Uuid) -> Key {
-        match self {
-            Family::Beneficiaires => Key::Person(id),
-            _ => Key::Claim(id),
-        }
-    }
 }
 
 /// The columns every record ends with: the day, the time of its last change that day
@@ -183,11 +174,6 @@ pub enum Key {
     Person(Uuid),
     Unit(Uuid),
     Claim(Uuid),
-}
-
-#[must_use]
-pub fn unit_key(uo_id: Uuid) -> Key {
-    Key::Unit(uo_id)
 }
 
 /// A record's lot, family, id and fields, from the read model as it stands.

@@ -326,18 +326,7 @@ impl Cases {
         let (tx, rx) = mpsc::channel(16);
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            let (steps, mut steps_rx) = mpsc::channel(16);
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = steps_rx.recv().await {
-                        let _ = tx.send(Ok(p)).await;
-                    }
-                })
-            };
-            let outcome = rebuild::run(&pool, &js, &steps).await;
-            drop(steps);
-            let _ = forward.await;
+            let outcome = rebuild::run(&pool, &js, &tx).await;
             match outcome {
                 Ok((applied, skipped)) => {
                     tracing::info!(applied, skipped, "read model rebuilt");
